@@ -75,11 +75,7 @@ pub trait Clock: Send + Sync + 'static {
 }
 
 /// Runs `future` for at most `limit` of `clock`'s time; `None` when the limit won.
-pub async fn timeout<F: std::future::Future>(
-    clock: &dyn Clock,
-    limit: Duration,
-    future: F,
-) -> Option<F::Output> {
+pub async fn timeout<F: std::future::Future>(clock: &dyn Clock, limit: Duration, future: F) -> Option<F::Output> {
     tokio::select! {
         biased;
         output = future => Some(output),
@@ -96,9 +92,7 @@ pub struct TokioClock {
 impl TokioClock {
     /// A clock whose origin is the moment of this call.
     pub fn new() -> Self {
-        TokioClock {
-            origin: tokio::time::Instant::now(),
-        }
+        TokioClock { origin: tokio::time::Instant::now() }
     }
 
     /// This clock behind the trait object the elector takes.

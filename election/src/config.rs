@@ -151,9 +151,7 @@ fn default_drift_margin(ttl: Duration) -> Duration {
 /// FNV-1a: a stable hash for deriving the default jitter seed (std's hasher is not stable
 /// across releases).
 fn fnv1a(bytes: &[u8]) -> u64 {
-    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |hash, byte| {
-        (hash ^ u64::from(*byte)).wrapping_mul(0x0100_0000_01b3)
-    })
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |hash, byte| (hash ^ u64::from(*byte)).wrapping_mul(0x0100_0000_01b3))
 }
 
 /// Why a configuration was refused. Each renders as one line.
@@ -208,7 +206,9 @@ pub enum ConfigError {
         retry: Duration,
     },
     /// A single command could outlast the renewal window.
-    #[error("command timeout ({timeout:?}) must be above zero and below ttl - drift margin - renew interval ({window:?})")]
+    #[error(
+        "command timeout ({timeout:?}) must be above zero and below ttl - drift margin - renew interval ({window:?})"
+    )]
     CommandTimeoutInvalid {
         /// The command timeout given.
         timeout: Duration,
@@ -238,7 +238,8 @@ mod tests {
 
     #[test]
     fn each_rule_refuses_with_its_own_error() {
-        let cases: Vec<(fn(&mut ElectorConfig), &str)> = vec![
+        type Breakage = fn(&mut ElectorConfig);
+        let cases: Vec<(Breakage, &str)> = vec![
             (|c| c.key.clear(), "the key must not be empty"),
             (|c| c.instance.clear(), "the instance must not be empty"),
             (|c| c.epoch_key = c.key.clone(), "the lease, epoch and info keys must be three different keys"),

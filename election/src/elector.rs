@@ -201,7 +201,8 @@ impl Elector {
     /// kept it. Release it so that the next attempt starts a fresh term; never adopt it,
     /// since its term already ended (or never began) here. Returns whether it was released.
     async fn release_own_leftover(&mut self, holder: &str) -> bool {
-        let own = holder.parse::<LeaseValue>().is_ok_and(|v| v.is_held_by(&self.config.instance, self.config.incarnation));
+        let own =
+            holder.parse::<LeaseValue>().is_ok_and(|v| v.is_held_by(&self.config.instance, self.config.incarnation));
         if !own {
             return false;
         }

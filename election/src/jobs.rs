@@ -61,7 +61,12 @@ pub(crate) struct Term {
 
 impl Term {
     /// Starts every job for the term with fencing token `token`.
-    pub(crate) fn start(jobs: &[(String, JobFn)], spawner: &dyn Spawner, token: FencingToken, handle: &ElectorHandle) -> Term {
+    pub(crate) fn start(
+        jobs: &[(String, JobFn)],
+        spawner: &dyn Spawner,
+        token: FencingToken,
+        handle: &ElectorHandle,
+    ) -> Term {
         let stop = CancellationToken::new();
         let abort = CancellationToken::new();
         let (count, running) = watch::channel(jobs.len());

@@ -75,11 +75,8 @@ impl FromStr for LeaseValue {
         let foreign = || ForeignValue(s.to_owned());
         let mut parts = s.rsplitn(3, '/');
         let epoch = parts.next().and_then(|e| e.parse().ok()).ok_or_else(foreign)?;
-        let incarnation = parts
-            .next()
-            .filter(|i| i.len() == 16)
-            .and_then(|i| u64::from_str_radix(i, 16).ok())
-            .ok_or_else(foreign)?;
+        let incarnation =
+            parts.next().filter(|i| i.len() == 16).and_then(|i| u64::from_str_radix(i, 16).ok()).ok_or_else(foreign)?;
         let instance = parts.next().filter(|i| !i.is_empty()).ok_or_else(foreign)?;
         Ok(LeaseValue { instance: instance.to_owned(), incarnation, epoch })
     }

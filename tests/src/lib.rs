@@ -1,1 +1,21 @@
+//! Test support for splitbrain's cargo-test entry points.
+//!
+//! [`RedisServer`] starts a real `redis-server` for one test. When redis-server is not
+//! installed the test is skipped with a one-line reason — unless `SPLITBRAIN_REQUIRE_REDIS=1`
+//! (set by `.ci/run`), in which case it fails, so CI never skips.
 
+mod redis_server;
+
+pub use redis_server::{RedisServer, REQUIRE_REDIS_ENV};
+
+/// Starts a redis-server with `args` for this test, or returns from the test (skipping it)
+/// when redis-server is missing and not required.
+#[macro_export]
+macro_rules! redis_or_skip {
+    ($($arg:expr),* $(,)?) => {
+        match $crate::RedisServer::start(&[$($arg),*]) {
+            Some(server) => server,
+            None => return,
+        }
+    };
+}
