@@ -1,0 +1,164 @@
+//! One client connection: read requests (RESP arrays, or inline commands), run them in
+//! order, write replies, and interleave pub/sub pushes.
+
+use bytes::{Bytes, BytesMut};
+use redis_protocol::resp2::decode::decode_bytes_mut;
+use redis_protocol::resp2::types::{BytesFrame, Resp2Frame};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::sync::mpsc;
+
+use crate::commands::Session;
+use crate::reply::Reply;
+use crate::server::Server;
+
+/// Redis's limit on an inline request line.
+const INLINE_MAX: usize = 64 * 1024;
+
+enum Parsed {
+    Command(Vec<Bytes>),
+    Empty,
+    Incomplete,
+    Invalid(String),
+}
+
+impl Server {
+    /// Serves one client connection until it closes, QUITs, or the server drops it.
+    pub async fn serve_connection<S>(self, mut stream: S)
+    where
+        S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    {
+        if !self.is_up() {
+            return;
+        }
+        let mut generation = self.inner.generation.subscribe();
+        let (push, mut pushes) = mpsc::unbounded_channel();
+        let mut session = Session { id: self.next_client_id(), name: None, resp: 2, quit: false, push };
+        let mut input = BytesMut::with_capacity(4096);
+        let mut output = BytesMut::with_capacity(4096);
+        loop {
+            tokio::select! {
+                read = stream.read_buf(&mut input) => match read {
+                    Ok(0) | Err(_) => break,
+                    Ok(_) => {
+                        let keep_open = self.run_requests(&mut session, &mut input, &mut output, &mut pushes).await;
+                        if stream.write_all(&output).await.is_err() || !keep_open {
+                            break;
+                        }
+                        output.clear();
+                    }
+                },
+                Some(message) = pushes.recv() => {
+                    message.encode(session.resp, &mut output);
+                    if stream.write_all(&output).await.is_err() {
+                        break;
+                    }
+                    output.clear();
+                }
+                _ = generation.changed() => break,
+            }
+        }
+        self.lock().pubsub.remove_client(session.id);
+        let _ = stream.shutdown().await;
+    }
+
+    /// Runs every complete request in `input`; returns false when the connection must close.
+    async fn run_requests(
+        &self,
+        session: &mut Session,
+        input: &mut BytesMut,
+        output: &mut BytesMut,
+        pushes: &mut mpsc::UnboundedReceiver<Reply>,
+    ) -> bool {
+        loop {
+            let args = match parse_request(input) {
+                Parsed::Command(args) => args,
+                Parsed::Empty => continue,
+                Parsed::Incomplete => return true,
+                Parsed::Invalid(reason) => {
+                    Reply::error(format!("ERR Protocol error: {reason}")).encode(session.resp, output);
+                    return false;
+                }
+            };
+            let delay = self.delay();
+            if !delay.is_zero() {
+                self.inner.clock.sleep(delay).await;
+            }
+            if !self.is_up() {
+                return false;
+            }
+            let reply = self.execute(session, &args);
+            // Messages published before this reply was made go out before it, as in Redis.
+            while let Ok(message) = pushes.try_recv() {
+                message.encode(session.resp, output);
+            }
+            reply.encode(session.resp, output);
+            if session.quit {
+                return false;
+            }
+        }
+    }
+}
+
+fn parse_request(input: &mut BytesMut) -> Parsed {
+    match input.first() {
+        None => Parsed::Incomplete,
+        Some(b'*') => match decode_bytes_mut(input) {
+            Ok(None) => Parsed::Incomplete,
+            Ok(Some((frame, _, _))) => command_from_frame(frame),
+            Err(e) => Parsed::Invalid(e.details().to_string()),
+        },
+        Some(_) => parse_inline(input),
+    }
+}
+
+fn command_from_frame(frame: BytesFrame) -> Parsed {
+    let BytesFrame::Array(items) = frame else { return Parsed::Invalid("expected an array".into()) };
+    if items.is_empty() {
+        return Parsed::Empty;
+    }
+    let mut args = Vec::with_capacity(items.len());
+    for item in items {
+        match item {
+            BytesFrame::BulkString(b) => args.push(b),
+            other => return Parsed::Invalid(format!("expected '$', got '{}'", other.kind().to_byte() as char)),
+        }
+    }
+    Parsed::Command(args)
+}
+
+/// An inline command (`PING\r\n`, as telnet or a health check sends): whitespace-separated.
+fn parse_inline(input: &mut BytesMut) -> Parsed {
+    let Some(end) = input.iter().position(|b| *b == b'\n') else {
+        return if input.len() > INLINE_MAX {
+            Parsed::Invalid("too big inline request".into())
+        } else {
+            Parsed::Incomplete
+        };
+    };
+    let line = input.split_to(end + 1);
+    let text = &line[..end];
+    let text = text.strip_suffix(b"\r").unwrap_or(text);
+    let args: Vec<Bytes> =
+        text.split(|b| b.is_ascii_whitespace()).filter(|w| !w.is_empty()).map(Bytes::copy_from_slice).collect();
+    if args.is_empty() {
+        Parsed::Empty
+    } else {
+        Parsed::Command(args)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn requests_parse_from_arrays_and_inline_lines() {
+        let mut input = BytesMut::from(&b"*2\r\n$4\r\nECHO\r\n$2\r\nhi\r\nPING\r\n\r\n*1\r\n$4\r\nPI"[..]);
+        let Parsed::Command(args) = parse_request(&mut input) else { panic!("an array request") };
+        assert_eq!(args, vec![Bytes::from("ECHO"), Bytes::from("hi")]);
+        let Parsed::Command(args) = parse_request(&mut input) else { panic!("an inline request") };
+        assert_eq!(args, vec![Bytes::from("PING")]);
+        assert!(matches!(parse_request(&mut input), Parsed::Empty));
+        assert!(matches!(parse_request(&mut input), Parsed::Incomplete), "half a frame waits for more");
+    }
+}

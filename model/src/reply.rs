@@ -1,0 +1,128 @@
+//! What a command answers, independent of the protocol version, and its encoding as RESP2
+//! or RESP3 frames.
+
+use bytes::{Bytes, BytesMut};
+use redis_protocol::{resp2, resp3};
+
+/// A reply. `Multi` is several top-level replies for one command (SUBSCRIBE confirms each
+/// channel separately); `Push` is out-of-band data (pub/sub messages), an array in RESP2.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Reply {
+    /// `+OK`
+    Status(String),
+    /// `-ERR ...`: the whole line after the `-`.
+    Error(String),
+    /// `:n`
+    Int(i64),
+    /// A bulk string.
+    Bulk(Bytes),
+    /// The null bulk string (RESP3: null).
+    Nil,
+    /// An array.
+    Array(Vec<Reply>),
+    /// The null array (RESP3: null).
+    NilArray,
+    /// A map: a flat array in RESP2.
+    Map(Vec<(Reply, Reply)>),
+    /// Out-of-band data: an array in RESP2, a push in RESP3.
+    Push(Vec<Reply>),
+    /// Several top-level replies.
+    Multi(Vec<Reply>),
+}
+
+impl Reply {
+    /// `+OK`.
+    pub fn ok() -> Reply {
+        Reply::Status("OK".into())
+    }
+
+    /// An error reply; `message` starts with its code (`ERR`, `WRONGTYPE`, ...).
+    pub fn error(message: impl Into<String>) -> Reply {
+        Reply::Error(message.into())
+    }
+
+    /// A bulk string.
+    pub fn bulk(data: impl Into<Bytes>) -> Reply {
+        Reply::Bulk(data.into())
+    }
+
+    /// Whether this is an error reply.
+    pub fn is_error(&self) -> bool {
+        matches!(self, Reply::Error(_))
+    }
+
+    /// Appends this reply, encoded for protocol `resp` (2 or 3), to `out`.
+    pub fn encode(&self, resp: u8, out: &mut BytesMut) {
+        if let Reply::Multi(replies) = self {
+            replies.iter().for_each(|r| r.encode(resp, out));
+            return;
+        }
+        // Encoding a frame we built ourselves into a growable buffer cannot fail.
+        if resp == 3 {
+            resp3::encode::complete::extend_encode(out, &self.to_resp3(), false).expect("encodable frame");
+        } else {
+            resp2::encode::extend_encode(out, &self.to_resp2(), false).expect("encodable frame");
+        }
+    }
+
+    fn to_resp2(&self) -> resp2::types::BytesFrame {
+        use resp2::types::BytesFrame as F;
+        match self {
+            Reply::Status(s) => F::SimpleString(Bytes::from(s.clone())),
+            Reply::Error(e) => F::Error(sanitize(e).into()),
+            Reply::Int(i) => F::Integer(*i),
+            Reply::Bulk(b) => F::BulkString(b.clone()),
+            Reply::Nil | Reply::NilArray => F::Null,
+            Reply::Array(items) | Reply::Push(items) => F::Array(items.iter().map(Reply::to_resp2).collect()),
+            Reply::Map(pairs) => F::Array(pairs.iter().flat_map(|(k, v)| [k.to_resp2(), v.to_resp2()]).collect()),
+            Reply::Multi(_) => unreachable!("Multi is flattened by encode"),
+        }
+    }
+
+    fn to_resp3(&self) -> resp3::types::BytesFrame {
+        use resp3::types::BytesFrame as F;
+        match self {
+            Reply::Status(s) => F::SimpleString { data: Bytes::from(s.clone()), attributes: None },
+            Reply::Error(e) => F::SimpleError { data: sanitize(e).into(), attributes: None },
+            Reply::Int(i) => F::Number { data: *i, attributes: None },
+            Reply::Bulk(b) => F::BlobString { data: b.clone(), attributes: None },
+            Reply::Nil | Reply::NilArray => F::Null,
+            Reply::Array(items) => F::Array { data: items.iter().map(Reply::to_resp3).collect(), attributes: None },
+            Reply::Push(items) => F::Push { data: items.iter().map(Reply::to_resp3).collect(), attributes: None },
+            Reply::Map(pairs) => {
+                F::Map { data: pairs.iter().map(|(k, v)| (k.to_resp3(), v.to_resp3())).collect(), attributes: None }
+            }
+            Reply::Multi(_) => unreachable!("Multi is flattened by encode"),
+        }
+    }
+}
+
+/// Redis replaces CR and LF in error lines by spaces, so that an error stays one line.
+fn sanitize(error: &str) -> String {
+    error.replace(['\r', '\n'], " ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn encoded(reply: Reply, resp: u8) -> String {
+        let mut out = BytesMut::new();
+        reply.encode(resp, &mut out);
+        String::from_utf8(out.to_vec()).unwrap()
+    }
+
+    #[test]
+    fn replies_encode_as_redis_writes_them() {
+        assert_eq!(encoded(Reply::ok(), 2), "+OK\r\n");
+        assert_eq!(encoded(Reply::error("ERR a\nb"), 2), "-ERR a b\r\n");
+        assert_eq!(encoded(Reply::Nil, 2), "$-1\r\n");
+        assert_eq!(encoded(Reply::Nil, 3), "_\r\n");
+        let map = Reply::Map(vec![(Reply::bulk("f"), Reply::bulk("v"))]);
+        assert_eq!(encoded(map.clone(), 2), "*2\r\n$1\r\nf\r\n$1\r\nv\r\n");
+        assert_eq!(encoded(map, 3), "%1\r\n$1\r\nf\r\n$1\r\nv\r\n");
+        let push = Reply::Push(vec![Reply::bulk("message"), Reply::bulk("c"), Reply::bulk("x")]);
+        assert!(encoded(push, 3).starts_with(">3\r\n"));
+        assert_eq!(encoded(Reply::Multi(vec![Reply::Int(1), Reply::Int(2)]), 2), ":1\r\n:2\r\n");
+    }
+}

@@ -1,0 +1,254 @@
+//! The server: the shared state every connection works on, one command (or script) at a
+//! time at one frozen instant, and the faults a simulation can inject.
+
+use std::future::Future;
+use std::io;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use bytes::Bytes;
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::sync::watch;
+
+use crate::clock::ServerClock;
+use crate::commands::{self, Caller, Exec, Session};
+use crate::keyspace::Keyspace;
+use crate::persistence::{Durability, Persistence};
+use crate::pubsub::PubSub;
+use crate::reply::Reply;
+use crate::scripting::Scripting;
+
+/// Where connections come from: tokio's `TcpListener` here; the simulation wraps turmoil's.
+pub trait Listener: Send + 'static {
+    /// A connected client stream.
+    type Stream: AsyncRead + AsyncWrite + Unpin + Send + 'static;
+    /// Waits for the next client.
+    fn accept(&mut self) -> impl Future<Output = io::Result<Self::Stream>> + Send;
+}
+
+impl Listener for tokio::net::TcpListener {
+    type Stream = tokio::net::TcpStream;
+    async fn accept(&mut self) -> io::Result<tokio::net::TcpStream> {
+        let (stream, _) = tokio::net::TcpListener::accept(self).await?;
+        stream.set_nodelay(true)?;
+        Ok(stream)
+    }
+}
+
+/// How a server starts.
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    /// What survives a restart.
+    pub persistence: Persistence,
+    /// Seeds the active expiry cycle's sampling.
+    pub seed: u64,
+    /// How often the active expiry cycle runs (Redis: 100 ms, `hz 10`).
+    pub active_expire_interval: Duration,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig { persistence: Persistence::None, seed: 0, active_expire_interval: Duration::from_millis(100) }
+    }
+}
+
+pub(crate) struct State {
+    pub(crate) db: Keyspace,
+    pub(crate) pubsub: PubSub,
+    pub(crate) scripts: Scripting,
+    durability: Durability,
+    up: bool,
+    delay: Duration,
+    rng: u64,
+}
+
+pub(crate) struct Inner {
+    pub(crate) state: Mutex<State>,
+    pub(crate) clock: Arc<dyn ServerClock>,
+    /// Bumped to close every connection (restart, drop connections).
+    pub(crate) generation: watch::Sender<u64>,
+    next_client_id: AtomicU64,
+    commands: AtomicU64,
+    config: ServerConfig,
+}
+
+/// An in-memory Redis server. Cloning gives another handle to the same server.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")] async fn main() -> std::io::Result<()> {
+/// use std::sync::Arc;
+/// use model::{Server, ServerConfig, SystemClock};
+///
+/// let server = Server::new(ServerConfig::default(), Arc::new(SystemClock));
+/// let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+/// let addr = listener.local_addr()?;
+/// tokio::spawn(server.clone().serve(listener));
+/// // ... point a redis client at `addr` ...
+/// # let _ = addr; Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct Server {
+    pub(crate) inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for Server {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Server").field("config", &self.inner.config).finish_non_exhaustive()
+    }
+}
+
+impl Server {
+    /// A server that is up, with an empty keyspace.
+    pub fn new(config: ServerConfig, clock: Arc<dyn ServerClock>) -> Server {
+        let state = State {
+            db: Keyspace::default(),
+            pubsub: PubSub::default(),
+            scripts: Scripting::new(),
+            durability: Durability::new(config.persistence),
+            up: true,
+            delay: Duration::ZERO,
+            rng: config.seed,
+        };
+        let (generation, _) = watch::channel(0);
+        Server {
+            inner: Arc::new(Inner {
+                state: Mutex::new(state),
+                clock,
+                generation,
+                next_client_id: AtomicU64::new(1),
+                commands: AtomicU64::new(0),
+                config,
+            }),
+        }
+    }
+
+    /// Accepts connections from `listener` forever and serves each on its own task, while
+    /// running the active expiry cycle. Returns when accepting fails.
+    pub async fn serve<L: Listener>(self, mut listener: L) -> io::Result<()> {
+        let background = self.clone();
+        let cycle = tokio::spawn(async move { background.background_cycle().await });
+        let result = loop {
+            match listener.accept().await {
+                Ok(stream) => {
+                    tokio::spawn(self.clone().serve_connection(stream));
+                }
+                Err(e) => break Err(e),
+            }
+        };
+        cycle.abort();
+        result
+    }
+
+    /// The active expiry cycle and the persistence timer, forever.
+    async fn background_cycle(&self) {
+        loop {
+            self.inner.clock.sleep(self.inner.config.active_expire_interval).await;
+            let now_ms = self.inner.clock.now_ms();
+            let mut state = self.lock();
+            let State { db, durability, rng, .. } = &mut *state;
+            durability.tick(now_ms, db);
+            db.active_expire(now_ms, |n| (splitmix64(rng) % n as u64) as usize);
+        }
+    }
+
+    pub(crate) fn lock(&self) -> MutexGuard<'_, State> {
+        // A panic while holding the lock is a bug in the model; the state is still the
+        // best account of what the server holds, so keep serving it.
+        self.inner.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    pub(crate) fn next_client_id(&self) -> u64 {
+        self.inner.next_client_id.fetch_add(1, Ordering::Relaxed)
+    }
+
+    pub(crate) fn is_up(&self) -> bool {
+        self.lock().up
+    }
+
+    pub(crate) fn delay(&self) -> Duration {
+        self.lock().delay
+    }
+
+    /// Runs one command for `session`, atomically, at the server clock's now.
+    pub(crate) fn execute(&self, session: &mut Session, args: &[Bytes]) -> Reply {
+        let now_ms = self.inner.clock.now_ms();
+        let mut state = self.lock();
+        let State { db, pubsub, scripts, durability, .. } = &mut *state;
+        durability.tick(now_ms, db);
+        let mut exec = Exec { db, pubsub, scripts: Some(scripts), session, now_ms };
+        let reply = commands::execute(&mut exec, Caller::Client, args);
+        self.inner.commands.fetch_add(1, Ordering::Relaxed);
+        reply
+    }
+
+    /// Fault: the process dies. Every connection closes, new ones are closed at once, and
+    /// the keyspace falls back to what the persistence mode kept; scripts and subscriptions
+    /// are gone.
+    pub fn crash(&self) {
+        let now_ms = self.inner.clock.now_ms();
+        {
+            let mut state = self.lock();
+            let live = std::mem::take(&mut state.db);
+            state.db = state.durability.recover(now_ms, live);
+            state.scripts.reset();
+            state.pubsub.clear();
+            state.up = false;
+        }
+        self.drop_connections();
+        tracing::info!(persistence = ?self.persistence(), "redis model crashed");
+    }
+
+    /// Fault recovery: the process is back and accepts connections.
+    pub fn start(&self) {
+        self.lock().up = true;
+        tracing::info!("redis model started");
+    }
+
+    /// Fault: crash and start again at once.
+    pub fn restart(&self) {
+        self.crash();
+        self.start();
+    }
+
+    /// Fault: close every client connection (the server stays up).
+    pub fn drop_connections(&self) {
+        self.inner.generation.send_modify(|g| *g += 1);
+    }
+
+    /// Fault: every command waits `delay` before it runs (a slow server). Zero ends it.
+    pub fn set_delay(&self, delay: Duration) {
+        self.lock().delay = delay;
+    }
+
+    /// Changes the persistence mode from now on.
+    pub fn set_persistence(&self, mode: Persistence) {
+        let mut state = self.lock();
+        let State { db, durability, .. } = &mut *state;
+        durability.set_mode(mode, db);
+    }
+
+    /// The persistence mode.
+    pub fn persistence(&self) -> Persistence {
+        self.lock().durability.mode()
+    }
+
+    /// A copy of the keyspace, for inspection.
+    pub fn keyspace(&self) -> Keyspace {
+        self.lock().db.clone()
+    }
+
+    /// Commands executed since the server was created.
+    pub fn commands_processed(&self) -> u64 {
+        self.inner.commands.load(Ordering::Relaxed)
+    }
+}
+
+/// SplitMix64, for the active expiry cycle's sampling.
+fn splitmix64(state: &mut u64) -> u64 {
+    *state = state.wrapping_add(0x9e37_79b9_7f4a_7c15);
+    let mut z = *state;
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
+}

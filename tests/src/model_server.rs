@@ -1,0 +1,58 @@
+//! The Redis model served on a real loopback port, on a runtime of its own, so that the
+//! real `redis` client (sync or async) and differential tests can reach it like a server.
+
+use std::sync::Arc;
+
+use model::{OffsetClock, Persistence, Server, ServerConfig, SystemClock};
+
+/// The model listening on `127.0.0.1:<port>`, with real time (shifted by an adjustable
+/// offset). Dropping it stops the server.
+pub struct ModelServer {
+    addr: String,
+    server: Server,
+    clock: OffsetClock,
+    _runtime: tokio::runtime::Runtime,
+}
+
+impl ModelServer {
+    /// Starts the model with `persistence`.
+    pub fn start(persistence: Persistence) -> ModelServer {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .expect("a runtime for the model");
+        let clock = OffsetClock::new(Arc::new(SystemClock));
+        let config = ServerConfig { persistence, ..ServerConfig::default() };
+        let server = Server::new(config, Arc::new(clock.clone()));
+        let listener = runtime.block_on(tokio::net::TcpListener::bind("127.0.0.1:0")).expect("a loopback port");
+        let addr = listener.local_addr().expect("a bound address").to_string();
+        runtime.spawn(server.clone().serve(listener));
+        ModelServer { addr, server, clock, _runtime: runtime }
+    }
+
+    /// `host:port`.
+    pub fn addr(&self) -> String {
+        self.addr.clone()
+    }
+
+    /// `redis://host:port/`.
+    pub fn url(&self) -> String {
+        format!("redis://{}/", self.addr)
+    }
+
+    /// A synchronous client connection.
+    pub fn client(&self) -> redis::Connection {
+        redis::Client::open(self.url()).and_then(|c| c.get_connection()).expect("a connection to the model")
+    }
+
+    /// The server, for faults.
+    pub fn server(&self) -> &Server {
+        &self.server
+    }
+
+    /// The server's clock, to make it jump.
+    pub fn clock(&self) -> &OffsetClock {
+        &self.clock
+    }
+}
