@@ -2,9 +2,12 @@
 //! the Unix epoch). Expiry is lazy on access, plus an active cycle that samples keys with a
 //! TTL, as Redis does.
 
+use std::collections::hash_map::DefaultHasher;
 use std::collections::BTreeMap;
+use std::hash::BuildHasherDefault;
 
 use bytes::Bytes;
+use indexmap::IndexMap;
 
 use crate::glob;
 
@@ -14,8 +17,12 @@ pub enum Value {
     /// A string.
     Str(Bytes),
     /// A hash of fields to values.
-    Hash(BTreeMap<Bytes, Bytes>),
+    Hash(HashFields),
 }
+
+/// A hash's fields in insertion order, as Redis keeps a small hash (a listpack). The hasher
+/// has fixed keys: nothing here depends on process randomness.
+pub type HashFields = IndexMap<Bytes, Bytes, BuildHasherDefault<DefaultHasher>>;
 
 /// A key's value and its expiry time, if any.
 #[derive(Debug, Clone, PartialEq, Eq)]

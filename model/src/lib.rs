@@ -29,7 +29,7 @@ use std::future::Future;
 use std::pin::Pin;
 
 pub use clock::{OffsetClock, ServerClock, SystemClock};
-pub use keyspace::{Entry, Keyspace, Value};
+pub use keyspace::{Entry, HashFields, Keyspace, Value};
 pub use persistence::Persistence;
 pub use reply::Reply;
 pub use scripting::sha1_hex;

@@ -202,8 +202,20 @@ impl Default for Scripting {
 fn install_redis_lib(lua: &Lua, rand: &Arc<Rand48>) -> mlua::Result<()> {
     let globals = lua.globals();
     let redis = lua.create_table()?;
-    redis.set("error_reply", lua.create_function(|lua, message: String| error_reply(lua, &message))?)?;
-    redis.set("status_reply", lua.create_function(|lua, status: String| single_field(lua, "ok", &status))?)?;
+    redis.set(
+        "error_reply",
+        lua.create_function(|lua, args: MultiValue| match one_string(&args) {
+            Some(message) => error_reply(lua, &message),
+            None => wrong_arguments(lua),
+        })?,
+    )?;
+    redis.set(
+        "status_reply",
+        lua.create_function(|lua, args: MultiValue| match one_string(&args) {
+            Some(status) => single_field(lua, "ok", &status),
+            None => wrong_arguments(lua),
+        })?,
+    )?;
     redis.set("sha1hex", lua.create_function(|_, body: mlua::String| Ok(sha1_hex(&body.as_bytes())))?)?;
     redis.set("log", lua.create_function(|_, _: MultiValue| Ok(()))?)?;
     for (i, level) in ["LOG_DEBUG", "LOG_VERBOSE", "LOG_NOTICE", "LOG_WARNING"].into_iter().enumerate() {
@@ -276,6 +288,20 @@ fn math_random(rand: &Rand48, bounds: MultiValue) -> mlua::Result<f64> {
         }
         _ => Err(mlua::Error::runtime("wrong number of arguments")),
     }
+}
+
+/// The single string argument of `redis.error_reply` / `redis.status_reply` (a number is
+/// not a string there).
+fn one_string(args: &MultiValue) -> Option<String> {
+    match args.iter().collect::<Vec<_>>().as_slice() {
+        [LuaValue::String(s)] => Some(s.to_string_lossy()),
+        _ => None,
+    }
+}
+
+/// What Redis's reply helpers *return* (not raise) when misused.
+fn wrong_arguments(lua: &Lua) -> mlua::Result<Table> {
+    single_field(lua, "err", "ERR wrong number or type of arguments")
 }
 
 /// `redis.error_reply`: "-CODE msg" keeps its code, anything else gets "ERR".
@@ -358,7 +384,7 @@ fn lua_to_reply(value: &LuaValue) -> Reply {
         LuaValue::Boolean(true) => Reply::Int(1),
         LuaValue::Boolean(false) => Reply::Nil,
         LuaValue::Integer(i) => Reply::Int(*i),
-        LuaValue::Number(n) => Reply::Int(*n as i64),
+        LuaValue::Number(n) => Reply::Int(c_double_to_long_long(*n)),
         LuaValue::String(s) => Reply::Bulk(Bytes::copy_from_slice(&s.as_bytes())),
         LuaValue::Table(t) => {
             if let Ok(LuaValue::String(e)) = t.raw_get::<LuaValue>("err") {
@@ -377,6 +403,16 @@ fn lua_to_reply(value: &LuaValue) -> Reply {
             Reply::Array(items)
         }
         _ => Reply::Nil,
+    }
+}
+
+/// C's `(long long)` cast of a double as x86-64 performs it (`cvttsd2si`): truncation, and
+/// `i64::MIN` for NaN or anything out of range — where Rust's `as` would saturate.
+fn c_double_to_long_long(n: f64) -> i64 {
+    if n.is_nan() || n >= 9_223_372_036_854_775_808.0 || n < -9_223_372_036_854_775_808.0 {
+        i64::MIN
+    } else {
+        n as i64
     }
 }
 

@@ -6,6 +6,7 @@
 //! installed the test is skipped with a one-line reason — unless `SPLITBRAIN_REQUIRE_REDIS=1`
 //! (set by `.ci/run`), in which case it fails, so CI never skips.
 
+pub mod differential;
 mod model_server;
 mod redis_server;
 

@@ -1,15 +1,13 @@
 //! HSET, HGET, HGETALL, HDEL.
 
-use std::collections::BTreeMap;
-
 use bytes::Bytes;
 
 use super::{wrong_arity, wrong_type, Exec};
-use crate::keyspace::{Entry, Value};
+use crate::keyspace::{Entry, HashFields, Value};
 use crate::reply::Reply;
 
 /// The hash under `key`: `Ok(None)` when missing, `Err` (WRONGTYPE) when not a hash.
-fn hash<'e>(exec: &'e mut Exec<'_>, key: &[u8]) -> Result<Option<&'e mut BTreeMap<Bytes, Bytes>>, Reply> {
+fn hash<'e>(exec: &'e mut Exec<'_>, key: &[u8]) -> Result<Option<&'e mut HashFields>, Reply> {
     match exec.db.get(key, exec.now_ms) {
         None => Ok(None),
         Some(Entry { value: Value::Hash(h), .. }) => Ok(Some(h)),
@@ -26,7 +24,7 @@ pub(super) fn hset(exec: &mut Exec<'_>, args: &[Bytes]) -> Reply {
         Err(e) => return e,
         Ok(Some(h)) => h,
         Ok(None) => {
-            exec.db.insert(key.clone(), Entry { value: Value::Hash(BTreeMap::new()), expires_at_ms: None });
+            exec.db.insert(key.clone(), Entry { value: Value::Hash(HashFields::default()), expires_at_ms: None });
             match hash(exec, key) {
                 Ok(Some(h)) => h,
                 _ => unreachable!("just inserted a hash"),
@@ -59,7 +57,7 @@ pub(super) fn hdel(exec: &mut Exec<'_>, args: &[Bytes]) -> Reply {
     let (removed, now_empty) = match hash(exec, &args[1]) {
         Err(e) => return e,
         Ok(None) => return Reply::Int(0),
-        Ok(Some(h)) => (args[2..].iter().filter(|f| h.remove(*f).is_some()).count(), h.is_empty()),
+        Ok(Some(h)) => (args[2..].iter().filter(|f| h.shift_remove(*f).is_some()).count(), h.is_empty()),
     };
     if now_empty {
         exec.db.remove(&args[1], now_ms);
