@@ -229,7 +229,13 @@ fn install_redis_lib(lua: &Lua, rand: &Arc<Rand48>) -> mlua::Result<()> {
     let r = rand.clone();
     math.set("random", lua.create_function(move |_, bounds: MultiValue| math_random(&r, bounds))?)?;
     let r = rand.clone();
-    math.set("randomseed", lua.create_function(move |_, seed: i32| Ok(r.seed(seed)))?)?;
+    math.set(
+        "randomseed",
+        lua.create_function(move |_, seed: i32| {
+            r.seed(seed);
+            Ok(())
+        })?,
+    )?;
     lua.load(PRELUDE).set_name("=[redis lib]").exec()
 }
 
@@ -407,9 +413,9 @@ fn lua_to_reply(value: &LuaValue) -> Reply {
 }
 
 /// C's `(long long)` cast of a double as x86-64 performs it (`cvttsd2si`): truncation, and
-/// `i64::MIN` for NaN or anything out of range — where Rust's `as` would saturate.
+/// `i64::MIN` for NaN or anything out of range (NaN is in no range) — where Rust's `as` would saturate.
 fn c_double_to_long_long(n: f64) -> i64 {
-    if n.is_nan() || n >= 9_223_372_036_854_775_808.0 || n < -9_223_372_036_854_775_808.0 {
+    if !(-9_223_372_036_854_775_808.0..9_223_372_036_854_775_808.0).contains(&n) {
         i64::MIN
     } else {
         n as i64

@@ -6,10 +6,12 @@
 //! installed the test is skipped with a one-line reason — unless `SPLITBRAIN_REQUIRE_REDIS=1`
 //! (set by `.ci/run`), in which case it fails, so CI never skips.
 
+mod backend;
 pub mod differential;
 mod model_server;
 mod redis_server;
 
+pub use backend::Backend;
 pub use model_server::ModelServer;
 pub use redis_server::{RedisServer, REQUIRE_REDIS_ENV};
 
@@ -17,8 +19,11 @@ pub use redis_server::{RedisServer, REQUIRE_REDIS_ENV};
 /// when redis-server is missing and not required.
 #[macro_export]
 macro_rules! redis_or_skip {
-    ($($arg:expr),* $(,)?) => {
-        match $crate::RedisServer::start(&[$($arg),*]) {
+    () => {
+        $crate::redis_or_skip!([])
+    };
+    ($args:expr) => {
+        match $crate::RedisServer::start(&$args) {
             Some(server) => server,
             None => return,
         }

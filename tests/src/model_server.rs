@@ -11,7 +11,8 @@ pub struct ModelServer {
     addr: String,
     server: Server,
     clock: OffsetClock,
-    _runtime: tokio::runtime::Runtime,
+    /// Taken on drop, to shut down without blocking (drops may happen inside async tests).
+    runtime: Option<tokio::runtime::Runtime>,
 }
 
 impl ModelServer {
@@ -25,10 +26,17 @@ impl ModelServer {
         let clock = OffsetClock::new(Arc::new(SystemClock));
         let config = ServerConfig { persistence, ..ServerConfig::default() };
         let server = Server::new(config, Arc::new(clock.clone()));
-        let listener = runtime.block_on(tokio::net::TcpListener::bind("127.0.0.1:0")).expect("a loopback port");
-        let addr = listener.local_addr().expect("a bound address").to_string();
-        runtime.spawn(server.clone().serve(listener));
-        ModelServer { addr, server, clock, _runtime: runtime }
+        // Bound with std and handed over inside the runtime: `start` may itself be called
+        // from async code, where blocking on another runtime is not allowed.
+        let std_listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a loopback port");
+        std_listener.set_nonblocking(true).expect("a non-blocking listener");
+        let addr = std_listener.local_addr().expect("a bound address").to_string();
+        {
+            let _context = runtime.enter();
+            let listener = tokio::net::TcpListener::from_std(std_listener).expect("a tokio listener");
+            runtime.spawn(server.clone().serve(listener));
+        }
+        ModelServer { addr, server, clock, runtime: Some(runtime) }
     }
 
     /// `host:port`.
@@ -54,5 +62,13 @@ impl ModelServer {
     /// The server's clock, to make it jump.
     pub fn clock(&self) -> &OffsetClock {
         &self.clock
+    }
+}
+
+impl Drop for ModelServer {
+    fn drop(&mut self) {
+        if let Some(runtime) = self.runtime.take() {
+            runtime.shutdown_background();
+        }
     }
 }

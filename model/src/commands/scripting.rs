@@ -48,7 +48,7 @@ pub(super) fn script(exec: &mut Exec<'_>, args: &[Bytes]) -> Reply {
     let scripts = exec.scripts.as_deref_mut().expect("SCRIPT is refused inside scripts");
     let sub = String::from_utf8_lossy(&args[1]).to_ascii_lowercase();
     match sub.as_str() {
-        "load" if args.len() == 3 => scripts.load(&args[2]).map_or_else(|e| e, |sha| Reply::bulk(sha)),
+        "load" if args.len() == 3 => scripts.load(&args[2]).map_or_else(|e| e, Reply::bulk),
         "exists" if args.len() >= 3 => {
             Reply::Array(args[2..].iter().map(|sha| Reply::Int(i64::from(scripts.exists(sha)))).collect())
         }

@@ -1,6 +1,7 @@
-//! The election library against a real redis-server, with short timings (TTL 1 s, renewal
-//! every 300 ms, retry every 100 ms). Each test starts its own server; without redis-server
-//! they skip, unless SPLITBRAIN_REQUIRE_REDIS=1.
+//! The election library, unchanged, against a real redis-server and against the Redis model
+//! served over a tokio listener, with short timings (TTL 1 s, renewal every 300 ms, retry
+//! every 100 ms). Each scenario is written once over a [`Backend`] and run on both; the
+//! real-Redis runs skip without redis-server, unless SPLITBRAIN_REQUIRE_REDIS=1.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -11,7 +12,7 @@ use election::{
     WriteOutcome,
 };
 use redis::Commands;
-use splitbrain_tests::{redis_or_skip, RedisServer};
+use splitbrain_tests::{Backend, ModelServer};
 use tokio::task::JoinHandle;
 
 const KEY: &str = "gateway_service_leader";
@@ -36,7 +37,7 @@ struct Node {
 /// Jobs started, as (instance, token), in order.
 type JobLog = Arc<Mutex<Vec<(String, FencingToken)>>>;
 
-fn start(server: &RedisServer, instance: &str, incarnation: u64, jobs: &JobLog) -> Node {
+fn start(server: &impl Backend, instance: &str, incarnation: u64, jobs: &JobLog) -> Node {
     let log = jobs.clone();
     let name = instance.to_owned();
     let elector = Elector::builder(config(instance, incarnation), TcpConnector::new(server.addr()))
@@ -50,7 +51,7 @@ fn start(server: &RedisServer, instance: &str, incarnation: u64, jobs: &JobLog) 
     Node { handle, task: tokio::spawn(elector.run()) }
 }
 
-fn start_three(server: &RedisServer, jobs: &JobLog) -> Vec<Node> {
+fn start_three(server: &impl Backend, jobs: &JobLog) -> Vec<Node> {
     (1..=3).map(|i| start(server, &format!("node-{i}"), i, jobs)).collect()
 }
 
@@ -73,14 +74,12 @@ async fn the_leader(nodes: &[Node]) -> usize {
     leaders(nodes)[0]
 }
 
-fn stored_lease(server: &RedisServer) -> Option<LeaseValue> {
+fn stored_lease(server: &impl Backend) -> Option<LeaseValue> {
     let value: Option<String> = server.client().get(KEY).unwrap();
     value.map(|v| v.parse().expect("the key holds a lease value"))
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn three_electors_agree_on_exactly_one_leader_named_by_the_key() {
-    let server = redis_or_skip!();
+async fn three_electors_agree_on_exactly_one_leader_named_by_the_key(server: impl Backend) {
     let jobs = JobLog::default();
     let nodes = start_three(&server, &jobs);
     let leader = the_leader(&nodes).await;
@@ -109,9 +108,7 @@ async fn three_electors_agree_on_exactly_one_leader_named_by_the_key() {
     assert!(handle.metrics().renewals >= 3, "{:?}", handle.metrics());
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn successive_leaders_hold_strictly_increasing_epochs() {
-    let server = redis_or_skip!();
+async fn successive_leaders_hold_strictly_increasing_epochs(server: impl Backend) {
     let jobs = JobLog::default();
     let mut nodes = start_three(&server, &jobs);
     let mut epochs = Vec::new();
@@ -127,9 +124,7 @@ async fn successive_leaders_hold_strictly_increasing_epochs() {
     assert_eq!(tokens, epochs, "each term's jobs got that term's token");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn crashed_leader_is_replaced_within_ttl_plus_retry() {
-    let server = redis_or_skip!();
+async fn crashed_leader_is_replaced_within_ttl_plus_retry(server: impl Backend) {
     let nodes = start_three(&server, &JobLog::default());
     let leader = the_leader(&nodes).await;
     let crashed = stored_lease(&server).unwrap();
@@ -148,12 +143,10 @@ async fn crashed_leader_is_replaced_within_ttl_plus_retry() {
     eprintln!("failover after a crash took {failover:?} (bound {bound:?})");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn graceful_shutdown_drains_jobs_then_releases_the_key_at_once() {
-    let server = redis_or_skip!();
+async fn graceful_shutdown_drains_jobs_then_releases_the_key_at_once(server: impl Backend) {
     let released_before_job_stopped = Arc::new(AtomicBool::new(false));
     let flag = released_before_job_stopped.clone();
-    let url = server.url();
+    let url = format!("redis://{}/", server.addr());
     let elector = Elector::builder(config("node-1", 1), TcpConnector::new(server.addr()))
         .job("slow-to-stop", move |leader| {
             let (flag, url) = (flag.clone(), url.clone());
@@ -188,9 +181,7 @@ async fn graceful_shutdown_drains_jobs_then_releases_the_key_at_once() {
     eprintln!("failover after a graceful stop took {:?} (bound {bound:?})", stopped_at.elapsed());
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn leader_whose_key_is_overwritten_steps_down_and_never_extends_it() {
-    let server = redis_or_skip!();
+async fn leader_whose_key_is_overwritten_steps_down_and_never_extends_it(server: impl Backend) {
     let cancelled = Arc::new(AtomicBool::new(false));
     let flag = cancelled.clone();
     let elector = Elector::builder(config("node-1", 1), TcpConnector::new(server.addr()))
@@ -236,10 +227,9 @@ impl Drop for SetOnDrop {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn electors_recover_after_redis_is_killed_and_restarted() {
-    // AOF with fsync on every write: the epoch counter survives the kill, so fencing holds.
-    let mut server = redis_or_skip!("--appendonly", "yes", "--appendfsync", "always");
+/// `server` must persist every write (AOF always): the epoch counter survives the kill, so
+/// fencing holds across it.
+async fn electors_recover_after_redis_is_killed_and_restarted(mut server: impl Backend) {
     let nodes = start_three(&server, &JobLog::default());
     let leader = the_leader(&nodes).await;
     let before = nodes[leader].handle.fencing_token().unwrap();
@@ -263,9 +253,7 @@ async fn electors_recover_after_redis_is_killed_and_restarted() {
     assert_eq!(deadlines, 1, "the old leader stepped down by its deadline");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn fenced_resource_accepts_writes_only_in_epoch_order() {
-    let server = redis_or_skip!();
+async fn fenced_resource_accepts_writes_only_in_epoch_order(server: impl Backend) {
     let connector = TcpConnector::new(server.addr());
     let mut conn = election::connect(&connector, &election::TokioSpawner, &Default::default()).await.unwrap();
     let resource = FencedResource::new("jobs:schedule");
@@ -287,4 +275,41 @@ fn invalid_configurations_are_refused_by_the_builder() {
     let error = Elector::builder(bad, TcpConnector::new("127.0.0.1:1")).build().err().unwrap();
     assert!(matches!(error, ConfigError::RenewNotBelowLease { .. }), "{error}");
     assert_eq!(error.to_string(), "renew interval (1s) must be below the local lease ttl - drift margin (988ms)");
+}
+
+/// Runs each scenario against real Redis (skipped without redis-server) and the model.
+macro_rules! on_both {
+    ($($scenario:ident $(with $redis_args:expr, $persistence:expr)?;)*) => {
+        mod on_real_redis {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $scenario() {
+                    let server = splitbrain_tests::redis_or_skip!($($redis_args)?);
+                    super::$scenario(server).await
+                }
+            )*
+        }
+        mod on_model {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $scenario() {
+                    #[allow(unused_mut, unused_assignments)]
+                    let mut persistence = ::model::Persistence::None;
+                    $(persistence = $persistence;)?
+                    super::$scenario(super::ModelServer::start(persistence)).await
+                }
+            )*
+        }
+    };
+}
+
+on_both! {
+    three_electors_agree_on_exactly_one_leader_named_by_the_key;
+    successive_leaders_hold_strictly_increasing_epochs;
+    crashed_leader_is_replaced_within_ttl_plus_retry;
+    graceful_shutdown_drains_jobs_then_releases_the_key_at_once;
+    leader_whose_key_is_overwritten_steps_down_and_never_extends_it;
+    fenced_resource_accepts_writes_only_in_epoch_order;
+    electors_recover_after_redis_is_killed_and_restarted with
+        ["--appendonly", "yes", "--appendfsync", "always"], ::model::Persistence::AofAlways;
 }
