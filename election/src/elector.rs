@@ -18,7 +18,7 @@ use crate::lease::{HeldLease, Jitter, LeaseTiming, LeaseValue};
 use crate::link::{Link, LinkError};
 use crate::scripts::Scripts;
 use crate::spawn::{Spawner, TokioSpawner};
-use crate::state::{bump, CurrentLeader, ElectorHandle, Leadership, Shared, StepDown};
+use crate::state::{bump, CurrentLeader, ElectorEvent, ElectorHandle, Leadership, Observer, Shared, StepDown};
 
 /// Builds an [`Elector`]: the configuration and a connector are required; the clock and
 /// spawner default to tokio's.
@@ -29,9 +29,16 @@ pub struct ElectorBuilder {
     spawner: Arc<dyn Spawner>,
     redis: RedisConnectionInfo,
     jobs: Vec<(String, JobFn)>,
+    observer: Option<Observer>,
 }
 
 impl ElectorBuilder {
+    /// Calls `observer` synchronously at every transition ([`ElectorEvent`]).
+    pub fn observer(mut self, observer: impl Fn(&ElectorEvent) + Send + Sync + 'static) -> Self {
+        self.observer = Some(std::sync::Arc::new(observer));
+        self
+    }
+
     /// Reads time from `clock` instead of tokio's.
     pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
         self.clock = clock;
@@ -79,6 +86,7 @@ impl ElectorBuilder {
             scripts: Scripts::new(),
             spawner: self.spawner,
             jobs: self.jobs,
+            observer: self.observer,
             config: self.config,
             shared,
         })
@@ -95,6 +103,7 @@ pub struct Elector {
     scripts: Scripts,
     spawner: Arc<dyn Spawner>,
     jobs: Vec<(String, JobFn)>,
+    observer: Option<Observer>,
 }
 
 /// What an acquire attempt found.
@@ -113,6 +122,7 @@ impl Elector {
             spawner: Arc::new(TokioSpawner),
             redis: RedisConnectionInfo::default(),
             jobs: Vec::new(),
+            observer: None,
         }
     }
 
@@ -157,6 +167,7 @@ impl Elector {
             if self.shared.shutdown.is_cancelled() {
                 return None;
             }
+            self.notify(ElectorEvent::AcquireAttempt);
             let sent_at = self.shared.clock.now();
             match self.try_acquire().await {
                 Ok(Attempt::Acquired(value)) => return Some(HeldLease::granted(value, sent_at, self.timing)),
@@ -254,6 +265,7 @@ impl Elector {
             Ok(Value::Int(1)) => {
                 lease.renewed(sent_at, self.timing);
                 bump(&self.shared.counters.renewals);
+                self.notify(ElectorEvent::Renewed { epoch: lease.value.token(), deadline: lease.deadline });
                 self.publish(Leadership::Leader { epoch: lease.value.token(), deadline: lease.deadline });
                 tracing::trace!(deadline = ?lease.deadline, "renewed");
                 true
@@ -264,6 +276,7 @@ impl Elector {
             }
             Err(e) => {
                 bump(&self.shared.counters.renew_failures);
+                self.notify(ElectorEvent::RenewFailed { epoch: lease.value.token() });
                 let retry = self.jitter.stretch(self.config.retry_interval);
                 lease.renewal_failed(self.shared.clock.now(), retry);
                 tracing::warn!(error = %e, remaining = ?(lease.deadline - self.shared.clock.now()), "renewal failed; retrying");
@@ -276,6 +289,7 @@ impl Elector {
         bump(&self.shared.counters.acquisitions);
         bump(&self.shared.counters.transitions);
         tracing::info!(epoch = lease.value.epoch, deadline = ?lease.deadline, "became leader");
+        self.notify(ElectorEvent::Acquired { epoch: lease.value.token(), deadline: lease.deadline });
         self.publish(Leadership::Leader { epoch: lease.value.token(), deadline: lease.deadline });
         Term::start(&self.jobs, &*self.spawner, lease.value.token(), &ElectorHandle { shared: self.shared.clone() })
     }
@@ -289,6 +303,7 @@ impl Elector {
         bump(counter);
         bump(&self.shared.counters.transitions);
         tracing::warn!(?reason, epoch = lease.value.epoch, "stepped down");
+        self.notify(ElectorEvent::SteppedDown { epoch: lease.value.token(), reason });
         self.publish_follower(None);
         reason
     }
@@ -299,6 +314,7 @@ impl Elector {
         drop(term);
         bump(&self.shared.counters.transitions);
         self.publish_follower(None);
+        self.notify(ElectorEvent::SteppedDown { epoch: lease.value.token(), reason: StepDown::Shutdown });
         if self.release_value(&lease.value.to_string()).await {
             tracing::info!(epoch = lease.value.epoch, "released the lease");
         }
@@ -312,6 +328,9 @@ impl Elector {
         match self.link.run(&self.shared, self.config.command_timeout, &self.scripts.release, &keys, &args).await {
             Ok(Value::Int(1)) => {
                 bump(&self.shared.counters.releases);
+                if let Ok(lease) = value.parse::<LeaseValue>() {
+                    self.notify(ElectorEvent::Released { epoch: lease.token() });
+                }
                 true
             }
             Ok(_) => false,
@@ -327,6 +346,12 @@ impl Elector {
             biased;
             () = self.shared.shutdown.cancelled() => false,
             () = self.shared.clock.sleep(duration) => true,
+        }
+    }
+
+    fn notify(&self, event: ElectorEvent) {
+        if let Some(observer) = &self.observer {
+            observer(&event);
         }
     }
 

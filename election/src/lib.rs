@@ -78,7 +78,7 @@ pub use jobs::LeaderContext;
 pub use lease::{FencingToken, ForeignValue, LeaseValue};
 pub use scripts::{LuaScript, ScriptReply, ACQUIRE, FENCED_WRITE, RELEASE, RENEW};
 pub use spawn::{Spawner, TokioSpawner};
-pub use state::{CurrentLeader, ElectorHandle, Leadership, Metrics, StepDown};
+pub use state::{CurrentLeader, ElectorEvent, ElectorHandle, Leadership, Metrics, Observer, StepDown};
 
 /// A boxed, sendable future: what the seams hand around.
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;

@@ -53,6 +53,49 @@ pub enum StepDown {
     Shutdown,
 }
 
+/// A transition, reported synchronously to an observer at the instant the elector makes it
+/// (see [`crate::ElectorBuilder::observer`]), like client-go's leader callbacks.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ElectorEvent {
+    /// An acquire attempt is about to be sent.
+    AcquireAttempt,
+    /// A term began: the lease is held until `deadline` (local clock) unless renewed.
+    Acquired {
+        /// The term's fencing token.
+        epoch: FencingToken,
+        /// The local lease deadline.
+        deadline: Instant,
+    },
+    /// The lease was renewed until `deadline`.
+    Renewed {
+        /// The term's fencing token.
+        epoch: FencingToken,
+        /// The new local lease deadline.
+        deadline: Instant,
+    },
+    /// A renewal request failed (error or timeout); the term goes on until its deadline.
+    RenewFailed {
+        /// The term's fencing token.
+        epoch: FencingToken,
+    },
+    /// The term ended.
+    SteppedDown {
+        /// The term's fencing token.
+        epoch: FencingToken,
+        /// Why.
+        reason: StepDown,
+    },
+    /// The lease was deleted by its holder (graceful shutdown, or a leftover of this
+    /// incarnation found while campaigning).
+    Released {
+        /// The released lease's epoch.
+        epoch: FencingToken,
+    },
+}
+
+/// Receives [`ElectorEvent`]s. Called on the elector's task: keep it short and non-blocking.
+pub type Observer = std::sync::Arc<dyn Fn(&ElectorEvent) + Send + Sync>;
+
 /// Counters an elector keeps; read them with [`ElectorHandle::metrics`].
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Metrics {

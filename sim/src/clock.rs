@@ -1,0 +1,191 @@
+//! Time in the simulation. True time is the simulation's elapsed time; each node reads a
+//! clock of its own, `local = (1 + drift) * true + jumps`, piecewise as drift changes; the
+//! Redis server has one too. A fast clock's sleeps end early in true time.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use tokio::sync::watch;
+
+/// The wall-clock instant every simulation starts at: 2026-01-01T00:00:00Z. Fixed, so that
+/// no run depends on when it ran.
+pub const EPOCH_UNIX_MS: u64 = 1_767_225_600_000;
+
+/// True time, readable inside a host (exact, from turmoil) and from the driver between
+/// steps (the driver publishes it before each step).
+#[derive(Debug, Clone, Default)]
+pub struct TrueTime {
+    driver_us: Arc<AtomicU64>,
+}
+
+impl TrueTime {
+    /// True time now, in microseconds since the simulation started.
+    pub fn now_us(&self) -> u64 {
+        match turmoil::sim_elapsed() {
+            Some(elapsed) => elapsed.as_micros() as u64,
+            None => self.driver_us.load(Ordering::Relaxed),
+        }
+    }
+
+    pub(crate) fn publish(&self, elapsed: Duration) {
+        self.driver_us.store(elapsed.as_micros() as u64, Ordering::Relaxed);
+    }
+}
+
+/// The state of one clock: a line through (anchor_true, anchor_local) with slope 1 + drift.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Line {
+    anchor_true_us: u64,
+    anchor_local_us: i64,
+    drift_ppm: i64,
+    /// Added to the wall clock only (backward jumps never move the monotonic clock).
+    wall_offset_us: i64,
+}
+
+impl Line {
+    fn local_at(&self, true_us: u64) -> i64 {
+        let since = true_us.saturating_sub(self.anchor_true_us) as i128;
+        self.anchor_local_us + (since * i128::from(1_000_000 + self.drift_ppm) / 1_000_000) as i64
+    }
+
+    /// The true instant at which local time reaches `local_us` on this line.
+    fn true_at(&self, local_us: i64) -> u64 {
+        let ahead = (local_us - self.anchor_local_us).max(0) as i128;
+        let rate = i128::from(1_000_000 + self.drift_ppm);
+        self.anchor_true_us + ((ahead * 1_000_000 + rate - 1) / rate) as u64
+    }
+}
+
+/// A machine's clock: what its processes read, and what faults change. Cloning shares it.
+#[derive(Debug, Clone)]
+pub struct SimClock {
+    line: Arc<Mutex<Line>>,
+    changed: Arc<watch::Sender<u64>>,
+    time: TrueTime,
+}
+
+/// The largest drift a clock may be given: 10%, in parts per million.
+pub const DRIFT_PPM_MAX: i64 = 100_000;
+
+impl SimClock {
+    /// A clock that reads true time until a fault changes it.
+    pub fn new(time: TrueTime) -> SimClock {
+        let line = Line { anchor_true_us: 0, anchor_local_us: 0, drift_ppm: 0, wall_offset_us: 0 };
+        SimClock { line: Arc::new(Mutex::new(line)), changed: Arc::new(watch::channel(0).0), time }
+    }
+
+    fn line(&self) -> Line {
+        *self.line.lock().expect("clock lock")
+    }
+
+    fn update(&self, change: impl FnOnce(&mut Line, u64)) {
+        let now = self.time.now_us();
+        change(&mut self.line.lock().expect("clock lock"), now);
+        self.changed.send_modify(|v| *v += 1);
+    }
+
+    /// Local monotonic time in microseconds.
+    pub fn local_us(&self) -> i64 {
+        self.line().local_at(self.time.now_us())
+    }
+
+    /// The true instant (µs) at which this clock will read `local_us`, as it runs now.
+    pub fn true_at(&self, local_us: i64) -> u64 {
+        self.line().true_at(local_us)
+    }
+
+    /// Fault: from now on the clock runs `drift_ppm` parts per million fast (negative: slow).
+    pub fn set_drift(&self, drift_ppm: i64) {
+        assert!(drift_ppm.abs() <= DRIFT_PPM_MAX, "drift {drift_ppm} ppm beyond ±{DRIFT_PPM_MAX}");
+        self.update(|line, now| {
+            line.anchor_local_us = line.local_at(now);
+            line.anchor_true_us = now;
+            line.drift_ppm = drift_ppm;
+        });
+    }
+
+    /// Fault: the clock jumps by `jump_us`. Forward jumps move monotonic and wall time (a VM
+    /// resumed after migration); backward jumps move only the wall clock (NTP stepping it).
+    pub fn jump(&self, jump_us: i64) {
+        self.update(|line, _| {
+            if jump_us > 0 {
+                line.anchor_local_us += jump_us;
+            } else {
+                line.wall_offset_us += jump_us;
+            }
+        });
+    }
+
+    /// The drift in ppm.
+    pub fn drift_ppm(&self) -> i64 {
+        self.line().drift_ppm
+    }
+
+    /// Wall-clock milliseconds since the Unix epoch.
+    pub fn wall_ms(&self) -> i64 {
+        let line = self.line();
+        EPOCH_UNIX_MS as i64 + (line.local_at(self.time.now_us()) + line.wall_offset_us) / 1000
+    }
+
+    /// Sleeps until this clock reads `local_us`, following drift changes and jumps that
+    /// happen meanwhile.
+    pub async fn sleep_until_local(&self, local_us: i64) {
+        let mut changed = self.changed.subscribe();
+        loop {
+            let now = self.time.now_us();
+            let line = self.line();
+            if line.local_at(now) >= local_us {
+                return;
+            }
+            let wait = Duration::from_micros(line.true_at(local_us).saturating_sub(now).max(1));
+            tokio::select! {
+                biased;
+                _ = changed.changed() => {}
+                () = tokio::time::sleep(wait) => {}
+            }
+        }
+    }
+}
+
+impl election::Clock for SimClock {
+    fn now(&self) -> election::Instant {
+        election::Instant::from_origin(Duration::from_micros(self.local_us().max(0) as u64))
+    }
+
+    fn wall(&self) -> SystemTime {
+        UNIX_EPOCH + Duration::from_millis(self.wall_ms().max(0) as u64)
+    }
+
+    fn sleep(&self, duration: Duration) -> election::BoxFuture<'static, ()> {
+        let clock = self.clone();
+        let until = self.local_us() + duration.as_micros() as i64;
+        Box::pin(async move { clock.sleep_until_local(until).await })
+    }
+}
+
+impl model::ServerClock for SimClock {
+    fn now_ms(&self) -> i64 {
+        self.wall_ms()
+    }
+
+    fn sleep(&self, duration: Duration) -> model::BoxFuture<'static, ()> {
+        election::Clock::sleep(self, duration)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lines_map_true_time_to_local_time_and_back() {
+        let fast = Line { anchor_true_us: 1_000, anchor_local_us: 5_000, drift_ppm: 50_000, wall_offset_us: 0 };
+        assert_eq!(fast.local_at(1_000), 5_000);
+        assert_eq!(fast.local_at(1_001_000), 5_000 + 1_050_000);
+        assert_eq!(fast.true_at(5_000 + 1_050_000), 1_001_000);
+        let slow = Line { drift_ppm: -50_000, ..fast };
+        assert_eq!(slow.local_at(1_001_000), 5_000 + 950_000);
+        assert!(slow.local_at(slow.true_at(777_777)) >= 777_777, "true_at rounds up: the sleep never ends early");
+    }
+}

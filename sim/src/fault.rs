@@ -1,0 +1,243 @@
+//! Faults as data: what, where, when, how long. A run's faults form a [`FaultSchedule`],
+//! generated from the seed by a nemesis profile, written by hand, or loaded from JSON.
+
+use std::path::Path;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use crate::clock::DRIFT_PPM_MAX;
+
+/// Which node a fault hits. `Leader` and `Follower` are resolved when the fault fires, from
+/// the history so far (deterministically); `Random` from the run's seed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Target {
+    /// The node that believes it leads when the fault fires (a random node if none does).
+    Leader,
+    /// A node that does not lead when the fault fires.
+    Follower,
+    /// Any node.
+    Random,
+    /// The node with this name.
+    Node(String),
+}
+
+/// What a fault does. Each is undone when its duration ends (clock jumps and dropped
+/// connections are instantaneous).
+// Fields are described by their variant's documentation.
+#[allow(missing_docs)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "fault", rename_all = "kebab-case")]
+pub enum FaultKind {
+    /// The node and Redis cannot reach each other.
+    PartitionRedis { node: Target },
+    /// Two nodes cannot reach each other.
+    PartitionNodes { a: Target, b: Target },
+    /// Messages from `from` to `to` are dropped; the other way works.
+    PartitionOneWay { from: Target, to: Target },
+    /// The node can reach neither Redis nor the other nodes.
+    Isolate { node: Target },
+    /// `count` random nodes are cut off from Redis together.
+    IsolateSet { count: usize },
+    /// Every message between the node and Redis takes `latency_ms` longer.
+    Latency { node: Target, latency_ms: u64 },
+    /// Messages between the node and Redis are lost with probability `rate`.
+    Loss { node: Target, rate: f64 },
+    /// Messages between the node and Redis are held, then all released at once.
+    Hold { node: Target },
+    /// The node freezes (a stop-the-world GC, a VM migration); its clock keeps running.
+    Pause { node: Target },
+    /// The node's clock runs `drift_ppm` fast (negative: slow).
+    ClockDrift { node: Target, drift_ppm: i64 },
+    /// The node's clock jumps by `jump_ms` (instantaneous).
+    ClockJump { node: Target, jump_ms: i64 },
+    /// kill -9; the node restarts as a new incarnation when the fault ends.
+    Crash { node: Target },
+    /// Graceful stop (SIGTERM); the node starts again when the fault ends.
+    Stop { node: Target },
+    /// Redis dies and is down for the duration; it comes back with what `persistence` kept
+    /// (`none`, `rdb:<seconds>`, `aof-everysec`, `aof-always`).
+    RedisRestart { persistence: String },
+    /// Redis closes every client connection (instantaneous).
+    RedisDropConnections,
+    /// Every Redis command waits `delay_ms` first.
+    RedisSlow { delay_ms: u64 },
+    /// Redis's clock jumps by `jump_ms` (instantaneous).
+    RedisClockJump { jump_ms: i64 },
+    /// Redis's clock runs `drift_ppm` fast (negative: slow).
+    RedisClockDrift { drift_ppm: i64 },
+}
+
+/// One fault: what, and when, in milliseconds of true time.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Fault {
+    /// When it begins.
+    pub at_ms: u64,
+    /// How long it lasts (ignored by instantaneous faults).
+    pub duration_ms: u64,
+    /// What it does.
+    #[serde(flatten)]
+    pub kind: FaultKind,
+}
+
+impl Fault {
+    /// When it begins.
+    pub fn start(&self) -> Duration {
+        Duration::from_millis(self.at_ms)
+    }
+
+    /// When it ends.
+    pub fn end(&self) -> Duration {
+        Duration::from_millis(self.at_ms + self.duration_ms)
+    }
+}
+
+/// A run's faults.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct FaultSchedule {
+    /// The faults, in start order.
+    pub faults: Vec<Fault>,
+}
+
+/// A schedule that cannot be used, in one line.
+#[derive(Debug, thiserror::Error)]
+pub enum ScheduleError {
+    /// The file could not be read.
+    #[error("cannot read schedule {path}: {source}")]
+    Read {
+        /// The file.
+        path: String,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The file is not a schedule.
+    #[error("malformed schedule {path}: {message}")]
+    Malformed {
+        /// The file.
+        path: String,
+        /// The parser's message.
+        message: String,
+    },
+    /// A fault makes no sense for this run.
+    #[error("fault {index} ({fault}): {problem}")]
+    Invalid {
+        /// Its position in the schedule.
+        index: usize,
+        /// The fault as JSON.
+        fault: String,
+        /// What is wrong with it.
+        problem: String,
+    },
+}
+
+impl FaultSchedule {
+    /// Reads a schedule from a JSON file.
+    pub fn load(path: &Path) -> Result<FaultSchedule, ScheduleError> {
+        let shown = path.display().to_string();
+        let text =
+            std::fs::read_to_string(path).map_err(|source| ScheduleError::Read { path: shown.clone(), source })?;
+        serde_json::from_str(&text).map_err(|e| ScheduleError::Malformed { path: shown, message: e.to_string() })
+    }
+
+    /// The schedule as pretty JSON.
+    pub fn to_json(&self) -> String {
+        serde_json::to_string_pretty(self).expect("schedules serialize")
+    }
+
+    /// Checks every fault against the run's nodes.
+    pub fn validate(&self, nodes: &[String]) -> Result<(), ScheduleError> {
+        for (index, fault) in self.faults.iter().enumerate() {
+            if let Err(problem) = check(&fault.kind, nodes) {
+                let fault = serde_json::to_string(fault).expect("faults serialize");
+                return Err(ScheduleError::Invalid { index, fault, problem });
+            }
+        }
+        Ok(())
+    }
+}
+
+fn check(kind: &FaultKind, nodes: &[String]) -> Result<(), String> {
+    let node = |t: &Target| match t {
+        Target::Node(name) if !nodes.contains(name) => {
+            Err(format!("no node named {name:?} (nodes: {})", nodes.join(", ")))
+        }
+        _ => Ok(()),
+    };
+    let drift = |ppm: i64| {
+        if ppm.abs() > DRIFT_PPM_MAX {
+            Err(format!("drift {ppm} ppm is beyond ±{DRIFT_PPM_MAX}"))
+        } else {
+            Ok(())
+        }
+    };
+    match kind {
+        FaultKind::PartitionRedis { node: t }
+        | FaultKind::Isolate { node: t }
+        | FaultKind::Latency { node: t, .. }
+        | FaultKind::Hold { node: t }
+        | FaultKind::Pause { node: t }
+        | FaultKind::ClockJump { node: t, .. }
+        | FaultKind::Crash { node: t }
+        | FaultKind::Stop { node: t } => node(t),
+        FaultKind::PartitionNodes { a, b } => node(a).and(node(b)),
+        FaultKind::PartitionOneWay { from, to } => node(from).and(node(to)),
+        FaultKind::IsolateSet { count } if *count == 0 || *count > nodes.len() => {
+            Err(format!("cannot isolate {count} of {} nodes", nodes.len()))
+        }
+        FaultKind::Loss { rate, .. } if !(0.0..=1.0).contains(rate) => {
+            Err(format!("loss rate {rate} is not in [0, 1]"))
+        }
+        FaultKind::Loss { node: t, .. } => node(t),
+        FaultKind::ClockDrift { node: t, drift_ppm } => node(t).and(drift(*drift_ppm)),
+        FaultKind::RedisClockDrift { drift_ppm } => drift(*drift_ppm),
+        FaultKind::RedisRestart { persistence } if model::Persistence::parse(persistence).is_none() => {
+            Err(format!("unknown persistence {persistence:?} (none, rdb:<seconds>, aof-everysec, aof-always)"))
+        }
+        _ => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn schedules_round_trip_through_json() {
+        let schedule = FaultSchedule {
+            faults: vec![
+                Fault { at_ms: 1_000, duration_ms: 500, kind: FaultKind::Pause { node: Target::Leader } },
+                Fault {
+                    at_ms: 2_000,
+                    duration_ms: 0,
+                    kind: FaultKind::ClockJump { node: Target::Node("node-2".into()), jump_ms: -300 },
+                },
+                Fault {
+                    at_ms: 3_000,
+                    duration_ms: 4_000,
+                    kind: FaultKind::RedisRestart { persistence: "aof-everysec".into() },
+                },
+            ],
+        };
+        let json = schedule.to_json();
+        assert!(json.contains(r#""fault": "pause""#) && json.contains(r#""node": "leader""#), "{json}");
+        assert_eq!(serde_json::from_str::<FaultSchedule>(&json).unwrap(), schedule);
+    }
+
+    #[test]
+    fn invalid_faults_are_refused_in_one_line() {
+        let nodes = vec!["node-1".to_owned(), "node-2".to_owned()];
+        let bad = [
+            FaultKind::Crash { node: Target::Node("node-9".into()) },
+            FaultKind::ClockDrift { node: Target::Random, drift_ppm: 500_000 },
+            FaultKind::RedisRestart { persistence: "disk".into() },
+            FaultKind::IsolateSet { count: 3 },
+            FaultKind::Loss { node: Target::Leader, rate: 1.5 },
+        ];
+        for kind in bad {
+            let schedule = FaultSchedule { faults: vec![Fault { at_ms: 0, duration_ms: 1, kind }] };
+            let err = schedule.validate(&nodes).unwrap_err().to_string();
+            assert!(err.starts_with("fault 0 (") && !err.contains('\n'), "{err}");
+        }
+    }
+}

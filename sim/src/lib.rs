@@ -1,0 +1,89 @@
+//! The simulated world of splitbrain: the production election code, unchanged, on a
+//! simulated network (turmoil), per-node clocks and the Redis model, with faults from one
+//! seed, and a recorded history.
+//!
+//! ```
+//! use std::time::Duration;
+//! use election::ElectorConfig;
+//! use sim::{elector, nemesis, simulate, Profile, Seed, SimConfig, SimRng};
+//!
+//! let mut config = SimConfig::new(Seed(7));
+//! config.safety_phase = Duration::from_secs(20);
+//! config.liveness_phase = Duration::from_secs(10);
+//! let aim = nemesis::Aim { ttl: Duration::from_secs(3), safety_phase: config.safety_phase, nodes: 3 };
+//! config.schedule = nemesis::schedule(Profile::Pauses, &mut SimRng::new(config.seed, "nemesis"), aim);
+//! let program = elector(
+//!     |node| ElectorConfig::new("leader", node.name.clone(), node.incarnation).with_timings(
+//!         Duration::from_secs(3), Duration::from_secs(1), Duration::from_millis(250)),
+//!     None,
+//! );
+//! let run = simulate(&config, program).unwrap();
+//! assert_eq!(run.leaders_at(run.end_us - 1).len(), 1, "one leader after the faults heal");
+//! ```
+
+#![warn(missing_docs)]
+
+mod clock;
+pub mod fault;
+mod gate;
+pub mod history;
+pub mod nemesis;
+mod net;
+mod program;
+mod seed;
+mod wire;
+mod world;
+
+pub use clock::{SimClock, TrueTime, DRIFT_PPM_MAX, EPOCH_UNIX_MS};
+pub use fault::{Fault, FaultKind, FaultSchedule, ScheduleError, Target};
+pub use gate::{Gate, Gated, NodeSpawner};
+pub use history::{first_divergence, trace_hash, Divergence, Event, EventKind, History, Recorder};
+pub use nemesis::Profile;
+pub use net::{SimConnector, TurmoilListener, REDIS_HOST, REDIS_PORT};
+pub use program::{elector, program, NodeContext, NodeProgram, FENCED_RESOURCE};
+pub use seed::{fnv1a, Seed, SeedError, SimRng};
+pub use world::{simulate, Run, SimConfig, SimError};
+
+/// Why a determinism check failed.
+#[derive(Debug, thiserror::Error)]
+pub enum NotDeterministic {
+    /// A run failed outright.
+    #[error(transparent)]
+    Failed(#[from] SimError),
+    /// The two runs recorded different histories.
+    #[error("{0}")]
+    Diverged(Box<Divergence>),
+}
+
+/// Runs `config` twice and compares the histories: the run, or where they first differ.
+pub fn check_determinism(config: &SimConfig, program: impl Fn() -> NodeProgram) -> Result<Run, NotDeterministic> {
+    let first = simulate(config, program())?;
+    let second = simulate(config, program())?;
+    match first_divergence(&first.events, &second.events) {
+        None => Ok(first),
+        Some(d) => Err(NotDeterministic::Diverged(Box::new(d))),
+    }
+}
+
+/// The seeds a cargo test runs: the one in `SPLITBRAIN_SEED` (to replay a failure), else
+/// `SPLITBRAIN_SEEDS` of them (default `default_count`), spread over the seed space.
+pub fn test_seeds(default_count: usize) -> Vec<Seed> {
+    if let Ok(seed) = std::env::var("SPLITBRAIN_SEED") {
+        match seed.parse() {
+            Ok(seed) => return vec![seed],
+            Err(e) => panic!("SPLITBRAIN_SEED: {e}"),
+        }
+    }
+    let count = std::env::var("SPLITBRAIN_SEEDS").ok().and_then(|n| n.parse().ok()).unwrap_or(default_count);
+    let mut rng = SimRng::new(Seed(0x5eed), "test-seeds");
+    (0..count).map(|_| Seed(rng.next_u64())).collect()
+}
+
+/// A failure report: what failed, the seed, the schedule and the one command that replays it.
+pub fn failure_report(run: &Run, what: &str, test_file: &str, test_name: &str) -> String {
+    format!(
+        "{what}\n  seed: {seed}\n  schedule: {schedule}\n  replay: SPLITBRAIN_SEED={seed} cargo test -p splitbrain-tests --test {test_file} -- {test_name}",
+        seed = run.seed,
+        schedule = serde_json::to_string(&run.schedule).expect("schedules serialize"),
+    )
+}

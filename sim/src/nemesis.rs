@@ -1,0 +1,202 @@
+//! Nemesis profiles: a seed becomes a fault schedule. Each profile draws from its family of
+//! faults; `all` mixes every family, and each seed picks its own mix (swarm testing), so
+//! that some seeds hammer one kind of fault and others combine them.
+
+use std::fmt;
+use std::str::FromStr;
+use std::time::Duration;
+
+use crate::fault::{Fault, FaultKind, FaultSchedule, Target};
+use crate::seed::SimRng;
+
+/// A family of faults.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Profile {
+    /// No faults.
+    Quiet,
+    /// Partitions, one-way partitions, isolation, latency, loss, held links.
+    Partitions,
+    /// Process pauses, often of the leader.
+    Pauses,
+    /// Clock drift and jumps, on nodes and on Redis.
+    Clocks,
+    /// kill -9 and graceful stops, with restarts.
+    Crashes,
+    /// Redis restarts under every persistence mode, dropped connections, slow commands.
+    Redis,
+    /// A per-seed mix of all of the above.
+    All,
+}
+
+impl Profile {
+    /// Every profile, in the order `list` shows them.
+    pub const ALL: [Profile; 7] = [
+        Profile::Quiet,
+        Profile::Partitions,
+        Profile::Pauses,
+        Profile::Clocks,
+        Profile::Crashes,
+        Profile::Redis,
+        Profile::All,
+    ];
+
+    /// The profile's name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Profile::Quiet => "quiet",
+            Profile::Partitions => "partitions",
+            Profile::Pauses => "pauses",
+            Profile::Clocks => "clocks",
+            Profile::Crashes => "crashes",
+            Profile::Redis => "redis",
+            Profile::All => "all",
+        }
+    }
+
+    /// One line on what it does.
+    pub fn describe(self) -> &'static str {
+        match self {
+            Profile::Quiet => "no faults: the baseline",
+            Profile::Partitions => {
+                "node-Redis and node-node partitions, one-way, isolation, latency spikes, loss, held links"
+            }
+            Profile::Pauses => "process pauses (GC, VM migration), often of the leader at the worst moment",
+            Profile::Clocks => "clock drift up to 5% and jumps, on nodes and on Redis",
+            Profile::Crashes => "kill -9 and graceful stops with restarts as new incarnations",
+            Profile::Redis => "Redis restarts (every persistence mode), dropped connections, slow commands",
+            Profile::All => "a per-seed mix of every family above",
+        }
+    }
+
+    fn families(self, rng: &mut SimRng) -> Vec<Profile> {
+        match self {
+            Profile::All => {
+                let mixed: Vec<Profile> = Profile::ALL[1..6].iter().copied().filter(|_| rng.chance(0.6)).collect();
+                if mixed.is_empty() {
+                    vec![*rng.pick(&Profile::ALL[1..6])]
+                } else {
+                    mixed
+                }
+            }
+            Profile::Quiet => vec![],
+            family => vec![family],
+        }
+    }
+}
+
+impl fmt::Display for Profile {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// A name that is no profile.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown nemesis profile {0:?} (quiet, partitions, pauses, clocks, crashes, redis, all)")]
+pub struct UnknownProfile(pub String);
+
+impl FromStr for Profile {
+    type Err = UnknownProfile;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Profile::ALL.into_iter().find(|p| p.name().eq_ignore_ascii_case(s)).ok_or_else(|| UnknownProfile(s.to_owned()))
+    }
+}
+
+/// What the nemesis needs to know of the run to aim its faults.
+#[derive(Debug, Clone, Copy)]
+pub struct Aim {
+    /// The lease TTL: fault durations are drawn around it.
+    pub ttl: Duration,
+    /// How long the safety phase lasts: every fault starts and ends within it.
+    pub safety_phase: Duration,
+    /// How many nodes there are.
+    pub nodes: usize,
+}
+
+/// Draws a schedule for `profile` from `rng`.
+pub fn schedule(profile: Profile, rng: &mut SimRng, aim: Aim) -> FaultSchedule {
+    let families = profile.families(rng);
+    let mut faults = Vec::new();
+    let phase_ms = aim.safety_phase.as_millis() as u64;
+    let ttl_ms = aim.ttl.as_millis().max(1) as u64;
+    if families.is_empty() || phase_ms < 2 * ttl_ms {
+        return FaultSchedule { faults };
+    }
+    // About one fault per two TTLs, starting after the first election settled.
+    let count = (phase_ms / (2 * ttl_ms)).max(1);
+    for _ in 0..count {
+        let family = *rng.pick(&families);
+        let at_ms = rng.between(ttl_ms, phase_ms - ttl_ms / 2);
+        let duration_ms = rng.between(ttl_ms / 5, 3 * ttl_ms).min(phase_ms - at_ms);
+        faults.push(Fault { at_ms, duration_ms, kind: fault_of(family, rng, aim, ttl_ms) });
+    }
+    faults.sort_by_key(|f| f.at_ms);
+    FaultSchedule { faults }
+}
+
+fn target(rng: &mut SimRng, aim: Aim) -> Target {
+    match rng.below(4) {
+        0 | 1 => Target::Leader,
+        2 => Target::Follower,
+        _ => Target::Node(format!("node-{}", 1 + rng.below(aim.nodes as u64))),
+    }
+}
+
+fn fault_of(family: Profile, rng: &mut SimRng, aim: Aim, ttl_ms: u64) -> FaultKind {
+    let node = target(rng, aim);
+    match family {
+        Profile::Partitions => match rng.below(7) {
+            0 | 1 => FaultKind::PartitionRedis { node },
+            2 => FaultKind::PartitionNodes { a: node, b: target(rng, aim) },
+            3 => FaultKind::Isolate { node },
+            4 => FaultKind::IsolateSet { count: 1 + rng.below(aim.nodes as u64) as usize },
+            5 => FaultKind::Latency { node, latency_ms: rng.between(ttl_ms / 10, ttl_ms) },
+            _ if rng.chance(0.5) => FaultKind::Hold { node },
+            _ => FaultKind::Loss { node, rate: 0.05 + rng.unit() * 0.5 },
+        },
+        Profile::Pauses => FaultKind::Pause { node },
+        Profile::Clocks => match rng.below(4) {
+            0 => FaultKind::ClockDrift { node, drift_ppm: rng.between(0, 100_000) as i64 - 50_000 },
+            1 => FaultKind::ClockJump { node, jump_ms: rng.between(0, 2 * ttl_ms) as i64 - ttl_ms as i64 },
+            2 => FaultKind::RedisClockDrift { drift_ppm: rng.between(0, 100_000) as i64 - 50_000 },
+            _ => FaultKind::RedisClockJump { jump_ms: rng.between(0, ttl_ms) as i64 },
+        },
+        Profile::Crashes if rng.chance(0.7) => FaultKind::Crash { node },
+        Profile::Crashes => FaultKind::Stop { node },
+        _ => match rng.below(4) {
+            0 | 1 => FaultKind::RedisRestart {
+                persistence: rng.pick(&["none", "rdb:5", "aof-everysec", "aof-always"]).to_string(),
+            },
+            2 => FaultKind::RedisDropConnections,
+            _ => FaultKind::RedisSlow { delay_ms: rng.between(1, ttl_ms / 2) },
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::seed::Seed;
+
+    fn aim() -> Aim {
+        Aim { ttl: Duration::from_secs(3), safety_phase: Duration::from_secs(60), nodes: 3 }
+    }
+
+    #[test]
+    fn schedules_are_reproducible_and_stay_in_the_safety_phase() {
+        for profile in Profile::ALL {
+            let a = schedule(profile, &mut SimRng::new(Seed(9), "nemesis"), aim());
+            let b = schedule(profile, &mut SimRng::new(Seed(9), "nemesis"), aim());
+            assert_eq!(a, b);
+            assert!(a.faults.iter().all(|f| f.end() <= Duration::from_secs(60)), "{profile}");
+            assert!(a.validate(&["node-1".into(), "node-2".into(), "node-3".into()]).is_ok(), "{profile}");
+            assert_eq!(a.faults.is_empty(), profile == Profile::Quiet, "{profile}");
+        }
+    }
+
+    #[test]
+    fn profiles_parse_case_insensitively() {
+        assert_eq!("PAUSES".parse::<Profile>(), Ok(Profile::Pauses));
+        assert!("gremlins".parse::<Profile>().unwrap_err().to_string().starts_with("unknown nemesis profile"));
+    }
+}

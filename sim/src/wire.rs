@@ -1,0 +1,124 @@
+//! Recording Redis commands as the client saw them: a stream wrapper that decodes the RESP
+//! a client writes (invocations) and reads (completions) and records both with true time.
+
+use std::collections::VecDeque;
+use std::io;
+use std::pin::Pin;
+use std::task::{ready, Context, Poll};
+
+use bytes::BytesMut;
+use redis_protocol::resp2::decode::decode_bytes_mut;
+use redis_protocol::resp2::types::BytesFrame;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+
+use crate::history::{EventKind, Recorder};
+
+/// A client stream that records each command it carries and each reply.
+pub struct RecordingStream<S> {
+    inner: S,
+    conn: u64,
+    recorder: Recorder,
+    written: BytesMut,
+    read: BytesMut,
+    pending: VecDeque<u64>,
+    next_op: u64,
+    /// After bytes that do not parse (a stream cut mid-frame), stop recording this stream.
+    broken: bool,
+}
+
+impl<S> RecordingStream<S> {
+    pub(crate) fn new(inner: S, conn: u64, recorder: Recorder) -> Self {
+        RecordingStream {
+            inner,
+            conn,
+            recorder,
+            written: BytesMut::new(),
+            read: BytesMut::new(),
+            pending: VecDeque::new(),
+            next_op: 0,
+            broken: false,
+        }
+    }
+
+    fn sent(&mut self, bytes: &[u8]) {
+        if self.broken {
+            return;
+        }
+        self.written.extend_from_slice(bytes);
+        while let Some(frame) = self.next_frame(true) {
+            let args = match frame {
+                BytesFrame::Array(items) => items.iter().map(short).collect(),
+                other => vec![short(&other)],
+            };
+            let op = self.next_op;
+            self.next_op += 1;
+            self.pending.push_back(op);
+            self.recorder.record(EventKind::RedisInvoke { conn: self.conn, op, args });
+        }
+    }
+
+    fn received(&mut self, bytes: &[u8]) {
+        if self.broken {
+            return;
+        }
+        self.read.extend_from_slice(bytes);
+        while let Some(frame) = self.next_frame(false) {
+            let reply = short(&frame);
+            let kind = match self.pending.pop_front() {
+                Some(op) => EventKind::RedisComplete { conn: self.conn, op, reply },
+                None => EventKind::RedisPush { conn: self.conn, reply },
+            };
+            self.recorder.record(kind);
+        }
+    }
+
+    fn next_frame(&mut self, outgoing: bool) -> Option<BytesFrame> {
+        let buf = if outgoing { &mut self.written } else { &mut self.read };
+        match decode_bytes_mut(buf) {
+            Ok(Some((frame, _, _))) => Some(frame),
+            Ok(None) => None,
+            Err(_) => {
+                self.broken = true;
+                None
+            }
+        }
+    }
+}
+
+/// A frame in one short line: `OK`, `:1`, `"bulk"`, `(nil)`, `-ERR ...`, `[a, b]`.
+fn short(frame: &BytesFrame) -> String {
+    match frame {
+        BytesFrame::SimpleString(s) => String::from_utf8_lossy(s).into_owned(),
+        BytesFrame::Error(e) => format!("-{e}"),
+        BytesFrame::Integer(i) => format!(":{i}"),
+        BytesFrame::BulkString(b) => format!("{:?}", String::from_utf8_lossy(b)),
+        BytesFrame::Array(items) => format!("[{}]", items.iter().map(short).collect::<Vec<_>>().join(", ")),
+        BytesFrame::Null => "(nil)".to_owned(),
+    }
+}
+
+impl<S: AsyncRead + Unpin> AsyncRead for RecordingStream<S> {
+    fn poll_read(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
+        let before = buf.filled().len();
+        ready!(Pin::new(&mut self.inner).poll_read(cx, buf))?;
+        let fresh = buf.filled()[before..].to_vec();
+        self.received(&fresh);
+        Poll::Ready(Ok(()))
+    }
+}
+
+impl<S: AsyncWrite + Unpin> AsyncWrite for RecordingStream<S> {
+    fn poll_write(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+        let written = ready!(Pin::new(&mut self.inner).poll_write(cx, buf))?;
+        self.sent(&buf[..written]);
+        Poll::Ready(Ok(written))
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
+}

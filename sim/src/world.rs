@@ -1,0 +1,489 @@
+//! The simulated world: the Redis model and N nodes as turmoil hosts, driven step by step
+//! while the nemesis applies the schedule's faults at their times; then every fault heals
+//! and the liveness phase runs. One seed decides everything.
+
+use std::cell::{Cell, RefCell};
+use std::collections::BTreeMap;
+use std::rc::Rc;
+use std::sync::Arc;
+use std::time::{Duration, UNIX_EPOCH};
+
+use model::{Persistence, Server, ServerConfig};
+use tokio_util::sync::CancellationToken;
+
+use crate::clock::{SimClock, TrueTime, EPOCH_UNIX_MS};
+use crate::fault::{Fault, FaultKind, FaultSchedule, Target};
+use crate::gate::{Gate, Gated, NodeSpawner};
+use crate::history::{believed_leaders, trace_hash, Event, EventKind, History, Recorder};
+use crate::net::{SimConnector, TurmoilListener, REDIS_HOST, REDIS_PORT};
+use crate::program::{NodeContext, NodeProgram};
+use crate::seed::{Seed, SimRng};
+
+/// How a run is set up. Everything that could vary between runs is here or derived from
+/// `seed`.
+#[derive(Debug, Clone)]
+pub struct SimConfig {
+    /// The seed.
+    pub seed: Seed,
+    /// How many nodes (`node-1` ..).
+    pub nodes: usize,
+    /// turmoil's step: part of a run's identity.
+    pub tick: Duration,
+    /// Message latency bounds on every link.
+    pub latency: (Duration, Duration),
+    /// Faults happen in this phase.
+    pub safety_phase: Duration,
+    /// Then everything heals for this long.
+    pub liveness_phase: Duration,
+    /// The faults.
+    pub schedule: FaultSchedule,
+    /// Redis's persistence until a `redis-restart` fault says otherwise.
+    pub persistence: Persistence,
+}
+
+impl SimConfig {
+    /// 3 nodes, 10 ms ticks, 1-5 ms latency, 60 s of safety then 30 s of liveness, no faults,
+    /// Redis without persistence.
+    pub fn new(seed: Seed) -> SimConfig {
+        SimConfig {
+            seed,
+            nodes: 3,
+            tick: Duration::from_millis(10),
+            latency: (Duration::from_millis(1), Duration::from_millis(5)),
+            safety_phase: Duration::from_secs(60),
+            liveness_phase: Duration::from_secs(30),
+            schedule: FaultSchedule::default(),
+            persistence: Persistence::None,
+        }
+    }
+
+    /// The node names.
+    pub fn node_names(&self) -> Vec<String> {
+        (1..=self.nodes).map(|i| format!("node-{i}")).collect()
+    }
+}
+
+/// A host's software failed.
+#[derive(Debug, thiserror::Error)]
+#[error("simulation failed at t={at_ms} ms: {message}")]
+pub struct SimError {
+    /// True time of the failure.
+    pub at_ms: u64,
+    /// turmoil's message (a panic in a node program, for instance).
+    pub message: String,
+}
+
+/// A finished run.
+#[derive(Debug, Clone)]
+pub struct Run {
+    /// The seed.
+    pub seed: Seed,
+    /// The faults as scheduled.
+    pub schedule: FaultSchedule,
+    /// The history, in true-time order.
+    pub events: Vec<Event>,
+    /// The history's hash.
+    pub trace_hash: u64,
+    /// The node names.
+    pub nodes: Vec<String>,
+    /// When the liveness phase began (µs).
+    pub liveness_from_us: u64,
+    /// When the run ended (µs).
+    pub end_us: u64,
+}
+
+impl Run {
+    /// Nodes believing they lead at `at_us`, with their epochs.
+    pub fn leaders_at(&self, at_us: u64) -> Vec<(String, u64)> {
+        believed_leaders(&self.events, at_us)
+    }
+}
+
+/// A node as the driver sees it.
+struct NodeState {
+    name: String,
+    gate: Arc<Gate>,
+    clock: SimClock,
+    shutdown: Rc<RefCell<CancellationToken>>,
+    up: bool,
+}
+
+/// A fault in effect, with its targets resolved to names.
+#[derive(Debug, Clone)]
+struct Active {
+    kind: FaultKind,
+    nodes: Vec<String>,
+    what: String,
+}
+
+/// Runs a simulation of `config` with `program` on every node.
+pub fn simulate(config: &SimConfig, program: NodeProgram) -> Result<Run, SimError> {
+    World::new(config, program).run()
+}
+
+struct World<'a> {
+    sim: turmoil::Sim<'a>,
+    config: SimConfig,
+    time: TrueTime,
+    history: History,
+    nodes: Vec<NodeState>,
+    redis: Server,
+    redis_clock: SimClock,
+    rng: SimRng,
+    /// Reference counts of link and pause faults, so that overlapping ones heal last-out.
+    holds: BTreeMap<String, u32>,
+}
+
+impl<'a> World<'a> {
+    fn new(config: &SimConfig, program: NodeProgram) -> World<'a> {
+        let total = config.safety_phase + config.liveness_phase;
+        let sim = turmoil::Builder::new()
+            .rng_seed(config.seed.0)
+            .epoch(UNIX_EPOCH + Duration::from_millis(EPOCH_UNIX_MS))
+            .simulation_duration(total + config.tick * 4)
+            .tick_duration(config.tick)
+            .min_message_latency(config.latency.0)
+            .max_message_latency(config.latency.1)
+            .build();
+        let time = TrueTime::default();
+        let history = History::new(time.clone());
+        let redis_clock = SimClock::new(time.clone());
+        let persistence = first_persistence(&config.schedule).unwrap_or(config.persistence);
+        let server_config = ServerConfig { persistence, seed: config.seed.0, ..ServerConfig::default() };
+        let redis = Server::new(server_config, Arc::new(redis_clock.clone()));
+        let mut world = World {
+            sim,
+            config: config.clone(),
+            rng: SimRng::new(config.seed, "nemesis-targets"),
+            time,
+            history,
+            nodes: Vec::new(),
+            redis,
+            redis_clock,
+            holds: BTreeMap::new(),
+        };
+        world.add_redis_host();
+        for name in config.node_names() {
+            world.add_node(name, program.clone());
+        }
+        world
+    }
+
+    fn add_redis_host(&mut self) {
+        let server = self.redis.clone();
+        self.sim.host(REDIS_HOST, move || {
+            let server = server.clone();
+            async move {
+                let listener = turmoil::net::TcpListener::bind(("0.0.0.0", REDIS_PORT)).await?;
+                server.serve(TurmoilListener(listener)).await?;
+                Ok(())
+            }
+        });
+    }
+
+    fn add_node(&mut self, name: String, program: NodeProgram) {
+        let gate = Arc::new(Gate::default());
+        let clock = SimClock::new(self.time.clone());
+        let shutdown = Rc::new(RefCell::new(CancellationToken::new()));
+        let incarnation = Rc::new(Cell::new(0u64));
+        let (history, seed) = (self.history.clone(), self.config.seed);
+        let (host_name, host_gate, host_clock, host_shutdown) =
+            (name.clone(), gate.clone(), clock.clone(), shutdown.clone());
+        self.sim.host(name.as_str(), move || {
+            let inc = incarnation.get() + 1;
+            incarnation.set(inc);
+            let token = CancellationToken::new();
+            *host_shutdown.borrow_mut() = token.clone();
+            let recorder = Recorder::new(history.clone(), &host_name, inc, host_clock.clone());
+            let ctx = NodeContext {
+                name: host_name.clone(),
+                incarnation: inc,
+                clock: host_clock.clone(),
+                connector: SimConnector::new(recorder.clone()),
+                spawner: NodeSpawner::new(host_gate.clone()),
+                rng: SimRng::new(seed, &format!("{host_name}#{inc}")),
+                shutdown: token,
+                recorder,
+            };
+            let work = Gated::new(host_gate.clone(), program(ctx));
+            async move {
+                work.await;
+                Ok(())
+            }
+        });
+        self.nodes.push(NodeState { name, gate, clock, shutdown, up: true });
+    }
+
+    fn run(mut self) -> Result<Run, SimError> {
+        let safety_us = self.config.safety_phase.as_micros() as u64;
+        let total_us = safety_us + self.config.liveness_phase.as_micros() as u64;
+        let mut timeline: BTreeMap<(u64, u64), Action> = BTreeMap::new();
+        for (i, fault) in self.config.schedule.faults.iter().enumerate() {
+            timeline.insert((fault.start().as_micros() as u64, i as u64), Action::Start(fault.clone()));
+        }
+        let mut sequence = self.config.schedule.faults.len() as u64;
+        let mut liveness = false;
+        loop {
+            let now = self.sim.elapsed();
+            self.time.publish(now);
+            let now_us = now.as_micros() as u64;
+            while let Some(entry) = timeline.first_entry() {
+                if entry.key().0 > now_us {
+                    break;
+                }
+                match entry.remove() {
+                    Action::Start(fault) => {
+                        if let Some(active) = self.start(&fault) {
+                            let heal_us = (fault.end().as_micros() as u64).min(safety_us).max(now_us);
+                            sequence += 1;
+                            timeline.insert((heal_us, sequence), Action::Heal(active));
+                        }
+                    }
+                    Action::Heal(active) => self.heal(&active),
+                }
+            }
+            if !liveness && now_us >= safety_us {
+                liveness = true;
+                self.history.record("nemesis", 0, None, EventKind::LivenessPhase);
+            }
+            if now_us >= total_us {
+                break;
+            }
+            self.sim.step().map_err(|e| SimError { at_ms: now.as_millis() as u64, message: e.to_string() })?;
+        }
+        let events = self.history.events();
+        Ok(Run {
+            seed: self.config.seed,
+            schedule: self.config.schedule.clone(),
+            trace_hash: trace_hash(&events),
+            events,
+            nodes: self.config.node_names(),
+            liveness_from_us: safety_us,
+            end_us: total_us,
+        })
+    }
+}
+
+enum Action {
+    Start(Fault),
+    Heal(Active),
+}
+
+fn first_persistence(schedule: &FaultSchedule) -> Option<Persistence> {
+    schedule.faults.iter().find_map(|f| match &f.kind {
+        FaultKind::RedisRestart { persistence } => Persistence::parse(persistence),
+        _ => None,
+    })
+}
+
+// ---- applying faults ----
+
+impl World<'_> {
+    fn node(&self, name: &str) -> &NodeState {
+        self.nodes.iter().find(|n| n.name == name).expect("targets resolve to known nodes")
+    }
+
+    fn node_mut(&mut self, name: &str) -> &mut NodeState {
+        self.nodes.iter_mut().find(|n| n.name == name).expect("targets resolve to known nodes")
+    }
+
+    /// Resolves `target` now: `None` when no live node fits.
+    fn resolve(&mut self, target: &Target) -> Option<String> {
+        let up: Vec<String> = self.nodes.iter().filter(|n| n.up).map(|n| n.name.clone()).collect();
+        let leaders: Vec<String> =
+            believed_leaders(&self.history.events(), self.time.now_us()).into_iter().map(|(n, _)| n).collect();
+        let pool: Vec<String> = match target {
+            Target::Node(name) => return up.contains(name).then(|| name.clone()),
+            Target::Leader => up.iter().filter(|n| leaders.contains(n)).cloned().collect(),
+            Target::Follower => up.iter().filter(|n| !leaders.contains(n)).cloned().collect(),
+            Target::Random => up.clone(),
+        };
+        let pool = if pool.is_empty() && *target == Target::Leader { up } else { pool };
+        (!pool.is_empty()).then(|| self.rng.pick(&pool).clone())
+    }
+
+    fn start(&mut self, fault: &Fault) -> Option<Active> {
+        let targets: Vec<&Target> = match &fault.kind {
+            FaultKind::PartitionNodes { a, b } => vec![a, b],
+            FaultKind::PartitionOneWay { from, to } => vec![from, to],
+            FaultKind::PartitionRedis { node }
+            | FaultKind::Isolate { node }
+            | FaultKind::Latency { node, .. }
+            | FaultKind::Loss { node, .. }
+            | FaultKind::Hold { node }
+            | FaultKind::Pause { node }
+            | FaultKind::ClockDrift { node, .. }
+            | FaultKind::ClockJump { node, .. }
+            | FaultKind::Crash { node }
+            | FaultKind::Stop { node } => vec![node],
+            _ => vec![],
+        };
+        let mut nodes = Vec::new();
+        for target in targets {
+            nodes.push(self.resolve(target)?);
+        }
+        if let FaultKind::IsolateSet { count } = fault.kind {
+            let mut up: Vec<String> = self.nodes.iter().filter(|n| n.up).map(|n| n.name.clone()).collect();
+            while nodes.len() < count.min(up.len() + nodes.len()) && !up.is_empty() {
+                nodes.push(up.remove(self.rng.below(up.len() as u64) as usize));
+            }
+        }
+        let what = format!("{} on [{}]", serde_json::to_string(fault).expect("faults serialize"), nodes.join(", "));
+        self.history.record("nemesis", 0, None, EventKind::FaultInjected { what: what.clone() });
+        let active = Active { kind: fault.kind.clone(), nodes, what };
+        self.apply(&active, true);
+        Some(active)
+    }
+
+    fn heal(&mut self, active: &Active) {
+        self.apply(active, false);
+        self.history.record("nemesis", 0, None, EventKind::FaultHealed { what: active.what.clone() });
+    }
+
+    /// Counts a link fault in (`on`) or out; returns whether the link changes state.
+    fn count(&mut self, key: String, on: bool) -> bool {
+        let n = self.holds.entry(key.clone()).or_insert(0);
+        if on {
+            *n += 1;
+            *n == 1
+        } else {
+            *n = n.saturating_sub(1);
+            let last = *n == 0;
+            if last {
+                self.holds.remove(&key);
+            }
+            last
+        }
+    }
+
+    fn partition(&mut self, a: &str, b: &str, on: bool) {
+        let (x, y) = if a < b { (a, b) } else { (b, a) };
+        if self.count(format!("partition {x} {y}"), on) {
+            if on {
+                self.sim.partition(x, y);
+            } else {
+                self.sim.repair(x, y);
+            }
+        }
+    }
+
+    fn hold(&mut self, a: &str, b: &str, on: bool) {
+        let (x, y) = if a < b { (a, b) } else { (b, a) };
+        if self.count(format!("hold {x} {y}"), on) {
+            if on {
+                self.sim.hold(x, y);
+            } else {
+                self.sim.release(x, y);
+            }
+        }
+    }
+
+    fn peers(&self, node: &str) -> Vec<String> {
+        let mut peers: Vec<String> = self.nodes.iter().map(|n| n.name.clone()).filter(|n| n != node).collect();
+        peers.push(REDIS_HOST.to_owned());
+        peers
+    }
+
+    fn apply(&mut self, active: &Active, on: bool) {
+        let nodes = &active.nodes;
+        match &active.kind {
+            FaultKind::PartitionRedis { .. } => self.partition(&nodes[0], REDIS_HOST, on),
+            FaultKind::PartitionNodes { .. } if nodes[0] != nodes[1] => self.partition(&nodes[0], &nodes[1], on),
+            FaultKind::PartitionOneWay { .. } if nodes[0] != nodes[1] => {
+                if self.count(format!("oneway {} {}", nodes[0], nodes[1]), on) {
+                    if on {
+                        self.sim.partition_oneway(nodes[0].as_str(), nodes[1].as_str());
+                    } else {
+                        self.sim.repair_oneway(nodes[0].as_str(), nodes[1].as_str());
+                    }
+                }
+            }
+            FaultKind::Isolate { .. } => {
+                for peer in self.peers(&nodes[0]) {
+                    self.partition(&nodes[0], &peer, on);
+                }
+            }
+            FaultKind::IsolateSet { .. } => nodes.iter().for_each(|n| self.partition(n, REDIS_HOST, on)),
+            FaultKind::Latency { latency_ms, .. } => {
+                let latency = if on { Duration::from_millis(*latency_ms) } else { self.config.latency.0 };
+                self.sim.set_link_latency(nodes[0].as_str(), REDIS_HOST, latency);
+            }
+            FaultKind::Loss { rate, .. } => {
+                self.sim.set_link_fail_rate(nodes[0].as_str(), REDIS_HOST, if on { *rate } else { 0.0 })
+            }
+            FaultKind::Hold { .. } => self.hold(&nodes[0], REDIS_HOST, on),
+            FaultKind::Pause { .. } => self.pause(&nodes[0], on),
+            FaultKind::ClockDrift { drift_ppm, .. } => {
+                self.node(&nodes[0]).clock.set_drift(if on { *drift_ppm } else { 0 })
+            }
+            FaultKind::ClockJump { jump_ms, .. } if on => self.node(&nodes[0]).clock.jump(jump_ms * 1000),
+            FaultKind::Crash { .. } => self.crash(&nodes[0], on),
+            FaultKind::Stop { .. } => self.stop(&nodes[0], on),
+            FaultKind::RedisRestart { .. } => self.restart_redis(on),
+            FaultKind::RedisDropConnections if on => self.redis.drop_connections(),
+            FaultKind::RedisSlow { delay_ms } => {
+                self.redis.set_delay(if on { Duration::from_millis(*delay_ms) } else { Duration::ZERO })
+            }
+            FaultKind::RedisClockJump { jump_ms } if on => self.redis_clock.jump(jump_ms * 1000),
+            FaultKind::RedisClockDrift { drift_ppm } => self.redis_clock.set_drift(if on { *drift_ppm } else { 0 }),
+            _ => {}
+        }
+    }
+
+    fn pause(&mut self, name: &str, on: bool) {
+        if !self.count(format!("pause {name}"), on) {
+            return;
+        }
+        for peer in self.peers(name) {
+            self.hold(name, &peer, on);
+        }
+        let node = self.node(name);
+        if on {
+            node.gate.pause();
+            self.history.record(name, 0, None, EventKind::Paused);
+        } else {
+            node.gate.resume();
+            self.history.record(name, 0, None, EventKind::Resumed);
+        }
+    }
+
+    fn crash(&mut self, name: &str, on: bool) {
+        if on {
+            self.sim.crash(name);
+            self.history.record(name, 0, None, EventKind::Crashed);
+            self.node_mut(name).up = false;
+        } else {
+            self.sim.bounce(name);
+            self.node_mut(name).up = true;
+        }
+    }
+
+    fn stop(&mut self, name: &str, on: bool) {
+        if on {
+            self.node(name).shutdown.borrow().cancel();
+            self.history.record(name, 0, None, EventKind::StopRequested);
+            self.node_mut(name).up = false;
+        } else {
+            self.sim.bounce(name);
+            self.node_mut(name).up = true;
+        }
+    }
+
+    fn restart_redis(&mut self, on: bool) {
+        if on {
+            self.redis.crash();
+        } else {
+            self.redis.start();
+            // The next restart's mode governs from now on; the keyspace just recovered is
+            // all there is, so it is durable under any mode.
+            let now = self.time.now_us() / 1000;
+            let next = self.config.schedule.faults.iter().filter(|f| f.at_ms > now).find_map(|f| match &f.kind {
+                FaultKind::RedisRestart { persistence } => Persistence::parse(persistence),
+                _ => None,
+            });
+            if let Some(mode) = next {
+                self.redis.set_persistence(mode);
+            }
+        }
+    }
+}
