@@ -79,6 +79,8 @@ pub enum EventKind {
     RedisComplete { conn: u64, op: u64, reply: String },
     /// Data the client read that answered no command (pub/sub).
     RedisPush { conn: u64, reply: String },
+    /// Anything a node program wants in the history.
+    Note { what: String },
 }
 
 /// A run's events, shared by every recorder.

@@ -54,15 +54,17 @@ where
 pub const FENCED_RESOURCE: &str = "splitbrain:fenced";
 
 /// The production elector as a node program: built with the node's clock, connector and
-/// spawner, its transitions recorded, stopped gracefully on shutdown. With `fenced_writes`,
+/// spawner, its retry jitter seeded from the run's seed, its transitions recorded, stopped
+/// gracefully on shutdown. With `fenced_writes`,
 /// the leader runs a job that writes to a [`FencedResource`] that often with its token.
 pub fn elector(
     config_for: impl Fn(&NodeContext) -> ElectorConfig + 'static,
     fenced_writes: Option<Duration>,
 ) -> NodeProgram {
     let config_for = Rc::new(config_for);
-    program(move |ctx| {
-        let config = config_for(&ctx);
+    program(move |mut ctx| {
+        let mut config = config_for(&ctx);
+        config.jitter_seed = ctx.rng.next_u64();
         run_elector(ctx, config, fenced_writes)
     })
 }
@@ -146,7 +148,11 @@ async fn fenced_writer(
     let limit = every.max(Duration::from_millis(100));
     let mut conn = None;
     for n in 0u64.. {
-        clock.sleep(every).await;
+        tokio::select! {
+            biased;
+            () = leader.stopping() => return,
+            () = clock.sleep(every) => {}
+        }
         let Some(token) = leader.valid_token() else { return };
         if conn.is_none() {
             let opened =

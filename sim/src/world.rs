@@ -42,14 +42,14 @@ pub struct SimConfig {
 }
 
 impl SimConfig {
-    /// 3 nodes, 10 ms ticks, 1-5 ms latency, 60 s of safety then 30 s of liveness, no faults,
+    /// 3 nodes, 10 ms ticks, 1-20 ms latency (messages land one or two ticks later), 60 s of safety then 30 s of liveness, no faults,
     /// Redis without persistence.
     pub fn new(seed: Seed) -> SimConfig {
         SimConfig {
             seed,
             nodes: 3,
             tick: Duration::from_millis(10),
-            latency: (Duration::from_millis(1), Duration::from_millis(5)),
+            latency: (Duration::from_millis(1), Duration::from_millis(20)),
             safety_phase: Duration::from_secs(60),
             liveness_phase: Duration::from_secs(30),
             schedule: FaultSchedule::default(),
@@ -102,6 +102,7 @@ impl Run {
 /// A node as the driver sees it.
 struct NodeState {
     name: String,
+    incarnation: Rc<Cell<u64>>,
     gate: Arc<Gate>,
     clock: SimClock,
     shutdown: Rc<RefCell<CancellationToken>>,
@@ -186,12 +187,13 @@ impl<'a> World<'a> {
         let clock = SimClock::new(self.time.clone());
         let shutdown = Rc::new(RefCell::new(CancellationToken::new()));
         let incarnation = Rc::new(Cell::new(0u64));
+        let host_incarnation = incarnation.clone();
         let (history, seed) = (self.history.clone(), self.config.seed);
         let (host_name, host_gate, host_clock, host_shutdown) =
             (name.clone(), gate.clone(), clock.clone(), shutdown.clone());
         self.sim.host(name.as_str(), move || {
-            let inc = incarnation.get() + 1;
-            incarnation.set(inc);
+            let inc = host_incarnation.get() + 1;
+            host_incarnation.set(inc);
             let token = CancellationToken::new();
             *host_shutdown.borrow_mut() = token.clone();
             let recorder = Recorder::new(history.clone(), &host_name, inc, host_clock.clone());
@@ -211,7 +213,7 @@ impl<'a> World<'a> {
                 Ok(())
             }
         });
-        self.nodes.push(NodeState { name, gate, clock, shutdown, up: true });
+        self.nodes.push(NodeState { name, incarnation, gate, clock, shutdown, up: true });
     }
 
     fn run(mut self) -> Result<Run, SimError> {
@@ -281,6 +283,12 @@ fn first_persistence(schedule: &FaultSchedule) -> Option<Persistence> {
 impl World<'_> {
     fn node(&self, name: &str) -> &NodeState {
         self.nodes.iter().find(|n| n.name == name).expect("targets resolve to known nodes")
+    }
+
+    /// Records a driver-side event of node `name` (paused, crashed, ...).
+    fn record_for(&self, name: &str, kind: EventKind) {
+        let node = self.node(name);
+        self.history.record(name, node.incarnation.get(), Some(node.clock.local_us()), kind);
     }
 
     fn node_mut(&mut self, name: &str) -> &mut NodeState {
@@ -437,20 +445,19 @@ impl World<'_> {
         for peer in self.peers(name) {
             self.hold(name, &peer, on);
         }
-        let node = self.node(name);
         if on {
-            node.gate.pause();
-            self.history.record(name, 0, None, EventKind::Paused);
+            self.node(name).gate.pause();
+            self.record_for(name, EventKind::Paused);
         } else {
-            node.gate.resume();
-            self.history.record(name, 0, None, EventKind::Resumed);
+            self.record_for(name, EventKind::Resumed);
+            self.node(name).gate.resume();
         }
     }
 
     fn crash(&mut self, name: &str, on: bool) {
         if on {
             self.sim.crash(name);
-            self.history.record(name, 0, None, EventKind::Crashed);
+            self.record_for(name, EventKind::Crashed);
             self.node_mut(name).up = false;
         } else {
             self.sim.bounce(name);
@@ -461,7 +468,7 @@ impl World<'_> {
     fn stop(&mut self, name: &str, on: bool) {
         if on {
             self.node(name).shutdown.borrow().cancel();
-            self.history.record(name, 0, None, EventKind::StopRequested);
+            self.record_for(name, EventKind::StopRequested);
             self.node_mut(name).up = false;
         } else {
             self.sim.bounce(name);

@@ -1,0 +1,265 @@
+//! The simulation harness proves its faults do what they say, and that a seed is a run:
+//! the production elector (TTL 3 s, renewal every 1 s, retry every 250 ms) on 3 nodes.
+
+use std::time::Duration;
+
+use election::ElectorConfig;
+use sim::{
+    check_determinism, elector, failure_report, nemesis, program, simulate, test_seeds, Event, EventKind, Fault,
+    FaultKind, FaultSchedule, NodeProgram, Profile, Run, Seed, SimConfig, SimRng, Target,
+};
+
+const TTL: Duration = Duration::from_secs(3);
+const TEST_FILE: &str = "sim_harness";
+
+fn production_elector() -> NodeProgram {
+    elector(
+        |node| {
+            ElectorConfig::new("gateway_service_leader", node.name.clone(), node.incarnation).with_timings(
+                TTL,
+                Duration::from_secs(1),
+                Duration::from_millis(250),
+            )
+        },
+        Some(Duration::from_millis(500)),
+    )
+}
+
+fn config(seed: Seed, safety_s: u64, liveness_s: u64, faults: Vec<Fault>) -> SimConfig {
+    let mut config = SimConfig::new(seed);
+    config.safety_phase = Duration::from_secs(safety_s);
+    config.liveness_phase = Duration::from_secs(liveness_s);
+    config.schedule = FaultSchedule { faults };
+    config
+}
+
+fn fault(at_ms: u64, duration_ms: u64, kind: FaultKind) -> Fault {
+    Fault { at_ms, duration_ms, kind }
+}
+
+fn run(config: &SimConfig) -> Run {
+    simulate(config, production_elector()).expect("the simulation runs")
+}
+
+/// The node a fault was resolved to, from its FaultInjected event.
+fn target_of(run: &Run) -> String {
+    run.events
+        .iter()
+        .find_map(|e| match &e.kind {
+            EventKind::FaultInjected { what } => Some(what.rsplit_once("on [").unwrap().1.trim_end_matches(']').to_owned()),
+            _ => None,
+        })
+        .expect("a fault fired")
+}
+
+fn of<'a>(run: &'a Run, node: &'a str) -> impl Iterator<Item = &'a Event> + 'a {
+    run.events.iter().filter(move |e| e.node == node)
+}
+
+fn acquisitions(run: &Run) -> Vec<(u64, String, u64)> {
+    run.events
+        .iter()
+        .filter_map(|e| match e.kind {
+            EventKind::Acquired { epoch, .. } => Some((e.at_us, e.node.clone(), epoch)),
+            _ => None,
+        })
+        .collect()
+}
+
+fn ms(ms: u64) -> u64 {
+    ms * 1000
+}
+
+#[test]
+fn paused_leader_does_nothing_during_its_pause_and_steps_down_after() {
+    let run = run(&config(Seed(1), 20, 10, vec![fault(8_000, 5_000, FaultKind::Pause { node: Target::Leader })]));
+    let leader = target_of(&run);
+    let during: Vec<&Event> = of(&run, &leader)
+        .filter(|e| e.at_us > ms(8_000) && e.at_us < ms(13_000))
+        .filter(|e| !matches!(e.kind, EventKind::Paused | EventKind::Resumed))
+        .collect();
+    assert!(during.is_empty(), "a paused node acted: {during:?}");
+    let successor = acquisitions(&run).into_iter().find(|(at, node, _)| *at > ms(8_000) && *node != leader);
+    let (taken_at, _, _) = successor.expect("another node took over during the pause");
+    assert!(taken_at < ms(13_000));
+    let after: Vec<&EventKind> = of(&run, &leader).filter(|e| e.at_us >= ms(13_000)).map(|e| &e.kind).collect();
+    let stepped = after.iter().position(|k| matches!(k, EventKind::SteppedDown { reason, .. } if reason == "DeadlineMissed"));
+    let wrote = after.iter().position(|k| matches!(k, EventKind::FencedWrite { .. }));
+    assert!(stepped.is_some(), "the resumed leader steps down: {after:?}");
+    assert!(wrote.is_none_or(|w| w > stepped.unwrap()), "no write of the old term after the pause");
+}
+
+#[test]
+fn partitioned_leader_gets_no_replies_and_steps_down_by_its_deadline() {
+    let run = run(&config(Seed(2), 20, 10, vec![fault(8_000, 6_000, FaultKind::PartitionRedis { node: Target::Leader })]));
+    let leader = target_of(&run);
+    let invoked: Vec<(u64, u64)> = of(&run, &leader)
+        .filter(|e| e.at_us > ms(8_000) && e.at_us < ms(14_000))
+        .filter_map(|e| match e.kind {
+            EventKind::RedisInvoke { conn, op, .. } => Some((conn, op)),
+            _ => None,
+        })
+        .collect();
+    assert!(!invoked.is_empty(), "the leader kept trying");
+    let answered = of(&run, &leader).filter(|e| e.at_us < ms(14_000)).any(|e| match e.kind {
+        EventKind::RedisComplete { conn, op, .. } => invoked.contains(&(conn, op)),
+        _ => false,
+    });
+    assert!(!answered, "a command sent into the partition was answered before it healed");
+    let step_down = of(&run, &leader)
+        .find(|e| e.at_us > ms(8_000) && matches!(&e.kind, EventKind::SteppedDown { reason, .. } if reason == "DeadlineMissed"))
+        .expect("the partitioned leader steps down");
+    assert!(step_down.at_us <= ms(8_000) + TTL.as_micros() as u64, "by its deadline: {}", step_down.at_us);
+    assert!(of(&run, &leader).any(|e| matches!(e.kind, EventKind::RenewFailed { .. })));
+}
+
+#[test]
+fn drifting_clocks_fire_timers_early_or_late_by_their_drift() {
+    let sleeper = || {
+        program(|ctx| async move {
+            let (local, truth) = (ctx.clock.local_us(), ctx.clock.true_at(ctx.clock.local_us()));
+            election::Clock::sleep(&ctx.clock, Duration::from_secs(10)).await;
+            let (local_after, truth_after) = (ctx.clock.local_us(), ctx.clock.true_at(ctx.clock.local_us()));
+            ctx.recorder.record(EventKind::Note { what: format!("{} {}", local_after - local, truth_after - truth) });
+        })
+    };
+    let faults = vec![
+        fault(0, 30_000, FaultKind::ClockDrift { node: Target::Node("node-1".into()), drift_ppm: 50_000 }),
+        fault(0, 30_000, FaultKind::ClockDrift { node: Target::Node("node-2".into()), drift_ppm: -50_000 }),
+    ];
+    let run = simulate(&config(Seed(3), 30, 1, faults), sleeper()).unwrap();
+    let elapsed = |node: &str| -> (i64, u64) {
+        of(&run, node)
+            .find_map(|e| match &e.kind {
+                EventKind::Note { what } => {
+                    let (l, t) = what.split_once(' ').unwrap();
+                    Some((l.parse().unwrap(), t.parse().unwrap()))
+                }
+                _ => None,
+            })
+            .unwrap()
+    };
+    for (node, expected_true_us) in [("node-1", 10_000_000 * 1_000 / 1_050), ("node-2", 10_000_000 * 1_000 / 950), ("node-3", 10_000_000)] {
+        let (local_us, true_us) = elapsed(node);
+        assert!((10_000_000..10_002_000).contains(&local_us), "{node} slept {local_us} µs of its own time");
+        assert!(true_us.abs_diff(expected_true_us) < 2_000, "{node}: {true_us} µs of true time, expected {expected_true_us}");
+    }
+}
+
+#[test]
+fn crash_loses_everything_and_restart_is_a_new_incarnation() {
+    let run = run(&config(Seed(4), 20, 10, vec![fault(8_000, 4_000, FaultKind::Crash { node: Target::Leader })]));
+    let leader = target_of(&run);
+    assert!(of(&run, &leader).any(|e| e.kind == EventKind::Crashed && e.at_us == ms(8_000)));
+    assert!(!of(&run, &leader).any(|e| matches!(e.kind, EventKind::Released { .. })), "kill -9 releases nothing");
+    let silent = of(&run, &leader).filter(|e| e.at_us > ms(8_000) && e.at_us < ms(12_000)).count();
+    assert_eq!(silent, 0, "a crashed node does nothing");
+    let restarted = of(&run, &leader).find(|e| e.kind == EventKind::ElectionStarted && e.at_us >= ms(12_000)).unwrap();
+    assert_eq!(restarted.incarnation, 2);
+    let holder_seen = run.events.iter().any(|e| {
+        e.node != leader
+            && e.at_us > ms(8_000)
+            && matches!(&e.kind, EventKind::RedisComplete { reply, .. } if reply.contains(&format!("{leader}/")))
+    });
+    assert!(holder_seen, "the others found the crashed leader's unreleased lease");
+    let epochs: Vec<u64> = acquisitions(&run).iter().map(|(_, _, e)| *e).collect();
+    assert!(epochs.windows(2).all(|w| w[0] < w[1]), "{epochs:?}");
+}
+
+#[test]
+fn redis_restart_without_persistence_empties_the_keyspace() {
+    // Down for longer than the TTL: the lease expires meanwhile (TTLs are absolute), so a
+    // new term begins after the restart either way.
+    let restart = |persistence: &str| {
+        let faults = vec![fault(8_000, 5_000, FaultKind::RedisRestart { persistence: persistence.into() })];
+        let run = run(&config(Seed(5), 20, 10, faults));
+        let before = acquisitions(&run).iter().filter(|(at, _, _)| *at < ms(8_000)).map(|(_, _, e)| *e).max().unwrap();
+        let after = acquisitions(&run).iter().find(|(at, _, _)| *at > ms(13_000)).map(|(_, _, e)| *e).unwrap();
+        (before, after)
+    };
+    assert_eq!(restart("none").1, 1, "the epoch counter was lost with the keyspace");
+    let (before, after) = restart("aof-always");
+    assert!(after > before, "with AOF always the counter survives: {before} then {after}");
+}
+
+#[test]
+fn held_messages_are_delivered_together_when_released() {
+    let run = run(&config(Seed(6), 20, 10, vec![fault(8_000, 2_000, FaultKind::Hold { node: Target::Leader })]));
+    let leader = target_of(&run);
+    let completed_during = of(&run, &leader)
+        .filter(|e| e.at_us > ms(8_010) && e.at_us < ms(10_000))
+        .filter(|e| matches!(e.kind, EventKind::RedisComplete { .. }))
+        .count();
+    assert_eq!(completed_during, 0, "nothing gets through a held link");
+    let burst = of(&run, &leader)
+        .filter(|e| e.at_us >= ms(10_000) && e.at_us < ms(10_100))
+        .filter(|e| matches!(e.kind, EventKind::RedisComplete { .. }))
+        .count();
+    assert!(burst >= 1, "the held replies arrive on release");
+}
+
+#[test]
+fn graceful_stop_releases_and_the_node_returns() {
+    let run = run(&config(Seed(7), 20, 10, vec![fault(8_000, 3_000, FaultKind::Stop { node: Target::Leader })]));
+    let leader = target_of(&run);
+    let released = of(&run, &leader).find(|e| matches!(e.kind, EventKind::Released { .. })).expect("released on stop");
+    assert!(released.at_us < ms(8_100), "at once: {}", released.at_us);
+    let successor = acquisitions(&run).into_iter().find(|(at, node, _)| *at > ms(8_000) && *node != leader).unwrap();
+    assert!(successor.0 < ms(8_000) + 600_000, "a new leader within the retry interval: {}", successor.0);
+    assert!(of(&run, &leader).any(|e| e.kind == EventKind::ElectionStarted && e.incarnation == 2));
+}
+
+#[test]
+fn a_seed_is_a_run_in_one_process() {
+    let mut config = config(Seed(8), 60, 20, vec![]);
+    let aim = nemesis::Aim { ttl: TTL, safety_phase: config.safety_phase, nodes: 3 };
+    config.schedule = nemesis::schedule(Profile::All, &mut SimRng::new(config.seed, "nemesis"), aim);
+    let first = check_determinism(&config, production_elector).unwrap_or_else(|e| panic!("{e}"));
+    let mut other = config.clone();
+    other.seed = Seed(9);
+    assert_ne!(run(&other).trace_hash, first.trace_hash, "a different seed is a different run");
+}
+
+/// Run by `a_seed_is_a_run_across_processes` in a child process.
+#[test]
+fn child_prints_its_trace_hash() {
+    if let Ok(seed) = std::env::var("SPLITBRAIN_CHILD_SEED") {
+        println!("trace-hash {:016x}", run(&all_profile(seed.parse().unwrap(), 60)).trace_hash);
+    }
+}
+
+fn all_profile(seed: Seed, safety_s: u64) -> SimConfig {
+    let mut config = config(seed, safety_s, 30, vec![]);
+    let aim = nemesis::Aim { ttl: TTL, safety_phase: config.safety_phase, nodes: 3 };
+    config.schedule = nemesis::schedule(Profile::All, &mut SimRng::new(seed, "nemesis"), aim);
+    config
+}
+
+#[test]
+fn a_seed_is_a_run_across_processes() {
+    let seed = Seed(0xfeed);
+    let here = format!("trace-hash {:016x}", run(&all_profile(seed, 60)).trace_hash);
+    let child = std::process::Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", "child_prints_its_trace_hash", "--nocapture"])
+        .env("SPLITBRAIN_CHILD_SEED", seed.to_string())
+        .output()
+        .unwrap();
+    let out = String::from_utf8_lossy(&child.stdout);
+    assert!(out.contains(&here), "another process ran {seed} differently: expected {here:?} in {out}");
+}
+
+/// The production elector under the `all` profile: 3 nodes, 600 s of faults then 60 s of
+/// calm, for `SPLITBRAIN_SEEDS` seeds (200 by default): exactly one leader at the end.
+#[test]
+fn production_elector_has_exactly_one_leader_after_every_liveness_phase() {
+    for seed in test_seeds(200) {
+        let config = all_profile(seed, 600);
+        let run = run(&config);
+        let leaders = run.leaders_at(run.end_us - 1);
+        assert!(
+            leaders.len() == 1,
+            "{}",
+            failure_report(&run, &format!("expected exactly one leader at the end, found {leaders:?}"), TEST_FILE, "production_elector")
+        );
+    }
+}
