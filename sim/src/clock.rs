@@ -159,9 +159,16 @@ impl election::Clock for SimClock {
 
     fn sleep(&self, duration: Duration) -> election::BoxFuture<'static, ()> {
         let clock = self.clone();
-        let until = self.local_us() + duration.as_micros() as i64;
+        let until = self.local_us() + micros_rounded_up(duration);
         Box::pin(async move { clock.sleep_until_local(until).await })
     }
+}
+
+/// A duration in whole microseconds, rounded up: this clock counts microseconds, and a sleep
+/// must never end before its duration has passed (a 156 ns sleep truncated to 0 µs would
+/// return at once, and a loop waiting for that instant would spin without time advancing).
+fn micros_rounded_up(duration: Duration) -> i64 {
+    duration.as_nanos().div_ceil(1_000) as i64
 }
 
 impl model::ServerClock for SimClock {
@@ -177,6 +184,14 @@ impl model::ServerClock for SimClock {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sleeps_shorter_than_a_microsecond_still_wait_one() {
+        assert_eq!(micros_rounded_up(Duration::from_nanos(156)), 1);
+        assert_eq!(micros_rounded_up(Duration::from_nanos(1_000)), 1);
+        assert_eq!(micros_rounded_up(Duration::from_nanos(1_001)), 2);
+        assert_eq!(micros_rounded_up(Duration::ZERO), 0);
+    }
 
     #[test]
     fn lines_map_true_time_to_local_time_and_back() {

@@ -46,7 +46,9 @@ fn target_of(run: &Run) -> String {
     run.events
         .iter()
         .find_map(|e| match &e.kind {
-            EventKind::FaultInjected { what } => Some(what.rsplit_once("on [").unwrap().1.trim_end_matches(']').to_owned()),
+            EventKind::FaultInjected { what } => {
+                Some(what.rsplit_once("on [").unwrap().1.trim_end_matches(']').to_owned())
+            }
             _ => None,
         })
         .expect("a fault fired")
@@ -83,7 +85,8 @@ fn paused_leader_does_nothing_during_its_pause_and_steps_down_after() {
     let (taken_at, _, _) = successor.expect("another node took over during the pause");
     assert!(taken_at < ms(13_000));
     let after: Vec<&EventKind> = of(&run, &leader).filter(|e| e.at_us >= ms(13_000)).map(|e| &e.kind).collect();
-    let stepped = after.iter().position(|k| matches!(k, EventKind::SteppedDown { reason, .. } if reason == "DeadlineMissed"));
+    let stepped =
+        after.iter().position(|k| matches!(k, EventKind::SteppedDown { reason, .. } if reason == "DeadlineMissed"));
     let wrote = after.iter().position(|k| matches!(k, EventKind::FencedWrite { .. }));
     assert!(stepped.is_some(), "the resumed leader steps down: {after:?}");
     assert!(wrote.is_none_or(|w| w > stepped.unwrap()), "no write of the old term after the pause");
@@ -91,7 +94,8 @@ fn paused_leader_does_nothing_during_its_pause_and_steps_down_after() {
 
 #[test]
 fn partitioned_leader_gets_no_replies_and_steps_down_by_its_deadline() {
-    let run = run(&config(Seed(2), 20, 10, vec![fault(8_000, 6_000, FaultKind::PartitionRedis { node: Target::Leader })]));
+    let run =
+        run(&config(Seed(2), 20, 10, vec![fault(8_000, 6_000, FaultKind::PartitionRedis { node: Target::Leader })]));
     let leader = target_of(&run);
     let invoked: Vec<(u64, u64)> = of(&run, &leader)
         .filter(|e| e.at_us > ms(8_000) && e.at_us < ms(14_000))
@@ -107,7 +111,10 @@ fn partitioned_leader_gets_no_replies_and_steps_down_by_its_deadline() {
     });
     assert!(!answered, "a command sent into the partition was answered before it healed");
     let step_down = of(&run, &leader)
-        .find(|e| e.at_us > ms(8_000) && matches!(&e.kind, EventKind::SteppedDown { reason, .. } if reason == "DeadlineMissed"))
+        .find(|e| {
+            e.at_us > ms(8_000)
+                && matches!(&e.kind, EventKind::SteppedDown { reason, .. } if reason == "DeadlineMissed")
+        })
         .expect("the partitioned leader steps down");
     assert!(step_down.at_us <= ms(8_000) + TTL.as_micros() as u64, "by its deadline: {}", step_down.at_us);
     assert!(of(&run, &leader).any(|e| matches!(e.kind, EventKind::RenewFailed { .. })));
@@ -139,10 +146,15 @@ fn drifting_clocks_fire_timers_early_or_late_by_their_drift() {
             })
             .unwrap()
     };
-    for (node, expected_true_us) in [("node-1", 10_000_000 * 1_000 / 1_050), ("node-2", 10_000_000 * 1_000 / 950), ("node-3", 10_000_000)] {
+    for (node, expected_true_us) in
+        [("node-1", 10_000_000 * 1_000 / 1_050), ("node-2", 10_000_000 * 1_000 / 950), ("node-3", 10_000_000)]
+    {
         let (local_us, true_us) = elapsed(node);
         assert!((10_000_000..10_002_000).contains(&local_us), "{node} slept {local_us} µs of its own time");
-        assert!(true_us.abs_diff(expected_true_us) < 2_000, "{node}: {true_us} µs of true time, expected {expected_true_us}");
+        assert!(
+            true_us.abs_diff(expected_true_us) < 2_000,
+            "{node}: {true_us} µs of true time, expected {expected_true_us}"
+        );
     }
 }
 
@@ -259,7 +271,12 @@ fn production_elector_has_exactly_one_leader_after_every_liveness_phase() {
         assert!(
             leaders.len() == 1,
             "{}",
-            failure_report(&run, &format!("expected exactly one leader at the end, found {leaders:?}"), TEST_FILE, "production_elector")
+            failure_report(
+                &run,
+                &format!("expected exactly one leader at the end, found {leaders:?}"),
+                TEST_FILE,
+                "production_elector"
+            )
         );
     }
 }
