@@ -21,6 +21,8 @@ pub enum Target {
     Random,
     /// The node with this name.
     Node(String),
+    /// The Redis host (only as an end of a partition).
+    Redis,
 }
 
 /// What a fault does. Each is undone when its duration ends (clock jumps and dropped
@@ -67,6 +69,10 @@ pub enum FaultKind {
     RedisClockJump { jump_ms: i64 },
     /// Redis's clock runs `drift_ppm` fast (negative: slow).
     RedisClockDrift { drift_ppm: i64 },
+    /// Scale up: a new node (`node-<n+1>`) joins and stays.
+    AddNode,
+    /// Scale down: the node stops gracefully and does not come back.
+    RemoveNode { node: Target },
 }
 
 /// One fault: what, and when, in milliseconds of true time.
@@ -158,11 +164,15 @@ impl FaultSchedule {
 }
 
 fn check(kind: &FaultKind, nodes: &[String]) -> Result<(), String> {
-    let node = |t: &Target| match t {
+    let end = |t: &Target| match t {
         Target::Node(name) if !nodes.contains(name) => {
             Err(format!("no node named {name:?} (nodes: {})", nodes.join(", ")))
         }
         _ => Ok(()),
+    };
+    let node = |t: &Target| match t {
+        Target::Redis => Err("redis can only be an end of a partition".to_owned()),
+        other => end(other),
     };
     let drift = |ppm: i64| {
         if ppm.abs() > DRIFT_PPM_MAX {
@@ -179,9 +189,10 @@ fn check(kind: &FaultKind, nodes: &[String]) -> Result<(), String> {
         | FaultKind::Pause { node: t }
         | FaultKind::ClockJump { node: t, .. }
         | FaultKind::Crash { node: t }
-        | FaultKind::Stop { node: t } => node(t),
-        FaultKind::PartitionNodes { a, b } => node(a).and(node(b)),
-        FaultKind::PartitionOneWay { from, to } => node(from).and(node(to)),
+        | FaultKind::Stop { node: t }
+        | FaultKind::RemoveNode { node: t } => node(t),
+        FaultKind::PartitionNodes { a, b } => end(a).and(end(b)),
+        FaultKind::PartitionOneWay { from, to } => end(from).and(end(to)),
         FaultKind::IsolateSet { count } if *count == 0 || *count > nodes.len() => {
             Err(format!("cannot isolate {count} of {} nodes", nodes.len()))
         }

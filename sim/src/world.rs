@@ -133,6 +133,8 @@ struct World<'a> {
     rng: SimRng,
     /// Reference counts of link and pause faults, so that overlapping ones heal last-out.
     holds: BTreeMap<String, u32>,
+    /// For nodes added while running.
+    program: NodeProgram,
 }
 
 impl<'a> World<'a> {
@@ -162,6 +164,7 @@ impl<'a> World<'a> {
             redis,
             redis_clock,
             holds: BTreeMap::new(),
+            program: program.clone(),
         };
         world.add_redis_host();
         for name in config.node_names() {
@@ -259,7 +262,7 @@ impl<'a> World<'a> {
             schedule: self.config.schedule.clone(),
             trace_hash: trace_hash(&events),
             events,
-            nodes: self.config.node_names(),
+            nodes: self.nodes.iter().map(|n| n.name.clone()).collect(),
             liveness_from_us: safety_us,
             end_us: total_us,
         })
@@ -297,6 +300,9 @@ impl World<'_> {
 
     /// Resolves `target` now: `None` when no live node fits.
     fn resolve(&mut self, target: &Target) -> Option<String> {
+        if *target == Target::Redis {
+            return Some(REDIS_HOST.to_owned());
+        }
         let up: Vec<String> = self.nodes.iter().filter(|n| n.up).map(|n| n.name.clone()).collect();
         let leaders: Vec<String> =
             believed_leaders(&self.history.events(), self.time.now_us()).into_iter().map(|(n, _)| n).collect();
@@ -304,7 +310,7 @@ impl World<'_> {
             Target::Node(name) => return up.contains(name).then(|| name.clone()),
             Target::Leader => up.iter().filter(|n| leaders.contains(n)).cloned().collect(),
             Target::Follower => up.iter().filter(|n| !leaders.contains(n)).cloned().collect(),
-            Target::Random => up.clone(),
+            Target::Random | Target::Redis => up.clone(),
         };
         let pool = if pool.is_empty() && *target == Target::Leader { up } else { pool };
         (!pool.is_empty()).then(|| self.rng.pick(&pool).clone())
@@ -323,7 +329,8 @@ impl World<'_> {
             | FaultKind::ClockDrift { node, .. }
             | FaultKind::ClockJump { node, .. }
             | FaultKind::Crash { node }
-            | FaultKind::Stop { node } => vec![node],
+            | FaultKind::Stop { node }
+            | FaultKind::RemoveNode { node } => vec![node],
             _ => vec![],
         };
         let mut nodes = Vec::new();
@@ -386,6 +393,17 @@ impl World<'_> {
         }
     }
 
+    fn partition_oneway(&mut self, from: &str, to: &str, on: bool) {
+        if !self.count(format!("oneway {from} {to}"), on) {
+            return;
+        }
+        if on {
+            self.sim.partition_oneway(from, to);
+        } else {
+            self.sim.repair_oneway(from, to);
+        }
+    }
+
     fn peers(&self, node: &str) -> Vec<String> {
         let mut peers: Vec<String> = self.nodes.iter().map(|n| n.name.clone()).filter(|n| n != node).collect();
         peers.push(REDIS_HOST.to_owned());
@@ -398,13 +416,7 @@ impl World<'_> {
             FaultKind::PartitionRedis { .. } => self.partition(&nodes[0], REDIS_HOST, on),
             FaultKind::PartitionNodes { .. } if nodes[0] != nodes[1] => self.partition(&nodes[0], &nodes[1], on),
             FaultKind::PartitionOneWay { .. } if nodes[0] != nodes[1] => {
-                if self.count(format!("oneway {} {}", nodes[0], nodes[1]), on) {
-                    if on {
-                        self.sim.partition_oneway(nodes[0].as_str(), nodes[1].as_str());
-                    } else {
-                        self.sim.repair_oneway(nodes[0].as_str(), nodes[1].as_str());
-                    }
-                }
+                self.partition_oneway(&nodes[0], &nodes[1], on)
             }
             FaultKind::Isolate { .. } => {
                 for peer in self.peers(&nodes[0]) {
@@ -434,6 +446,11 @@ impl World<'_> {
             }
             FaultKind::RedisClockJump { jump_ms } if on => self.redis_clock.jump(jump_ms * 1000),
             FaultKind::RedisClockDrift { drift_ppm } => self.redis_clock.set_drift(if on { *drift_ppm } else { 0 }),
+            FaultKind::AddNode if on => {
+                let name = format!("node-{}", self.nodes.len() + 1);
+                self.add_node(name, self.program.clone());
+            }
+            FaultKind::RemoveNode { .. } if on => self.stop(&nodes[0], true),
             _ => {}
         }
     }

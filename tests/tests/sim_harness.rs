@@ -41,13 +41,14 @@ fn run(config: &SimConfig) -> Run {
     simulate(config, production_elector()).expect("the simulation runs")
 }
 
-/// The node a fault was resolved to, from its FaultInjected event.
+/// The (last) node the first fault was resolved to, from its FaultInjected event.
 fn target_of(run: &Run) -> String {
     run.events
         .iter()
         .find_map(|e| match &e.kind {
             EventKind::FaultInjected { what } => {
-                Some(what.rsplit_once("on [").unwrap().1.trim_end_matches(']').to_owned())
+                let names = what.rsplit_once("on [").unwrap().1.trim_end_matches(']');
+                Some(names.rsplit(", ").next().unwrap().to_owned())
             }
             _ => None,
         })
@@ -279,4 +280,114 @@ fn production_elector_has_exactly_one_leader_after_every_liveness_phase() {
             )
         );
     }
+}
+
+/// (invoke, complete) times of each answered command of `node` invoked within [from, to).
+fn round_trips(run: &Run, node: &str, from_us: u64, to_us: u64) -> Vec<(u64, u64)> {
+    let mut open = std::collections::BTreeMap::new();
+    let mut trips = Vec::new();
+    for e in of(run, node) {
+        match &e.kind {
+            EventKind::RedisInvoke { conn, op, .. } if e.at_us >= from_us && e.at_us < to_us => {
+                open.insert((e.incarnation, *conn, *op), e.at_us);
+            }
+            EventKind::RedisComplete { conn, op, .. } => {
+                if let Some(sent) = open.remove(&(e.incarnation, *conn, *op)) {
+                    trips.push((sent, e.at_us));
+                }
+            }
+            _ => {}
+        }
+    }
+    trips
+}
+
+#[test]
+fn one_way_partition_from_redis_silences_replies_but_not_requests() {
+    let cut = FaultKind::PartitionOneWay { from: Target::Redis, to: Target::Leader };
+    let run = run(&config(Seed(10), 20, 10, vec![fault(8_000, 6_000, cut)]));
+    let leader = target_of(&run);
+    // Requests still leave (the first renewal after the cut goes out unanswered; reconnects
+    // then hang on their handshake), but nothing comes back until the link heals.
+    let sent = of(&run, &leader)
+        .filter(|e| e.at_us >= ms(8_000) && e.at_us < ms(14_000))
+        .any(|e| matches!(e.kind, EventKind::RedisInvoke { .. }));
+    assert!(sent, "the leader can still send");
+    let answered = of(&run, &leader)
+        .filter(|e| e.at_us > ms(8_100) && e.at_us < ms(14_000))
+        .any(|e| matches!(e.kind, EventKind::RedisComplete { .. }));
+    assert!(!answered, "but hears nothing back");
+    assert!(of(&run, &leader).any(|e| e.at_us > ms(8_000) && matches!(e.kind, EventKind::SteppedDown { .. })));
+}
+
+#[test]
+fn isolating_every_node_from_redis_leaves_no_leader_until_it_heals() {
+    let run = run(&config(Seed(11), 20, 10, vec![fault(8_000, 6_000, FaultKind::IsolateSet { count: 3 })]));
+    // Past the longest a lease can last, nobody leads while nobody reaches Redis.
+    assert!(run.leaders_at(ms(8_000) + TTL.as_micros() as u64 + 10_000).is_empty());
+    assert!(!acquisitions(&run).iter().any(|(at, _, _)| *at > ms(8_000) && *at < ms(14_000)));
+    assert_eq!(run.leaders_at(run.end_us - 1).len(), 1);
+}
+
+#[test]
+fn latency_spikes_and_slow_redis_delay_every_reply() {
+    // 150 ms each way: round trips of 300 ms, within the elector's 500 ms command timeout.
+    let latency = run(&config(
+        Seed(12),
+        20,
+        10,
+        vec![fault(8_000, 5_000, FaultKind::Latency { node: Target::Leader, latency_ms: 150 })],
+    ));
+    let leader = target_of(&latency);
+    let trips = round_trips(&latency, &leader, ms(8_100), ms(12_000));
+    assert!(!trips.is_empty() && trips.iter().all(|(sent, done)| done - sent >= ms(300)), "{trips:?}");
+
+    let slow = run(&config(Seed(13), 20, 10, vec![fault(8_000, 5_000, FaultKind::RedisSlow { delay_ms: 300 })]));
+    for node in ["node-1", "node-2", "node-3"] {
+        let trips = round_trips(&slow, node, ms(8_100), ms(12_000));
+        assert!(trips.iter().all(|(sent, done)| done - sent >= ms(300)), "{node}: {trips:?}");
+    }
+}
+
+#[test]
+fn dropped_connections_make_every_node_reconnect() {
+    let run = run(&config(Seed(14), 20, 10, vec![fault(8_000, 0, FaultKind::RedisDropConnections)]));
+    for node in ["node-1", "node-2", "node-3"] {
+        let conn_of = |e: &Event| match e.kind {
+            EventKind::RedisInvoke { conn, .. } => Some(conn),
+            _ => None,
+        };
+        let before = of(&run, node).filter(|e| e.at_us < ms(8_000)).filter_map(conn_of).max().unwrap();
+        let after = of(&run, node).filter(|e| e.at_us > ms(8_000)).filter_map(conn_of).max().unwrap();
+        assert!(after > before, "{node} opened a new connection");
+    }
+}
+
+#[test]
+fn redis_clock_jump_expires_the_lease_early() {
+    let run = run(&config(Seed(15), 20, 10, vec![fault(8_000, 0, FaultKind::RedisClockJump { jump_ms: 5_000 })]));
+    let before = acquisitions(&run).iter().filter(|(at, _, _)| *at < ms(8_000)).map(|(_, _, e)| *e).max().unwrap();
+    let next = acquisitions(&run).into_iter().find(|(at, _, _)| *at >= ms(8_000)).expect("a new term");
+    assert!(next.0 < ms(8_000) + 600_000 && next.2 > before, "taken within a retry: {next:?}");
+}
+
+#[test]
+fn added_node_joins_as_follower_and_removed_node_leaves_for_good() {
+    let faults =
+        vec![fault(6_000, 0, FaultKind::AddNode), fault(9_000, 0, FaultKind::RemoveNode { node: Target::Follower })];
+    let run = run(&config(Seed(16), 20, 10, faults));
+    assert_eq!(run.nodes.len(), 4);
+    assert!(of(&run, "node-4").any(|e| e.kind == EventKind::ElectionStarted && e.at_us >= ms(6_000)));
+    assert!(!of(&run, "node-4").any(|e| matches!(e.kind, EventKind::Acquired { .. })), "the leader was undisturbed");
+    let removed = run
+        .events
+        .iter()
+        .find(|e| e.kind == EventKind::StopRequested)
+        .map(|e| e.node.clone())
+        .expect("a node was removed");
+    assert!(of(&run, &removed).any(|e| e.kind == EventKind::Exited), "it stopped");
+    assert!(
+        !of(&run, &removed).any(|e| e.kind == EventKind::ElectionStarted && e.at_us > ms(9_000)),
+        "and stayed away"
+    );
 }
