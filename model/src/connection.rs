@@ -31,16 +31,20 @@ impl Server {
             return;
         }
         let mut generation = self.inner.generation.subscribe();
+        let born = *generation.borrow_and_update();
         let (push, mut pushes) = mpsc::unbounded_channel();
         let mut session = Session { id: self.next_client_id(), name: None, resp: 2, quit: false, push };
         let mut input = BytesMut::with_capacity(4096);
         let mut output = BytesMut::with_capacity(4096);
         loop {
             tokio::select! {
+                // A dropped connection serves nothing more, even input already waiting.
+                biased;
+                _ = generation.changed() => break,
                 read = stream.read_buf(&mut input) => match read {
                     Ok(0) | Err(_) => break,
                     Ok(_) => {
-                        let keep_open = self.run_requests(&mut session, &mut input, &mut output, &mut pushes).await;
+                        let keep_open = self.run_requests(&mut session, born, &mut input, &mut output, &mut pushes).await;
                         if stream.write_all(&output).await.is_err() || !keep_open {
                             break;
                         }
@@ -54,7 +58,6 @@ impl Server {
                     }
                     output.clear();
                 }
-                _ = generation.changed() => break,
             }
         }
         self.lock().pubsub.remove_client(session.id);
@@ -62,9 +65,11 @@ impl Server {
     }
 
     /// Runs every complete request in `input`; returns false when the connection must close.
+    /// `born` is the server generation the connection was accepted in.
     async fn run_requests(
         &self,
         session: &mut Session,
+        born: u64,
         input: &mut BytesMut,
         output: &mut BytesMut,
         pushes: &mut mpsc::UnboundedReceiver<Reply>,
@@ -83,7 +88,9 @@ impl Server {
             if !delay.is_zero() {
                 self.inner.clock.sleep(delay).await;
             }
-            if !self.is_up() {
+            // Checked before each command: the server may have been crashed or this connection
+            // dropped while an earlier command of the batch waited out a delay.
+            if !self.is_up() || *self.inner.generation.borrow() != born {
                 return false;
             }
             let reply = self.execute(session, &args);
