@@ -184,10 +184,11 @@ pub fn first_divergence(a: &[Event], b: &[Event]) -> Option<Divergence> {
 }
 
 /// Nodes that believe they lead at `at_us` — a term acquired or renewed with a deadline
-/// after `at_us`, not ended since — with their epochs, by node name.
+/// after `at_us`, not ended since — with their epochs, by node name. Events after `at_us` are
+/// ignored; each node's events must be in order (any interleaving of nodes will do).
 pub fn believed_leaders(events: &[Event], at_us: u64) -> Vec<(String, u64)> {
     let mut terms: std::collections::BTreeMap<&str, Option<(u64, u64)>> = std::collections::BTreeMap::new();
-    for event in events.iter().take_while(|e| e.at_us <= at_us) {
+    for event in events.iter().filter(|e| e.at_us <= at_us) {
         let term = terms.entry(event.node.as_str()).or_insert(None);
         match &event.kind {
             EventKind::Acquired { epoch, deadline_true_us, .. }

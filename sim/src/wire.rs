@@ -101,8 +101,7 @@ impl<S: AsyncRead + Unpin> AsyncRead for RecordingStream<S> {
     fn poll_read(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
         let before = buf.filled().len();
         ready!(Pin::new(&mut self.inner).poll_read(cx, buf))?;
-        let fresh = buf.filled()[before..].to_vec();
-        self.received(&fresh);
+        self.received(&buf.filled()[before..]);
         Poll::Ready(Ok(()))
     }
 }

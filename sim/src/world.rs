@@ -304,8 +304,11 @@ impl World<'_> {
             return Some(REDIS_HOST.to_owned());
         }
         let up: Vec<String> = self.nodes.iter().filter(|n| n.up).map(|n| n.name.clone()).collect();
+        // Between steps every recorded event is at or before now, and each node's events are
+        // in order: no need to copy and sort the history.
+        let now_us = self.time.now_us();
         let leaders: Vec<String> =
-            believed_leaders(&self.history.events(), self.time.now_us()).into_iter().map(|(n, _)| n).collect();
+            self.history.with_events(|events| believed_leaders(events, now_us)).into_iter().map(|(n, _)| n).collect();
         let pool: Vec<String> = match target {
             Target::Node(name) => return up.contains(name).then(|| name.clone()),
             Target::Leader => up.iter().filter(|n| leaders.contains(n)).cloned().collect(),
