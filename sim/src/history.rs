@@ -61,8 +61,9 @@ pub enum EventKind {
     JobStarted { job: String, epoch: u64 },
     /// A leader-only job ended.
     JobFinished { job: String, epoch: u64 },
-    /// A write to the fenced resource and whether it was accepted.
-    FencedWrite { epoch: u64, accepted: bool, value: String },
+    /// A write to the fenced resource (sent at `sent_us`, recorded when answered) and
+    /// whether it was accepted.
+    FencedWrite { epoch: u64, accepted: bool, value: String, sent_us: u64 },
     /// A cache read returned `version`.
     CacheRead { key: String, version: u64 },
     /// A write committed `version`.
@@ -134,6 +135,11 @@ impl Recorder {
     /// Records `kind` now.
     pub fn record(&self, kind: EventKind) {
         self.history.record(&self.node, self.incarnation, Some(self.clock.local_us()), kind);
+    }
+
+    /// True time now, µs.
+    pub fn now_us(&self) -> u64 {
+        self.history.time.now_us()
     }
 
     /// The true instant (µs) at which this node's clock will read `local_us`.

@@ -23,6 +23,7 @@
 
 #![warn(missing_docs)]
 
+pub mod check;
 mod clock;
 pub mod fault;
 mod gate;

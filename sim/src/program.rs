@@ -161,10 +161,11 @@ async fn fenced_writer(
         }
         let Some(c) = conn.as_mut() else { continue };
         let value = format!("{}#{n}", leader.elector().instance());
+        let sent_us = recorder.now_us();
         match election::timeout(&clock, limit, resource.write(c, token, &value)).await {
             Some(Ok(outcome)) => {
                 let accepted = outcome == WriteOutcome::Accepted;
-                recorder.record(EventKind::FencedWrite { epoch: token.0, accepted, value });
+                recorder.record(EventKind::FencedWrite { epoch: token.0, accepted, value, sent_us });
             }
             _ => conn = None,
         }

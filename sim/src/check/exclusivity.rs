@@ -1,0 +1,98 @@
+//! Property 3: strict lease exclusivity — believed-leadership intervals of different nodes
+//! never overlap in true time. A correct elector keeps it while clocks drift within its
+//! margin; when it fails, the verdict says by how much and names the likely cause.
+
+use super::{at, terms, Property, Term, Verdict};
+use crate::history::{Event, EventKind};
+
+/// Checks that no two nodes believed they led at the same instant.
+pub fn strict_exclusivity(events: &[Event]) -> Verdict {
+    let terms = terms(events);
+    let mut latest: Option<&Term> = None;
+    for term in &terms {
+        if let Some(before) = latest.filter(|b| b.acquired.node != term.acquired.node && b.until_us > term.from_us) {
+            let overlap_us = before.until_us.min(term.until_us) - term.from_us;
+            let cause = cause(events, before, term);
+            let explanation = format!(
+                "{} and {} both believed they led for {:.3} s: {} (epoch {}) until {}, {} (epoch {}) from {}. Likely cause: {cause}.",
+                before.holder(),
+                term.holder(),
+                overlap_us as f64 / 1e6,
+                before.holder(),
+                before.epoch,
+                at(before.until_us),
+                term.holder(),
+                term.epoch,
+                at(term.from_us),
+            );
+            return Verdict::violated(
+                Property::StrictExclusivity,
+                explanation,
+                vec![before.acquired.clone(), term.acquired.clone()],
+            );
+        }
+        if latest.is_none_or(|l| term.until_us > l.until_us) {
+            latest = Some(term);
+        }
+    }
+    Verdict::pass(Property::StrictExclusivity, format!("{} terms, none overlapping another node's", terms.len()))
+}
+
+/// The faults in play during the overlap that explain it.
+fn cause(events: &[Event], before: &Term, after: &Term) -> String {
+    let window = |e: &&Event| e.at_us >= before.from_us && e.at_us <= after.from_us;
+    if events.iter().filter(window).any(|e| e.node == before.acquired.node && e.kind == EventKind::Paused) {
+        return format!("{} was paused past its lease and did not know", before.holder());
+    }
+    let faults: Vec<&str> = events
+        .iter()
+        .filter(window)
+        .filter_map(|e| match &e.kind {
+            EventKind::FaultInjected { what } => Some(what.as_str()),
+            _ => None,
+        })
+        .collect();
+    let involving = |name: &str| faults.iter().any(|f| f.contains(name));
+    if involving("\"clock-drift\"") || involving("\"clock-jump\"") {
+        "a node's clock drifted or jumped beyond the elector's drift margin".into()
+    } else if involving("redis-clock") {
+        "Redis's clock ran fast or jumped, expiring the lease early".into()
+    } else if involving("redis-restart") {
+        "the lease was lost behind the leader's back (a Redis restart)".into()
+    } else {
+        "none of the injected faults explains it: a bug in the elector".into()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::check::fixtures::*;
+    use crate::check::Outcome;
+
+    #[test]
+    fn back_to_back_terms_pass() {
+        let events =
+            history(vec![acquired(0, "a", 1, 3_000), acquired(3_000, "b", 2, 6_000), acquired(7_000, "a", 3, 9_000)]);
+        assert!(strict_exclusivity(&events).passed());
+    }
+
+    #[test]
+    fn an_overlap_is_measured_and_explained_by_a_pause() {
+        let events = history(vec![
+            acquired(0, "a", 1, 10_000),
+            ev(1_000, "a", 1, EventKind::Paused),
+            acquired(4_000, "b", 2, 7_000),
+        ]);
+        let verdict = strict_exclusivity(&events);
+        assert_eq!(verdict.outcome, Outcome::Violated);
+        assert!(verdict.explanation.contains("both believed they led for 3.000 s"), "{}", verdict.explanation);
+        assert!(verdict.explanation.contains("a#1 was paused past its lease"), "{}", verdict.explanation);
+    }
+
+    #[test]
+    fn an_unexplained_overlap_is_called_a_bug() {
+        let events = history(vec![acquired(0, "a", 1, 5_000), acquired(4_000, "b", 2, 7_000)]);
+        assert!(strict_exclusivity(&events).explanation.contains("a bug in the elector"));
+    }
+}

@@ -1,0 +1,143 @@
+//! Checkers: each reads a run's history, in true time, and returns a [`Verdict`] — pass, or
+//! a violation with the smallest set of events that shows it and an explanation in words.
+//!
+//! Built so far: epochs (1), no two leaders within a fencing epoch with fenced writes in
+//! order (2), strict lease exclusivity with its cause (3), liveness and failover times (6).
+
+mod epochs;
+mod exclusivity;
+mod fencing;
+mod liveness;
+mod terms;
+
+use serde::Serialize;
+
+use crate::history::Event;
+
+pub use epochs::epochs;
+pub use exclusivity::strict_exclusivity;
+pub use fencing::fenced_epochs;
+pub use liveness::{liveness, Failovers};
+pub use terms::{terms, Term};
+
+/// The properties the checkers decide.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Property {
+    /// Each epoch granted once, to one holder, in increasing order.
+    Epochs,
+    /// At most one leader per epoch at any instant; fenced writes in epoch order, each by
+    /// its epoch's holder while it believed itself leader.
+    FencedEpochs,
+    /// Believed-leadership intervals of different nodes never overlap.
+    StrictExclusivity,
+    /// A leader again within the bound once faults heal.
+    Liveness,
+}
+
+/// What a checker decided.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Outcome {
+    /// The property held.
+    Pass,
+    /// The property was violated.
+    Violated,
+    /// The checker could not decide (a search budget ran out): never read as a pass.
+    Unknown,
+}
+
+/// A checker's verdict.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Verdict {
+    /// Which property.
+    pub property: Property,
+    /// Pass, violated or unknown.
+    pub outcome: Outcome,
+    /// One paragraph a person understands.
+    pub explanation: String,
+    /// The smallest set of events that shows a violation (empty on a pass).
+    pub evidence: Vec<Event>,
+}
+
+impl Verdict {
+    pub(crate) fn pass(property: Property, explanation: impl Into<String>) -> Verdict {
+        Verdict { property, outcome: Outcome::Pass, explanation: explanation.into(), evidence: vec![] }
+    }
+
+    pub(crate) fn violated(property: Property, explanation: impl Into<String>, evidence: Vec<Event>) -> Verdict {
+        Verdict { property, outcome: Outcome::Violated, explanation: explanation.into(), evidence }
+    }
+
+    /// Whether the property held.
+    pub fn passed(&self) -> bool {
+        self.outcome == Outcome::Pass
+    }
+
+    /// The verdict as JSON.
+    pub fn to_json(&self) -> String {
+        serde_json::to_string_pretty(self).expect("verdicts serialize")
+    }
+}
+
+/// `t=12.345 s`.
+pub(crate) fn at(us: u64) -> String {
+    format!("t={:.3} s", us as f64 / 1e6)
+}
+
+/// `node-1#2`.
+pub(crate) fn who(event: &Event) -> String {
+    format!("{}#{}", event.node, event.incarnation)
+}
+
+#[cfg(test)]
+pub(crate) mod fixtures {
+    //! Hand-written histories.
+
+    use crate::history::{Event, EventKind};
+
+    /// An event at `ms` milliseconds.
+    pub fn ev(ms: u64, node: &str, incarnation: u64, kind: EventKind) -> Event {
+        Event { seq: 0, at_us: ms * 1000, node: node.into(), incarnation, local_us: Some((ms * 1000) as i64), kind }
+    }
+
+    pub fn acquired(ms: u64, node: &str, epoch: u64, deadline_ms: u64) -> Event {
+        let kind = EventKind::Acquired {
+            epoch,
+            deadline_local_us: (deadline_ms * 1000) as i64,
+            deadline_true_us: deadline_ms * 1000,
+        };
+        ev(ms, node, 1, kind)
+    }
+
+    pub fn renewed(ms: u64, node: &str, epoch: u64, deadline_ms: u64) -> Event {
+        let kind = EventKind::Renewed {
+            epoch,
+            deadline_local_us: (deadline_ms * 1000) as i64,
+            deadline_true_us: deadline_ms * 1000,
+        };
+        ev(ms, node, 1, kind)
+    }
+
+    pub fn stepped_down(ms: u64, node: &str, epoch: u64) -> Event {
+        ev(ms, node, 1, EventKind::SteppedDown { epoch, reason: "LeaseLost".into() })
+    }
+
+    pub fn write(sent_ms: u64, ms: u64, node: &str, epoch: u64, accepted: bool) -> Event {
+        ev(
+            ms,
+            node,
+            1,
+            EventKind::FencedWrite { epoch, accepted, value: format!("{node}@{ms}"), sent_us: sent_ms * 1000 },
+        )
+    }
+
+    /// Numbers events in order, as a history does.
+    pub fn history(mut events: Vec<Event>) -> Vec<Event> {
+        events.sort_by_key(|e| e.at_us);
+        for (i, e) in events.iter_mut().enumerate() {
+            e.seq = i as u64;
+        }
+        events
+    }
+}

@@ -1,0 +1,242 @@
+//! The checkers on real histories: the production elector under the nemesis, with Redis
+//! persisting every write (AOF always) as fencing requires, keeps epochs (1), fencing (2)
+//! and liveness (6); strict exclusivity (3) is reported, and must hold when no fault
+//! touches clocks or pauses a node.
+
+use std::time::Duration;
+
+use election::ElectorConfig;
+use sim::check::{epochs, fenced_epochs, liveness, strict_exclusivity, Verdict};
+use sim::{elector, failure_report, nemesis, simulate, test_seeds, FaultKind, Profile, Run, Seed, SimConfig, SimRng};
+
+const TTL: Duration = Duration::from_secs(3);
+const RETRY: Duration = Duration::from_millis(250);
+
+fn run(seed: Seed, profile: Profile) -> Run {
+    let mut config = SimConfig::new(seed);
+    config.safety_phase = Duration::from_secs(120);
+    config.liveness_phase = Duration::from_secs(30);
+    let aim = nemesis::Aim { ttl: TTL, safety_phase: config.safety_phase, nodes: 3 };
+    config.schedule = nemesis::schedule(profile, &mut SimRng::new(seed, "nemesis"), aim);
+    for fault in &mut config.schedule.faults {
+        if let FaultKind::RedisRestart { persistence } = &mut fault.kind {
+            *persistence = "aof-always".into();
+        }
+    }
+    let program = elector(
+        |node| {
+            ElectorConfig::new("leader", node.name.clone(), node.incarnation).with_timings(
+                TTL,
+                Duration::from_secs(1),
+                RETRY,
+            )
+        },
+        Some(Duration::from_millis(500)),
+    );
+    simulate(&config, program).expect("the simulation runs")
+}
+
+fn verdicts(run: &Run) -> Vec<Verdict> {
+    // A leader within TTL + the longest retry + slack for latency and the local margin.
+    let bound_us = (TTL + RETRY.mul_f64(1.2) + Duration::from_millis(500)).as_micros() as u64;
+    vec![
+        epochs(&run.events),
+        fenced_epochs(&run.events),
+        liveness(&run.events, run.liveness_from_us, run.end_us, bound_us).0,
+    ]
+}
+
+#[test]
+fn production_elector_keeps_epochs_fencing_and_liveness_under_every_profile() {
+    for profile in
+        [Profile::Partitions, Profile::Pauses, Profile::Clocks, Profile::Crashes, Profile::Redis, Profile::All]
+    {
+        for seed in test_seeds(10) {
+            let run = run(seed, profile);
+            for verdict in verdicts(&run) {
+                assert!(
+                    verdict.passed(),
+                    "{}",
+                    failure_report(
+                        &run,
+                        &format!("{profile}: {}", verdict.explanation),
+                        "checkers",
+                        "production_elector"
+                    )
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn strict_exclusivity_holds_without_pauses_or_clock_faults() {
+    for profile in [Profile::Partitions, Profile::Crashes] {
+        for seed in test_seeds(10) {
+            let run = run(seed, profile);
+            let verdict = strict_exclusivity(&run.events);
+            assert!(
+                verdict.passed(),
+                "{}",
+                failure_report(&run, &verdict.explanation, "checkers", "strict_exclusivity")
+            );
+        }
+    }
+}
+
+fn scripted(faults: Vec<sim::Fault>) -> Run {
+    let mut config = SimConfig::new(Seed(5));
+    config.safety_phase = Duration::from_secs(20);
+    config.liveness_phase = Duration::from_secs(10);
+    config.schedule = sim::FaultSchedule { faults };
+    let program = elector(
+        |node| {
+            ElectorConfig::new("leader", node.name.clone(), node.incarnation).with_timings(
+                TTL,
+                Duration::from_secs(1),
+                RETRY,
+            )
+        },
+        Some(Duration::from_millis(500)),
+    );
+    simulate(&config, program).unwrap()
+}
+
+#[test]
+fn a_redis_restart_that_loses_the_epoch_counter_is_caught() {
+    let restart =
+        sim::Fault { at_ms: 8_000, duration_ms: 1_000, kind: FaultKind::RedisRestart { persistence: "none".into() } };
+    let run = scripted(vec![restart]);
+    let verdict = epochs(&run.events);
+    assert!(!verdict.passed() && verdict.explanation.contains("was granted a second time"), "{}", verdict.explanation);
+    assert_eq!(verdict.evidence.len(), 2);
+    let fencing = fenced_epochs(&run.events);
+    assert!(!fencing.passed() && fencing.explanation.starts_with("two leaders in epoch 1"), "{}", fencing.explanation);
+}
+
+#[test]
+fn a_redis_clock_jump_breaks_strict_exclusivity_and_is_named_as_the_cause() {
+    // The leader is cut off from Redis, so it cannot learn; Redis's clock then jumps and the
+    // lease expires there early, while the leader still counts on its own deadline.
+    let cut =
+        sim::Fault { at_ms: 7_900, duration_ms: 3_000, kind: FaultKind::PartitionRedis { node: sim::Target::Leader } };
+    let jump = sim::Fault { at_ms: 8_000, duration_ms: 0, kind: FaultKind::RedisClockJump { jump_ms: 2_500 } };
+    let run = scripted(vec![cut, jump]);
+    let verdict = strict_exclusivity(&run.events);
+    assert!(!verdict.passed(), "the old leader still believed when the lease expired early");
+    assert!(verdict.explanation.contains("Redis's clock ran fast or jumped"), "{}", verdict.explanation);
+    assert!(epochs(&run.events).passed() && fenced_epochs(&run.events).passed(), "fencing still holds");
+}
+
+mod generated {
+    //! Generated legal histories pass every checker; one injected violation is caught.
+
+    use proptest::prelude::*;
+    use sim::check::{epochs, fenced_epochs, liveness, strict_exclusivity};
+    use sim::{Event, EventKind};
+
+    #[derive(Debug, Clone)]
+    struct Term {
+        node: usize,
+        epoch: u64,
+        from_ms: u64,
+        until_ms: u64,
+        writes: Vec<u64>,
+    }
+
+    fn event(ms: u64, node: usize, kind: EventKind) -> Event {
+        Event { seq: 0, at_us: ms * 1000, node: format!("node-{node}"), incarnation: 1, local_us: None, kind }
+    }
+
+    /// Terms one after another with gaps, epochs increasing, writes inside each term.
+    fn legal() -> impl Strategy<Value = Vec<Term>> {
+        prop::collection::vec(
+            (0usize..3, 1u64..3, 0u64..2_000, 200u64..5_000, prop::collection::vec(0u64..1_000, 0..4)),
+            1..15,
+        )
+        .prop_map(|raw| {
+            let (mut epoch, mut t) = (0, 0);
+            raw.into_iter()
+                .map(|(node, step, gap, len, offsets)| {
+                    epoch += step;
+                    let from_ms = t + gap;
+                    t = from_ms + len;
+                    let mut writes: Vec<u64> = offsets.into_iter().map(|o| from_ms + o * (len - 100) / 1_000).collect();
+                    writes.sort();
+                    Term { node, epoch, from_ms, until_ms: t, writes }
+                })
+                .collect()
+        })
+    }
+
+    fn history(terms: &[Term], extra: Vec<Event>) -> Vec<Event> {
+        let mut events = extra;
+        for term in terms {
+            let (from, until) = (term.from_ms, term.until_ms);
+            let deadline =
+                EventKind::Acquired { epoch: term.epoch, deadline_local_us: 0, deadline_true_us: until * 1000 };
+            events.push(event(from, term.node, deadline));
+            for sent in &term.writes {
+                let kind = EventKind::FencedWrite {
+                    epoch: term.epoch,
+                    accepted: true,
+                    value: String::new(),
+                    sent_us: sent * 1000,
+                };
+                events.push(event(sent + 10, term.node, kind));
+            }
+        }
+        events.sort_by_key(|e| e.at_us);
+        events.iter_mut().enumerate().for_each(|(i, e)| e.seq = i as u64);
+        events
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 300, failure_persistence: None, ..ProptestConfig::default() })]
+
+        #[test]
+        fn legal_histories_pass_every_checker(terms in legal()) {
+            let events = history(&terms, vec![]);
+            let end = terms.last().unwrap().until_ms * 1000;
+            prop_assert!(epochs(&events).passed());
+            prop_assert!(fenced_epochs(&events).passed(), "{}", fenced_epochs(&events).explanation);
+            prop_assert!(strict_exclusivity(&events).passed());
+            prop_assert!(liveness(&events, terms.last().unwrap().from_ms * 1000, end, 1).0.passed());
+        }
+
+        #[test]
+        fn a_duplicated_epoch_is_caught(mut terms in legal().prop_filter("two terms", |t| t.len() >= 2), pick in any::<prop::sample::Index>()) {
+            let k = 1 + pick.index(terms.len() - 1);
+            terms[k].epoch = terms[k - 1].epoch;
+            prop_assert!(!epochs(&history(&terms, vec![])).passed());
+        }
+
+        #[test]
+        fn an_overlapping_interval_is_caught(mut terms in legal().prop_filter("two terms", |t| t.len() >= 2), pick in any::<prop::sample::Index>()) {
+            let k = 1 + pick.index(terms.len() - 1);
+            terms[k].node = (terms[k - 1].node + 1) % 3;
+            terms[k].from_ms = terms[k - 1].until_ms - 50;
+            let from_ms = terms[k].from_ms;
+            terms[k].writes.retain(|w| *w >= from_ms);
+            prop_assert!(!strict_exclusivity(&history(&terms, vec![])).passed());
+        }
+
+        #[test]
+        fn a_stale_write_after_a_newer_one_is_caught(terms in legal().prop_filter("a later write", |t| t.len() >= 2 && !t.last().unwrap().writes.is_empty())) {
+            // The previous term's holder writes with its old epoch after the newest write.
+            let last = terms.last().unwrap();
+            let before = &terms[terms.len() - 2];
+            let sent = last.writes[0] + 20;
+            let kind = EventKind::FencedWrite { epoch: before.epoch, accepted: true, value: String::new(), sent_us: sent * 1000 };
+            let stale = event(sent + 5, before.node, kind);
+            prop_assert!(!fenced_epochs(&history(&terms, vec![stale])).passed());
+        }
+
+        #[test]
+        fn a_leaderless_end_is_caught(terms in legal()) {
+            let events = history(&terms, vec![]);
+            let end = terms.last().unwrap().until_ms * 1000 + 5_000_000;
+            prop_assert!(!liveness(&events, end - 1_000_000, end, 500_000).0.passed());
+        }
+    }
+}
