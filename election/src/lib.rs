@@ -21,33 +21,28 @@
 //! let config = ElectorConfig::new("gateway_service_leader", "gateway-1:8001", election::random_incarnation())
 //!     .with_timings(Duration::from_secs(15), Duration::from_secs(5), Duration::from_secs(1));
 //! let connector = TcpConnector::new("127.0.0.1:6379");
-//! let mut conn = election::connect(&connector, &election::TokioSpawner, &Default::default()).await?;
+//! let conn = election::connect(&connector, &election::TokioSpawner, &Default::default()).await?;
 //! let elector = Elector::builder(config, connector)
 //!     .job("health-check", move |leader| {
 //!         let mut conn = conn.clone();
 //!         async move {
-//!             let resource = FencedResource::new("gateway:last_health_check");
+//!             let last_check = FencedResource::new("gateway:last_health_check");
 //!             while !leader.is_stopping() {
-//!                 if resource.write(&mut conn, leader.token(), "ok").await? != WriteOutcome::Accepted {
-//!                     break; // a newer leader has written: this term is over
+//!                 // Every write carries this term's token: a deposed leader's write is refused.
+//!                 match last_check.write(&mut conn, leader.token(), "ok").await {
+//!                     Ok(WriteOutcome::Accepted) => {}
+//!                     Ok(WriteOutcome::Rejected { highest }) => return tracing::warn!(%highest, "a newer leader wrote"),
+//!                     Err(e) => tracing::warn!(%e, "health check write failed"),
 //!                 }
 //!                 tokio::time::sleep(Duration::from_secs(30)).await;
 //!             }
-//!             Ok::<_, redis::RedisError>(())
 //!         }
-//!         .map_err_to_log()
 //!     })
 //!     .build()?; // an invalid configuration is a typed error with a one-line message
 //! let handle = elector.spawn();
 //! // ... serve traffic; `handle.is_leader()`, `handle.subscribe()` ...
-//! handle.shutdown(); // drain jobs, then release the lease
+//! handle.shutdown(); // drain leader-only jobs, then release the lease
 //! # Ok(()) }
-//! # trait LogErr { fn map_err_to_log(self) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>; }
-//! # impl<F: std::future::Future<Output = Result<(), redis::RedisError>> + Send + 'static> LogErr for F {
-//! #     fn map_err_to_log(self) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>> {
-//! #         Box::pin(async move { if let Err(e) = self.await { tracing::warn!(%e, "job failed") } })
-//! #     }
-//! # }
 //! ```
 
 #![warn(missing_docs)]
