@@ -23,6 +23,11 @@ fn run(seed: Seed, profile: Profile) -> Run {
             *persistence = "aof-always".into();
         }
     }
+    simulate_elector(&config)
+}
+
+/// The production elector (TTL 3 s, renewal 1 s, retry 250 ms) with a fenced writer.
+fn simulate_elector(config: &SimConfig) -> Run {
     let program = elector(
         |node| {
             ElectorConfig::new("leader", node.name.clone(), node.incarnation).with_timings(
@@ -33,7 +38,7 @@ fn run(seed: Seed, profile: Profile) -> Run {
         },
         Some(Duration::from_millis(500)),
     );
-    simulate(&config, program).expect("the simulation runs")
+    simulate(config, program).expect("the simulation runs")
 }
 
 fn verdicts(run: &Run) -> Vec<Verdict> {
@@ -89,17 +94,7 @@ fn scripted(faults: Vec<sim::Fault>) -> Run {
     config.safety_phase = Duration::from_secs(20);
     config.liveness_phase = Duration::from_secs(10);
     config.schedule = sim::FaultSchedule { faults };
-    let program = elector(
-        |node| {
-            ElectorConfig::new("leader", node.name.clone(), node.incarnation).with_timings(
-                TTL,
-                Duration::from_secs(1),
-                RETRY,
-            )
-        },
-        Some(Duration::from_millis(500)),
-    );
-    simulate(&config, program).unwrap()
+    simulate_elector(&config)
 }
 
 #[test]

@@ -101,22 +101,16 @@ pub(crate) mod fixtures {
         Event { seq: 0, at_us: ms * 1000, node: node.into(), incarnation, local_us: Some((ms * 1000) as i64), kind }
     }
 
+    /// A term's start, and its lease's deadline (true and local time agree here).
     pub fn acquired(ms: u64, node: &str, epoch: u64, deadline_ms: u64) -> Event {
-        let kind = EventKind::Acquired {
-            epoch,
-            deadline_local_us: (deadline_ms * 1000) as i64,
-            deadline_true_us: deadline_ms * 1000,
-        };
-        ev(ms, node, 1, kind)
+        let (deadline_local_us, deadline_true_us) = ((deadline_ms * 1000) as i64, deadline_ms * 1000);
+        ev(ms, node, 1, EventKind::Acquired { epoch, deadline_local_us, deadline_true_us })
     }
 
+    /// A renewal, with its new deadline.
     pub fn renewed(ms: u64, node: &str, epoch: u64, deadline_ms: u64) -> Event {
-        let kind = EventKind::Renewed {
-            epoch,
-            deadline_local_us: (deadline_ms * 1000) as i64,
-            deadline_true_us: deadline_ms * 1000,
-        };
-        ev(ms, node, 1, kind)
+        let (deadline_local_us, deadline_true_us) = ((deadline_ms * 1000) as i64, deadline_ms * 1000);
+        ev(ms, node, 1, EventKind::Renewed { epoch, deadline_local_us, deadline_true_us })
     }
 
     pub fn stepped_down(ms: u64, node: &str, epoch: u64) -> Event {
