@@ -90,10 +90,10 @@ impl Server {
             }
             // Checked before each command: the server may have been crashed or this connection
             // dropped while an earlier command of the batch waited out a delay.
-            if !self.is_up() || *self.inner.generation.borrow() != born {
+            if *self.inner.generation.borrow() != born {
                 return false;
             }
-            let reply = self.execute(session, &args);
+            let Some(reply) = self.execute(session, &args) else { return false };
             // Messages published before this reply was made go out before it, as in Redis.
             while let Ok(message) = pushes.try_recv() {
                 message.encode(session.resp, output);

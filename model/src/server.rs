@@ -170,16 +170,20 @@ impl Server {
         self.lock().delay
     }
 
-    /// Runs one command for `session`, atomically, at the server clock's now.
-    pub(crate) fn execute(&self, session: &mut Session, args: &[Bytes]) -> Reply {
+    /// Runs one command for `session`, atomically, at the server clock's now; `None` when the
+    /// server is down (it serves nothing then).
+    pub(crate) fn execute(&self, session: &mut Session, args: &[Bytes]) -> Option<Reply> {
         let now_ms = self.inner.clock.now_ms();
         let mut state = self.lock();
+        if !state.up {
+            return None;
+        }
         let State { db, pubsub, scripts, durability, .. } = &mut *state;
         durability.tick(now_ms, db);
         let mut exec = Exec { db, pubsub, scripts: Some(scripts), session, now_ms };
         let reply = commands::execute(&mut exec, Caller::Client, args);
         self.inner.commands.fetch_add(1, Ordering::Relaxed);
-        reply
+        Some(reply)
     }
 
     /// Fault: the process dies. Every connection closes, new ones are closed at once, and

@@ -274,6 +274,17 @@ enum Action {
     Heal(Active),
 }
 
+/// What a link fault does to its messages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum LinkFault {
+    /// Dropped, both ways.
+    Partition,
+    /// Held, both ways, until released.
+    Hold,
+    /// Dropped from the first end to the second.
+    OneWay,
+}
+
 fn first_persistence(schedule: &FaultSchedule) -> Option<Persistence> {
     schedule.faults.iter().find_map(|f| match &f.kind {
         FaultKind::RedisRestart { persistence } => Persistence::parse(persistence),
@@ -374,36 +385,21 @@ impl World<'_> {
         }
     }
 
-    fn partition(&mut self, a: &str, b: &str, on: bool) {
-        let (x, y) = if a < b { (a, b) } else { (b, a) };
-        if self.count(format!("partition {x} {y}"), on) {
-            if on {
-                self.sim.partition(x, y);
-            } else {
-                self.sim.repair(x, y);
-            }
-        }
-    }
-
-    fn hold(&mut self, a: &str, b: &str, on: bool) {
-        let (x, y) = if a < b { (a, b) } else { (b, a) };
-        if self.count(format!("hold {x} {y}"), on) {
-            if on {
-                self.sim.hold(x, y);
-            } else {
-                self.sim.release(x, y);
-            }
-        }
-    }
-
-    fn partition_oneway(&mut self, from: &str, to: &str, on: bool) {
-        if !self.count(format!("oneway {from} {to}"), on) {
+    /// Starts (`on`) or ends a link fault between `a` and `b`. Overlapping faults of one kind
+    /// on one link are counted, so the link changes only with the first and the last.
+    fn link(&mut self, fault: LinkFault, a: &str, b: &str, on: bool) {
+        // Partitions and holds cut both ways: one count per unordered pair.
+        let (x, y) = if fault != LinkFault::OneWay && b < a { (b, a) } else { (a, b) };
+        if !self.count(format!("{fault:?} {x} {y}"), on) {
             return;
         }
-        if on {
-            self.sim.partition_oneway(from, to);
-        } else {
-            self.sim.repair_oneway(from, to);
+        match (fault, on) {
+            (LinkFault::Partition, true) => self.sim.partition(x, y),
+            (LinkFault::Partition, false) => self.sim.repair(x, y),
+            (LinkFault::Hold, true) => self.sim.hold(x, y),
+            (LinkFault::Hold, false) => self.sim.release(x, y),
+            (LinkFault::OneWay, true) => self.sim.partition_oneway(x, y),
+            (LinkFault::OneWay, false) => self.sim.repair_oneway(x, y),
         }
     }
 
@@ -416,17 +412,21 @@ impl World<'_> {
     fn apply(&mut self, active: &Active, on: bool) {
         let nodes = &active.nodes;
         match &active.kind {
-            FaultKind::PartitionRedis { .. } => self.partition(&nodes[0], REDIS_HOST, on),
-            FaultKind::PartitionNodes { .. } if nodes[0] != nodes[1] => self.partition(&nodes[0], &nodes[1], on),
+            FaultKind::PartitionRedis { .. } => self.link(LinkFault::Partition, &nodes[0], REDIS_HOST, on),
+            FaultKind::PartitionNodes { .. } if nodes[0] != nodes[1] => {
+                self.link(LinkFault::Partition, &nodes[0], &nodes[1], on)
+            }
             FaultKind::PartitionOneWay { .. } if nodes[0] != nodes[1] => {
-                self.partition_oneway(&nodes[0], &nodes[1], on)
+                self.link(LinkFault::OneWay, &nodes[0], &nodes[1], on)
             }
             FaultKind::Isolate { .. } => {
                 for peer in self.peers(&nodes[0]) {
-                    self.partition(&nodes[0], &peer, on);
+                    self.link(LinkFault::Partition, &nodes[0], &peer, on);
                 }
             }
-            FaultKind::IsolateSet { .. } => nodes.iter().for_each(|n| self.partition(n, REDIS_HOST, on)),
+            FaultKind::IsolateSet { .. } => {
+                nodes.iter().for_each(|n| self.link(LinkFault::Partition, n, REDIS_HOST, on))
+            }
             FaultKind::Latency { latency_ms, .. } => {
                 let latency = if on { Duration::from_millis(*latency_ms) } else { self.config.latency.0 };
                 self.sim.set_link_latency(nodes[0].as_str(), REDIS_HOST, latency);
@@ -434,7 +434,7 @@ impl World<'_> {
             FaultKind::Loss { rate, .. } => {
                 self.sim.set_link_fail_rate(nodes[0].as_str(), REDIS_HOST, if on { *rate } else { 0.0 })
             }
-            FaultKind::Hold { .. } => self.hold(&nodes[0], REDIS_HOST, on),
+            FaultKind::Hold { .. } => self.link(LinkFault::Hold, &nodes[0], REDIS_HOST, on),
             FaultKind::Pause { .. } => self.pause(&nodes[0], on),
             FaultKind::ClockDrift { drift_ppm, .. } => {
                 self.node(&nodes[0]).clock.set_drift(if on { *drift_ppm } else { 0 })
@@ -463,7 +463,7 @@ impl World<'_> {
             return;
         }
         for peer in self.peers(name) {
-            self.hold(name, &peer, on);
+            self.link(LinkFault::Hold, name, &peer, on);
         }
         if on {
             self.node(name).gate.pause();
