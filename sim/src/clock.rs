@@ -61,6 +61,8 @@ impl Line {
 #[derive(Debug, Clone)]
 pub struct SimClock {
     line: Arc<Mutex<Line>>,
+    /// Every line the clock has followed, from the true instant it took effect.
+    past: Arc<Mutex<Vec<(u64, Line)>>>,
     changed: Arc<watch::Sender<u64>>,
     time: TrueTime,
 }
@@ -72,7 +74,12 @@ impl SimClock {
     /// A clock that reads true time until a fault changes it.
     pub fn new(time: TrueTime) -> SimClock {
         let line = Line { anchor_true_us: 0, anchor_local_us: 0, drift_ppm: 0, wall_offset_us: 0 };
-        SimClock { line: Arc::new(Mutex::new(line)), changed: Arc::new(watch::channel(0).0), time }
+        SimClock {
+            line: Arc::new(Mutex::new(line)),
+            past: Arc::new(Mutex::new(vec![(0, line)])),
+            changed: Arc::new(watch::channel(0).0),
+            time,
+        }
     }
 
     fn line(&self) -> Line {
@@ -81,8 +88,16 @@ impl SimClock {
 
     fn update(&self, change: impl FnOnce(&mut Line, u64)) {
         let now = self.time.now_us();
-        change(&mut self.line.lock().expect("clock lock"), now);
+        let mut line = self.line.lock().expect("clock lock");
+        change(&mut line, now);
+        self.past.lock().expect("clock lock").push((now, *line));
+        drop(line);
         self.changed.send_modify(|v| *v += 1);
+    }
+
+    /// What this clock's wall time read at every true instant so far.
+    pub fn trace(&self) -> ClockTrace {
+        ClockTrace { lines: self.past.lock().expect("clock lock").clone() }
     }
 
     /// Local monotonic time in microseconds.
@@ -181,6 +196,42 @@ impl model::ServerClock for SimClock {
     }
 }
 
+/// A clock's past: its wall time as a function of true time, piecewise linear, with the
+/// steps that jumps made. Checkers use Redis's to decide when a TTL ran out.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ClockTrace {
+    lines: Vec<(u64, Line)>,
+}
+
+impl Default for ClockTrace {
+    /// A clock that always read true time.
+    fn default() -> Self {
+        ClockTrace { lines: vec![(0, Line { anchor_true_us: 0, anchor_local_us: 0, drift_ppm: 0, wall_offset_us: 0 })] }
+    }
+}
+
+impl ClockTrace {
+    /// Wall time (µs since the simulation's epoch) at true instant `true_us`.
+    pub fn wall_us_at(&self, true_us: u64) -> i64 {
+        let i = self.lines.partition_point(|(from, _)| *from <= true_us).max(1) - 1;
+        let line = &self.lines[i].1;
+        line.local_at(true_us) + line.wall_offset_us
+    }
+
+    /// The least and the greatest wall time read during the true interval `[from, to]`.
+    pub fn wall_range_us(&self, from_us: u64, to_us: u64) -> (i64, i64) {
+        let mut low = self.wall_us_at(from_us).min(self.wall_us_at(to_us));
+        let mut high = self.wall_us_at(from_us).max(self.wall_us_at(to_us));
+        // Within a line the clock only moves forward; the extremes sit at the line changes.
+        for (change, _) in self.lines.iter().filter(|(at, _)| *at > from_us && *at <= to_us) {
+            let (before, after) = (self.wall_us_at(change - 1), self.wall_us_at(*change));
+            low = low.min(before).min(after);
+            high = high.max(before).max(after);
+        }
+        (low, high)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -191,6 +242,23 @@ mod tests {
         assert_eq!(micros_rounded_up(Duration::from_nanos(1_000)), 1);
         assert_eq!(micros_rounded_up(Duration::from_nanos(1_001)), 2);
         assert_eq!(micros_rounded_up(Duration::ZERO), 0);
+    }
+
+    #[test]
+    fn traces_remember_every_line_with_its_jumps() {
+        let time = TrueTime::default();
+        let clock = SimClock::new(time.clone());
+        time.publish(Duration::from_secs(1));
+        clock.set_drift(100_000);
+        time.publish(Duration::from_secs(2));
+        clock.jump(-500_000);
+        time.publish(Duration::from_secs(3));
+        let trace = clock.trace();
+        assert_eq!(trace.wall_us_at(500_000), 500_000);
+        assert_eq!(trace.wall_us_at(1_500_000), 1_550_000, "10% fast after 1 s");
+        assert_eq!(trace.wall_us_at(2_000_000), 1_600_000, "stepped back 0.5 s at 2 s");
+        assert_eq!(trace.wall_range_us(1_900_000, 2_100_000), (1_600_000, 2_099_998));
+        assert_eq!(ClockTrace::default().wall_us_at(42), 42);
     }
 
     #[test]

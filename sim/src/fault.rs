@@ -58,9 +58,13 @@ pub enum FaultKind {
     Crash { node: Target },
     /// Graceful stop (SIGTERM); the node starts again when the fault ends.
     Stop { node: Target },
-    /// Redis dies and is down for the duration; it comes back with what `persistence` kept
-    /// (`none`, `rdb:<seconds>`, `aof-everysec`, `aof-always`).
-    RedisRestart { persistence: String },
+    /// Redis dies and is down for the duration; it comes back with what its persistence kept:
+    /// the deployment's ([`crate::SimConfig::persistence`]) unless `persistence` names one
+    /// (`none`, `rdb:<seconds>`, `aof-everysec`, `aof-always`) from this restart on.
+    RedisRestart {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        persistence: Option<String>,
+    },
     /// Redis closes every client connection (instantaneous).
     RedisDropConnections,
     /// Every Redis command waits `delay_ms` first.
@@ -202,7 +206,9 @@ fn check(kind: &FaultKind, nodes: &[String]) -> Result<(), String> {
         FaultKind::Loss { node: t, .. } => node(t),
         FaultKind::ClockDrift { node: t, drift_ppm } => node(t).and(drift(*drift_ppm)),
         FaultKind::RedisClockDrift { drift_ppm } => drift(*drift_ppm),
-        FaultKind::RedisRestart { persistence } if model::Persistence::parse(persistence).is_none() => {
+        FaultKind::RedisRestart { persistence: Some(persistence) }
+            if model::Persistence::parse(persistence).is_none() =>
+        {
             Err(format!("unknown persistence {persistence:?} (none, rdb:<seconds>, aof-everysec, aof-always)"))
         }
         _ => Ok(()),
@@ -226,7 +232,7 @@ mod tests {
                 Fault {
                     at_ms: 3_000,
                     duration_ms: 4_000,
-                    kind: FaultKind::RedisRestart { persistence: "aof-everysec".into() },
+                    kind: FaultKind::RedisRestart { persistence: Some("aof-everysec".into()) },
                 },
             ],
         };
@@ -241,7 +247,7 @@ mod tests {
         let bad = [
             FaultKind::Crash { node: Target::Node("node-9".into()) },
             FaultKind::ClockDrift { node: Target::Random, drift_ppm: 500_000 },
-            FaultKind::RedisRestart { persistence: "disk".into() },
+            FaultKind::RedisRestart { persistence: Some("disk".into()) },
             FaultKind::IsolateSet { count: 3 },
             FaultKind::Loss { node: Target::Leader, rate: 1.5 },
         ];

@@ -35,7 +35,7 @@ mod seed;
 mod wire;
 mod world;
 
-pub use clock::{SimClock, TrueTime, DRIFT_PPM_MAX, EPOCH_UNIX_MS};
+pub use clock::{ClockTrace, SimClock, TrueTime, DRIFT_PPM_MAX, EPOCH_UNIX_MS};
 pub use fault::{Fault, FaultKind, FaultSchedule, ScheduleError, Target};
 pub use gate::{Gate, Gated, NodeSpawner};
 pub use history::{first_divergence, trace_hash, Divergence, Event, EventKind, History, Recorder};

@@ -22,7 +22,8 @@ pub enum Profile {
     Clocks,
     /// kill -9 and graceful stops, with restarts.
     Crashes,
-    /// Redis restarts under every persistence mode, dropped connections, slow commands.
+    /// Redis restarts (keeping what the deployment's persistence keeps), dropped connections,
+    /// slow commands.
     Redis,
     /// A per-seed mix of all of the above.
     All,
@@ -63,7 +64,7 @@ impl Profile {
             Profile::Pauses => "process pauses (GC, VM migration), often of the leader at the worst moment",
             Profile::Clocks => "clock drift up to 5% and jumps, on nodes and on Redis",
             Profile::Crashes => "kill -9 and graceful stops with restarts as new incarnations",
-            Profile::Redis => "Redis restarts (every persistence mode), dropped connections, slow commands",
+            Profile::Redis => "Redis restarts (with the deployment's persistence), dropped connections, slow commands",
             Profile::All => "a per-seed mix of every family above",
         }
     }
@@ -164,9 +165,8 @@ fn fault_of(family: Profile, rng: &mut SimRng, aim: Aim, ttl_ms: u64) -> FaultKi
         Profile::Crashes if rng.chance(0.7) => FaultKind::Crash { node },
         Profile::Crashes => FaultKind::Stop { node },
         _ => match rng.below(4) {
-            0 | 1 => FaultKind::RedisRestart {
-                persistence: rng.pick(&["none", "rdb:5", "aof-everysec", "aof-always"]).to_string(),
-            },
+            // The deployment decides what a restart keeps, not the nemesis.
+            0 | 1 => FaultKind::RedisRestart { persistence: None },
             2 => FaultKind::RedisDropConnections,
             _ => FaultKind::RedisSlow { delay_ms: rng.between(1, ttl_ms / 2) },
         },

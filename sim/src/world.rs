@@ -11,7 +11,7 @@ use std::time::{Duration, UNIX_EPOCH};
 use model::{Persistence, Server, ServerConfig};
 use tokio_util::sync::CancellationToken;
 
-use crate::clock::{SimClock, TrueTime, EPOCH_UNIX_MS};
+use crate::clock::{ClockTrace, SimClock, TrueTime, EPOCH_UNIX_MS};
 use crate::fault::{Fault, FaultKind, FaultSchedule, Target};
 use crate::gate::{Gate, Gated, NodeSpawner};
 use crate::history::{believed_leaders, trace_hash, Event, EventKind, History, Recorder};
@@ -37,13 +37,15 @@ pub struct SimConfig {
     pub liveness_phase: Duration,
     /// The faults.
     pub schedule: FaultSchedule,
-    /// Redis's persistence until a `redis-restart` fault says otherwise.
+    /// Redis's persistence: a parameter of the deployment under test (a `redis-restart`
+    /// fault may name another, from that restart on). Fencing epochs survive a restart only
+    /// when every increment is durable, so a correct deployment runs AOF with `fsync always`.
     pub persistence: Persistence,
 }
 
 impl SimConfig {
-    /// 3 nodes, 10 ms ticks, 1-20 ms latency (messages land one or two ticks later), 60 s of safety then 30 s of liveness, no faults,
-    /// Redis without persistence.
+    /// 3 nodes, 10 ms ticks, 1-20 ms latency (messages land one or two ticks later), 60 s of
+    /// safety then 30 s of liveness, no faults, Redis persisting every write (AOF always).
     pub fn new(seed: Seed) -> SimConfig {
         SimConfig {
             seed,
@@ -53,7 +55,7 @@ impl SimConfig {
             safety_phase: Duration::from_secs(60),
             liveness_phase: Duration::from_secs(30),
             schedule: FaultSchedule::default(),
-            persistence: Persistence::None,
+            persistence: Persistence::AofAlways,
         }
     }
 
@@ -90,6 +92,8 @@ pub struct Run {
     pub liveness_from_us: u64,
     /// When the run ended (µs).
     pub end_us: u64,
+    /// Redis's clock over the run: when its TTLs ran out.
+    pub redis_clock: ClockTrace,
 }
 
 impl Run {
@@ -265,6 +269,7 @@ impl<'a> World<'a> {
             nodes: self.nodes.iter().map(|n| n.name.clone()).collect(),
             liveness_from_us: safety_us,
             end_us: total_us,
+            redis_clock: self.redis_clock.trace(),
         })
     }
 }
@@ -287,7 +292,7 @@ enum LinkFault {
 
 fn first_persistence(schedule: &FaultSchedule) -> Option<Persistence> {
     schedule.faults.iter().find_map(|f| match &f.kind {
-        FaultKind::RedisRestart { persistence } => Persistence::parse(persistence),
+        FaultKind::RedisRestart { persistence: Some(persistence) } => Persistence::parse(persistence),
         _ => None,
     })
 }
@@ -505,7 +510,7 @@ impl World<'_> {
             // all there is, so it is durable under any mode.
             let now = self.time.now_us() / 1000;
             let next = self.config.schedule.faults.iter().filter(|f| f.at_ms > now).find_map(|f| match &f.kind {
-                FaultKind::RedisRestart { persistence } => Persistence::parse(persistence),
+                FaultKind::RedisRestart { persistence: Some(persistence) } => Persistence::parse(persistence),
                 _ => None,
             });
             if let Some(mode) = next {

@@ -6,7 +6,9 @@
 use std::time::Duration;
 
 use election::ElectorConfig;
-use sim::check::{epochs, fenced_epochs, liveness, strict_exclusivity, Verdict};
+use sim::check::{
+    epochs, fenced_epochs, linearizability, liveness, strict_exclusivity, LeaseKeys, Verdict, DEFAULT_BUDGET,
+};
 use sim::{elector, failure_report, nemesis, simulate, test_seeds, FaultKind, Profile, Run, Seed, SimConfig, SimRng};
 
 const TTL: Duration = Duration::from_secs(3);
@@ -18,11 +20,6 @@ fn run(seed: Seed, profile: Profile) -> Run {
     config.liveness_phase = Duration::from_secs(30);
     let aim = nemesis::Aim { ttl: TTL, safety_phase: config.safety_phase, nodes: 3 };
     config.schedule = nemesis::schedule(profile, &mut SimRng::new(seed, "nemesis"), aim);
-    for fault in &mut config.schedule.faults {
-        if let FaultKind::RedisRestart { persistence } = &mut fault.kind {
-            *persistence = "aof-always".into();
-        }
-    }
     simulate_elector(&config)
 }
 
@@ -47,6 +44,7 @@ fn verdicts(run: &Run) -> Vec<Verdict> {
     vec![
         epochs(&run.events),
         fenced_epochs(&run.events),
+        linearizability(&run.events, &[LeaseKeys::of_election("leader")], &run.redis_clock, DEFAULT_BUDGET),
         liveness(&run.events, run.liveness_from_us, run.end_us, bound_us).0,
     ]
 }
@@ -99,8 +97,11 @@ fn scripted(faults: Vec<sim::Fault>) -> Run {
 
 #[test]
 fn a_redis_restart_that_loses_the_epoch_counter_is_caught() {
-    let restart =
-        sim::Fault { at_ms: 8_000, duration_ms: 1_000, kind: FaultKind::RedisRestart { persistence: "none".into() } };
+    let restart = sim::Fault {
+        at_ms: 8_000,
+        duration_ms: 1_000,
+        kind: FaultKind::RedisRestart { persistence: Some("none".into()) },
+    };
     let run = scripted(vec![restart]);
     let verdict = epochs(&run.events);
     assert!(!verdict.passed() && verdict.explanation.contains("was granted a second time"), "{}", verdict.explanation);

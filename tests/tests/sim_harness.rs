@@ -184,7 +184,7 @@ fn redis_restart_without_persistence_empties_the_keyspace() {
     // Down for longer than the TTL: the lease expires meanwhile (TTLs are absolute), so a
     // new term begins after the restart either way.
     let restart = |persistence: &str| {
-        let faults = vec![fault(8_000, 5_000, FaultKind::RedisRestart { persistence: persistence.into() })];
+        let faults = vec![fault(8_000, 5_000, FaultKind::RedisRestart { persistence: Some(persistence.into()) })];
         let run = run(&config(Seed(5), 20, 10, faults));
         let before = acquisitions(&run).iter().filter(|(at, _, _)| *at < ms(8_000)).map(|(_, _, e)| *e).max().unwrap();
         let after = acquisitions(&run).iter().find(|(at, _, _)| *at > ms(13_000)).map(|(_, _, e)| *e).unwrap();

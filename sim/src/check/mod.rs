@@ -1,12 +1,14 @@
 //! Checkers: each reads a run's history, in true time, and returns a [`Verdict`] — pass, or
 //! a violation with the smallest set of events that shows it and an explanation in words.
 //!
-//! Built so far: epochs (1), no two leaders within a fencing epoch with fenced writes in
-//! order (2), strict lease exclusivity with its cause (3), liveness and failover times (6).
+//! Epochs (1), no two leaders within a fencing epoch with fenced writes in order (2), strict
+//! lease exclusivity with its cause (3), linearizability of the lease's Redis operations (4),
+//! leader-only job slots (5), liveness and failover times (6).
 
 mod epochs;
 mod exclusivity;
 mod fencing;
+mod linear;
 mod liveness;
 mod terms;
 
@@ -17,6 +19,7 @@ use crate::history::Event;
 pub use epochs::epochs;
 pub use exclusivity::strict_exclusivity;
 pub use fencing::fenced_epochs;
+pub use linear::{linearizability, LeaseKeys, DEFAULT_BUDGET};
 pub use liveness::{liveness, Failovers};
 pub use terms::{terms, Term};
 
@@ -31,6 +34,8 @@ pub enum Property {
     FencedEpochs,
     /// Believed-leadership intervals of different nodes never overlap.
     StrictExclusivity,
+    /// The Redis operations on the lease key and its epoch counter are linearizable.
+    Linearizability,
     /// A leader again within the bound once faults heal.
     Liveness,
 }
@@ -63,6 +68,10 @@ pub struct Verdict {
 impl Verdict {
     pub(crate) fn pass(property: Property, explanation: impl Into<String>) -> Verdict {
         Verdict { property, outcome: Outcome::Pass, explanation: explanation.into(), evidence: vec![] }
+    }
+
+    pub(crate) fn unknown(property: Property, explanation: impl Into<String>) -> Verdict {
+        Verdict { property, outcome: Outcome::Unknown, explanation: explanation.into(), evidence: vec![] }
     }
 
     pub(crate) fn violated(property: Property, explanation: impl Into<String>, evidence: Vec<Event>) -> Verdict {
