@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use redis::RedisResult;
 
 use crate::lease::FencingToken;
-use crate::scripts::{LuaScript, FENCED_WRITE};
+use crate::scripts::{LuaScript, CLAIM_SLOT, FENCED_WRITE};
 
 /// What a fenced write came to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -72,5 +72,42 @@ impl FencedResource {
         let mut fields: BTreeMap<String, String> = redis::cmd("HGETALL").arg(&self.key).query_async(conn).await?;
         let epoch = fields.get("epoch").and_then(|e| e.parse().ok()).map(FencingToken);
         Ok(fields.remove("value").zip(epoch))
+    }
+}
+
+/// The slots of a periodic leader-only job (a health check every 30 s, a report every hour):
+/// each slot runs at most once across all leaders, past and present. A leader claims a slot
+/// with its fencing token before running it; the claim fails if the slot (or a later one)
+/// already ran or a newer epoch has claimed, so a deposed leader that wakes up late, or a
+/// new leader whose clock is behind, never runs a slot twice.
+///
+/// ```no_run
+/// # async fn demo(mut conn: election::Connection, token: election::FencingToken) -> redis::RedisResult<()> {
+/// let slots = election::SlotClaims::new("jobs:health-check");
+/// let slot = 1_764_000_000_000 / 30_000; // the 30-second slot now
+/// if slots.claim(&mut conn, token, slot).await? {
+///     // run the health check for this slot
+/// }
+/// # Ok(()) }
+/// ```
+#[derive(Debug, Clone)]
+pub struct SlotClaims {
+    key: String,
+    script: LuaScript,
+}
+
+impl SlotClaims {
+    /// The claims stored under `key` (a hash with fields `epoch` and `slot`).
+    pub fn new(key: impl Into<String>) -> Self {
+        SlotClaims { key: key.into(), script: LuaScript::new(CLAIM_SLOT) }
+    }
+
+    /// Claims `slot` under `token`, atomically: true if this caller may run it.
+    pub async fn claim<C>(&self, conn: &mut C, token: FencingToken, slot: u64) -> RedisResult<bool>
+    where
+        C: ConnectionLike + Send,
+    {
+        let reply = self.script.invoke(conn, &[&self.key], &[token.0.to_string(), slot.to_string()]).await?;
+        Ok(redis::from_redis_value::<i64>(reply.value)? == 1)
     }
 }

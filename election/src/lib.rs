@@ -68,10 +68,10 @@ pub use config::{ConfigError, ElectorConfig};
 pub use connection::{connect, Connection};
 pub use connector::{BoxStream, Connector, RedisStream, TcpConnector};
 pub use elector::{Elector, ElectorBuilder};
-pub use fence::{FencedResource, WriteOutcome};
+pub use fence::{FencedResource, SlotClaims, WriteOutcome};
 pub use jobs::LeaderContext;
 pub use lease::{FencingToken, ForeignValue, LeaseValue};
-pub use scripts::{LuaScript, ScriptReply, ACQUIRE, FENCED_WRITE, RELEASE, RENEW};
+pub use scripts::{LuaScript, ScriptReply, ACQUIRE, CLAIM_SLOT, FENCED_WRITE, RELEASE, RENEW};
 pub use spawn::{Spawner, TokioSpawner};
 pub use state::{CurrentLeader, ElectorEvent, ElectorHandle, Leadership, Metrics, Observer, StepDown};
 

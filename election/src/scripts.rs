@@ -116,6 +116,23 @@ redis.call('HSET', KEYS[1], 'epoch', ARGV[1], 'value', ARGV[2])
 return {1, epoch}
 "#;
 
+/// Slot claim: record that the periodic job's slot `ARGV[2]` ran, only if the claimer's epoch
+/// is at least the highest that claimed before and the slot is later than the last claimed.
+/// Returns 1 when claimed, 0 when refused (a newer leader claimed, or the slot already ran).
+///
+/// KEYS: claims. ARGV: epoch, slot.
+pub const CLAIM_SLOT: &str = r#"
+local highest = tonumber(redis.call('HGET', KEYS[1], 'epoch') or '0')
+local last = tonumber(redis.call('HGET', KEYS[1], 'slot') or '-1')
+local epoch = tonumber(ARGV[1])
+local slot = tonumber(ARGV[2])
+if epoch < highest or slot <= last then
+  return 0
+end
+redis.call('HSET', KEYS[1], 'epoch', ARGV[1], 'slot', ARGV[2])
+return 1
+"#;
+
 /// The elector's scripts, hashed once.
 #[derive(Debug, Clone)]
 pub(crate) struct Scripts {

@@ -7,7 +7,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use election::{ElectorConfig, TokioClock, TokioSpawner};
-use sim::{elector, nemesis, simulate, NodeProgram, Profile, Seed, SimConfig, SimRng, REDIS_HOST, REDIS_PORT};
+use sim::{
+    elector, nemesis, simulate, NodeProgram, Profile, Seed, SimConfig, SimRng, Workload, REDIS_HOST, REDIS_PORT,
+};
 
 const TTL: Duration = Duration::from_secs(3);
 
@@ -30,7 +32,7 @@ fn workload(seed: Seed, profile: Profile) -> SimConfig {
 
 fn program() -> NodeProgram {
     // The elector alone, as in the bare run below.
-    elector(|node| election_config(&node.name, node.incarnation), None)
+    elector(|node| election_config(&node.name, node.incarnation), Workload::none())
 }
 
 /// Seconds per seed of the harness on `profile`, over `seeds` seeds.

@@ -61,6 +61,8 @@ pub enum EventKind {
     JobStarted { job: String, epoch: u64 },
     /// A leader-only job ended.
     JobFinished { job: String, epoch: u64 },
+    /// A leader-only periodic job ran its `slot` (its claim, sent at `sent_us`, was granted).
+    SlotRun { job: String, slot: u64, epoch: u64, sent_us: u64 },
     /// A write to the fenced resource (sent at `sent_us`, recorded when answered) and
     /// whether it was accepted.
     FencedWrite { epoch: u64, accepted: bool, value: String, sent_us: u64 },

@@ -5,7 +5,7 @@
 //! ```
 //! use std::time::Duration;
 //! use election::ElectorConfig;
-//! use sim::{elector, nemesis, simulate, Profile, Seed, SimConfig, SimRng};
+//! use sim::{elector, nemesis, simulate, Profile, Seed, SimConfig, SimRng, Workload};
 //!
 //! let mut config = SimConfig::new(Seed(7));
 //! config.safety_phase = Duration::from_secs(20);
@@ -15,7 +15,7 @@
 //! let program = elector(
 //!     |node| ElectorConfig::new("leader", node.name.clone(), node.incarnation).with_timings(
 //!         Duration::from_secs(3), Duration::from_secs(1), Duration::from_millis(250)),
-//!     None,
+//!     Workload::none(),
 //! );
 //! let run = simulate(&config, program).unwrap();
 //! assert_eq!(run.leaders_at(run.end_us - 1).len(), 1, "one leader after the faults heal");
@@ -41,7 +41,7 @@ pub use gate::{Gate, Gated, NodeSpawner};
 pub use history::{first_divergence, trace_hash, Divergence, Event, EventKind, History, Recorder};
 pub use nemesis::Profile;
 pub use net::{SimConnector, TurmoilListener, REDIS_HOST, REDIS_PORT};
-pub use program::{elector, program, NodeContext, NodeProgram, FENCED_RESOURCE};
+pub use program::{elector, program, NodeContext, NodeProgram, Workload, FENCED_RESOURCE, SLOT_CLAIMS, SLOT_JOB};
 pub use seed::{fnv1a, Seed, SeedError, SimRng};
 pub use world::{simulate, Run, SimConfig, SimError};
 

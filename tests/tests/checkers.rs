@@ -7,12 +7,16 @@ use std::time::Duration;
 
 use election::ElectorConfig;
 use sim::check::{
-    epochs, fenced_epochs, linearizability, liveness, strict_exclusivity, LeaseKeys, Verdict, DEFAULT_BUDGET,
+    epochs, fenced_epochs, job_slots, linearizability, liveness, strict_exclusivity, LeaseKeys, Verdict, DEFAULT_BUDGET,
 };
-use sim::{elector, failure_report, nemesis, simulate, test_seeds, FaultKind, Profile, Run, Seed, SimConfig, SimRng};
+use sim::{
+    elector, failure_report, nemesis, simulate, test_seeds, FaultKind, Profile, Run, Seed, SimConfig, SimRng, Workload,
+};
 
 const TTL: Duration = Duration::from_secs(3);
 const RETRY: Duration = Duration::from_millis(250);
+/// The periodic leader-only job's slot.
+const SLOT: Duration = Duration::from_secs(1);
 
 fn run(seed: Seed, profile: Profile) -> Run {
     let mut config = SimConfig::new(seed);
@@ -33,7 +37,7 @@ fn simulate_elector(config: &SimConfig) -> Run {
                 RETRY,
             )
         },
-        Some(Duration::from_millis(500)),
+        Workload::none().with_fenced_writes(Duration::from_millis(500)).with_slots(SLOT),
     );
     simulate(config, program).expect("the simulation runs")
 }
@@ -45,6 +49,7 @@ fn verdicts(run: &Run) -> Vec<Verdict> {
         epochs(&run.events),
         fenced_epochs(&run.events),
         linearizability(&run.events, &[LeaseKeys::of_election("leader")], &run.redis_clock, DEFAULT_BUDGET),
+        job_slots(&run.events, run.liveness_from_us + bound_us, run.end_us, SLOT),
         liveness(&run.events, run.liveness_from_us, run.end_us, bound_us).0,
     ]
 }

@@ -8,8 +8,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use election::{
-    ConfigError, Elector, ElectorConfig, ElectorHandle, FencedResource, FencingToken, LeaseValue, TcpConnector,
-    WriteOutcome,
+    ConfigError, Elector, ElectorConfig, ElectorHandle, FencedResource, FencingToken, LeaseValue, SlotClaims,
+    TcpConnector, WriteOutcome,
 };
 use redis::Commands;
 use splitbrain_tests::{Backend, ModelServer};
@@ -268,6 +268,18 @@ async fn fenced_resource_accepts_writes_only_in_epoch_order(server: impl Backend
     assert_eq!(resource.read(&mut conn).await.unwrap(), Some(("c".to_owned(), FencingToken(9))));
 }
 
+async fn slot_claims_run_each_slot_once_and_refuse_deposed_epochs(server: impl Backend) {
+    let connector = TcpConnector::new(server.addr());
+    let mut conn = election::connect(&connector, &election::TokioSpawner, &Default::default()).await.unwrap();
+    let slots = SlotClaims::new("jobs:health-check");
+    assert!(slots.claim(&mut conn, FencingToken(3), 100).await.unwrap(), "the first claim of a slot wins");
+    assert!(!slots.claim(&mut conn, FencingToken(3), 100).await.unwrap(), "a slot runs once");
+    assert!(!slots.claim(&mut conn, FencingToken(4), 99).await.unwrap(), "a clock behind never reruns a slot");
+    assert!(slots.claim(&mut conn, FencingToken(4), 101).await.unwrap());
+    assert!(!slots.claim(&mut conn, FencingToken(3), 102).await.unwrap(), "a deposed epoch claims nothing");
+    assert!(slots.claim(&mut conn, FencingToken(4), 105).await.unwrap(), "slots may be skipped, never repeated");
+}
+
 #[test]
 fn invalid_configurations_are_refused_by_the_builder() {
     let mut bad = config("node-1", 1);
@@ -310,6 +322,7 @@ on_both! {
     graceful_shutdown_drains_jobs_then_releases_the_key_at_once;
     leader_whose_key_is_overwritten_steps_down_and_never_extends_it;
     fenced_resource_accepts_writes_only_in_epoch_order;
+    slot_claims_run_each_slot_once_and_refuse_deposed_epochs;
     electors_recover_after_redis_is_killed_and_restarted with
         ["--appendonly", "yes", "--appendfsync", "always"], ::model::Persistence::AofAlways;
 }

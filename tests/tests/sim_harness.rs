@@ -6,7 +6,7 @@ use std::time::Duration;
 use election::ElectorConfig;
 use sim::{
     check_determinism, elector, failure_report, nemesis, program, simulate, test_seeds, Event, EventKind, Fault,
-    FaultKind, FaultSchedule, NodeProgram, Profile, Run, Seed, SimConfig, SimRng, Target,
+    FaultKind, FaultSchedule, NodeProgram, Profile, Run, Seed, SimConfig, SimRng, Target, Workload,
 };
 
 const TTL: Duration = Duration::from_secs(3);
@@ -21,7 +21,7 @@ fn production_elector() -> NodeProgram {
                 Duration::from_millis(250),
             )
         },
-        Some(Duration::from_millis(500)),
+        Workload::none().with_fenced_writes(Duration::from_millis(500)),
     )
 }
 

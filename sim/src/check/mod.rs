@@ -8,6 +8,7 @@
 mod epochs;
 mod exclusivity;
 mod fencing;
+mod jobs;
 mod linear;
 mod liveness;
 mod terms;
@@ -19,6 +20,7 @@ use crate::history::Event;
 pub use epochs::epochs;
 pub use exclusivity::strict_exclusivity;
 pub use fencing::fenced_epochs;
+pub use jobs::job_slots;
 pub use linear::{linearizability, LeaseKeys, DEFAULT_BUDGET};
 pub use liveness::{liveness, Failovers};
 pub use terms::{terms, Term};
@@ -36,6 +38,9 @@ pub enum Property {
     StrictExclusivity,
     /// The Redis operations on the lease key and its epoch counter are linearizable.
     Linearizability,
+    /// Each slot of a periodic leader-only job runs at most once, by its leader, and none is
+    /// skipped while healthy.
+    LeaderOnlyJobs,
     /// A leader again within the bound once faults heal.
     Liveness,
 }
