@@ -8,10 +8,13 @@ use std::time::Duration;
 use super::{at, terms, who, Property, Verdict};
 use crate::history::{Event, EventKind};
 
+/// A slot run: the event, the job, the slot, the epoch, when the claim was sent.
+type Run<'a> = (&'a Event, &'a str, u64, u64, u64);
+
 /// Checks the slots of every periodic job in `events`; slots are `every` long and the
 /// healthy stretch is `[healthy_from_us, end_us)`.
 pub fn job_slots(events: &[Event], healthy_from_us: u64, end_us: u64, every: Duration) -> Verdict {
-    let runs: Vec<(&Event, &str, u64, u64, u64)> = events
+    let runs: Vec<Run> = events
         .iter()
         .filter_map(|e| match &e.kind {
             EventKind::SlotRun { job, slot, epoch, sent_us } => Some((e, job.as_str(), *slot, *epoch, *sent_us)),
@@ -35,7 +38,7 @@ pub fn job_slots(events: &[Event], healthy_from_us: u64, end_us: u64, every: Dur
     for &(event, job, slot, epoch, sent_us) in &runs {
         let mine = |t: &&super::Term| t.acquired.node == event.node && t.acquired.incarnation == event.incarnation;
         if !terms.iter().filter(mine).any(|t| t.epoch == epoch && t.covers(sent_us)) {
-            let last = terms.iter().filter(mine).filter(|t| t.from_us <= sent_us).last();
+            let last = terms.iter().filter(mine).rfind(|t| t.from_us <= sent_us);
             let context = match last {
                 Some(t) => format!("its term of epoch {} had ended at {}", t.epoch, at(t.until_us)),
                 None => "it had never led".to_owned(),
@@ -62,7 +65,7 @@ pub fn job_slots(events: &[Event], healthy_from_us: u64, end_us: u64, every: Dur
         return Verdict::violated(Property::LeaderOnlyJobs, explanation, vec![]);
     }
     // One term runs consecutive slots: a gap is a slot that never ran.
-    let mut last_of_term: BTreeMap<(&str, &str, u64, u64), &(&Event, &str, u64, u64, u64)> = BTreeMap::new();
+    let mut last_of_term: BTreeMap<(&str, &str, u64, u64), &Run> = BTreeMap::new();
     for run in healthy {
         let (event, job, slot, epoch, _) = *run;
         let key = (job, event.node.as_str(), event.incarnation, epoch);
