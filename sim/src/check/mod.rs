@@ -18,7 +18,7 @@ use serde::Serialize;
 use crate::history::Event;
 
 pub use epochs::epochs;
-pub use exclusivity::strict_exclusivity;
+pub use exclusivity::{strict_exclusivity, unexplained_overlaps};
 pub use fencing::fenced_epochs;
 pub use jobs::job_slots;
 pub use linear::{linearizability, LeaseKeys, DEFAULT_BUDGET};

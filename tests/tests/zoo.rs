@@ -1,0 +1,71 @@
+//! The mutant zoo under the fuzzer: each mutant is caught within its seed budget, and the
+//! correct zoo elector is not.
+
+use std::time::Duration;
+
+use sim::check::{
+    epochs, fenced_epochs, linearizability, liveness, unexplained_overlaps, LeaseKeys, Verdict, DEFAULT_BUDGET,
+};
+use sim::{failure_report, nemesis, simulate, test_seeds, Profile, Run, Seed, SimConfig, SimRng};
+use zoo::{Bug, Timings};
+
+const TTL: Duration = Duration::from_secs(3);
+const RETRY: Duration = Duration::from_millis(250);
+
+fn timings() -> Timings {
+    Timings {
+        key: "leader".into(),
+        ttl: TTL,
+        renew: Duration::from_secs(1),
+        retry: RETRY,
+        margin: Duration::from_millis(60),
+    }
+}
+
+fn run(seed: Seed, profile: Profile, bug: Bug) -> Run {
+    let mut config = SimConfig::new(seed);
+    config.safety_phase = Duration::from_secs(60);
+    config.liveness_phase = Duration::from_secs(20);
+    let aim = nemesis::Aim { ttl: TTL, safety_phase: config.safety_phase, nodes: 3 };
+    config.schedule = nemesis::schedule(profile, &mut SimRng::new(seed, "nemesis"), aim);
+    simulate(&config, zoo::elector(timings(), bug)).expect("the simulation runs")
+}
+
+/// Every checker that must hold for a correct elector under any profile.
+fn verdicts(run: &Run) -> Vec<Verdict> {
+    let bound_us = (TTL + RETRY + Duration::from_millis(500)).as_micros() as u64;
+    vec![
+        epochs(&run.events),
+        fenced_epochs(&run.events),
+        unexplained_overlaps(&run.events),
+        linearizability(&run.events, &[LeaseKeys::of_election("leader")], &run.redis_clock, DEFAULT_BUDGET),
+        liveness(&run.events, run.liveness_from_us, run.end_us, bound_us).0,
+    ]
+}
+
+/// The first failing verdict, if any.
+fn violation(run: &Run) -> Option<Verdict> {
+    verdicts(run).into_iter().find(|v| !v.passed())
+}
+
+#[test]
+fn the_correct_zoo_elector_passes_under_pauses() {
+    for seed in test_seeds(20) {
+        let run = run(seed, Profile::Pauses, Bug::None);
+        if let Some(verdict) = violation(&run) {
+            panic!("{}", failure_report(&run, &verdict.explanation, "zoo", "the_correct_zoo_elector"));
+        }
+    }
+}
+
+/// Seeds of `profile` until `bug` is caught: how many it took.
+fn seeds_to_catch(bug: Bug, profile: Profile, budget: usize) -> Option<(usize, Verdict)> {
+    let mut seeds = SimRng::new(Seed(0x2009), bug.name());
+    (1..=budget).find_map(|n| violation(&run(Seed(seeds.next_u64()), profile, bug)).map(|v| (n, v)))
+}
+
+#[test]
+fn plain_del_release_is_caught_within_200_seeds_of_pauses() {
+    let (seeds, verdict) = seeds_to_catch(Bug::PlainDelRelease, Profile::Pauses, 200).expect("caught within 200 seeds");
+    eprintln!("plain-del-release caught after {seeds} seeds: {}", verdict.explanation);
+}
