@@ -133,8 +133,12 @@ mod generated {
     //! Generated legal histories pass every checker; one injected violation is caught.
 
     use proptest::prelude::*;
-    use sim::check::{epochs, fenced_epochs, liveness, strict_exclusivity};
-    use sim::{Event, EventKind};
+    use std::time::Duration;
+
+    use sim::check::{
+        epochs, fenced_epochs, job_slots, linearizability, liveness, strict_exclusivity, LeaseKeys, DEFAULT_BUDGET,
+    };
+    use sim::{ClockTrace, Event, EventKind};
 
     #[derive(Debug, Clone)]
     struct Term {
@@ -192,8 +196,107 @@ mod generated {
         events
     }
 
+    /// A Redis command of `node` invoked at `inv_ms` and answered `reply` 6 ms later.
+    fn command(node: usize, op: u64, inv_ms: u64, args: &[String], reply: String) -> Vec<Event> {
+        let args = args.iter().map(|a| format!("{a:?}")).collect();
+        vec![
+            event(inv_ms, node, EventKind::RedisInvoke { conn: 1, op, args }),
+            event(inv_ms + 6, node, EventKind::RedisComplete { conn: 1, op, reply }),
+        ]
+    }
+
+    fn value(node: usize, epoch: usize) -> String {
+        format!("node-{node}/0000000000000001/{epoch}")
+    }
+
+    /// What the terms' holders said to Redis: term `i` acquires epoch `i + 1` with a TTL
+    /// covering the term, a follower's acquire in mid-term finds the holder, and the holder
+    /// releases at the end. `lost` makes that follower's acquire succeed instead, as if
+    /// Redis had lost the lease.
+    fn lease_ops(terms: &[Term], lost: Option<usize>) -> Vec<Event> {
+        let acquire = election::LuaScript::new(election::ACQUIRE).sha().to_owned();
+        let release = election::LuaScript::new(election::RELEASE).sha().to_owned();
+        let mut events = Vec::new();
+        let mut op = 0;
+        let mut next_op = || {
+            op += 1;
+            op
+        };
+        for (i, term) in terms.iter().enumerate() {
+            let px = (term.until_ms - term.from_ms + 100).to_string();
+            let acquire_args = |node: usize| {
+                let keys = ["3", "leader", "leader:epoch", "leader:info"].map(String::from);
+                let mut args = vec!["EVALSHA".to_owned(), acquire.clone()];
+                args.extend(keys);
+                args.extend([format!("node-{node}/0000000000000001/"), px.clone(), "{".to_owned()]);
+                args
+            };
+            events.extend(command(
+                term.node,
+                next_op(),
+                term.from_ms + 1,
+                &acquire_args(term.node),
+                format!(":{}", i + 1),
+            ));
+            let other = (term.node + 1) % 3;
+            let mid = term.from_ms + (term.until_ms - term.from_ms) / 2;
+            let found = if lost == Some(i) { format!(":{}", i + 2) } else { format!("{:?}", value(term.node, i + 1)) };
+            events.extend(command(other, next_op(), mid, &acquire_args(other), found));
+            let release_args: Vec<String> =
+                ["EVALSHA", &release, "2", "leader", "leader:info", &value(term.node, i + 1)]
+                    .map(String::from)
+                    .to_vec();
+            events.extend(command(term.node, next_op(), term.until_ms - 8, &release_args, ":1".to_owned()));
+        }
+        events
+    }
+
+    /// Each term runs the periodic job's slots every 100 ms, numbered on from the last.
+    fn slot_runs(terms: &[Term]) -> Vec<Event> {
+        let mut slot = 0;
+        let mut events = Vec::new();
+        for term in terms {
+            for at in (term.from_ms + 10..term.until_ms.saturating_sub(10)).step_by(100) {
+                slot += 1;
+                let kind = EventKind::SlotRun { job: "job".into(), slot, epoch: term.epoch, sent_us: at * 1000 };
+                events.push(event(at + 5, term.node, kind));
+            }
+        }
+        events
+    }
+
+    const SLOT: Duration = Duration::from_millis(100);
+
     proptest! {
         #![proptest_config(ProptestConfig { cases: 300, failure_persistence: None, ..ProptestConfig::default() })]
+
+        #[test]
+        fn legal_lease_operations_and_slots_pass(terms in legal()) {
+            let events = history(&terms, [lease_ops(&terms, None), slot_runs(&terms)].concat());
+            let end = terms.last().unwrap().until_ms * 1000;
+            let lin = linearizability(&events, &[LeaseKeys::of_election("leader")], &ClockTrace::default(), DEFAULT_BUDGET);
+            prop_assert!(lin.passed(), "{}", lin.explanation);
+            let slots = job_slots(&events, 0, end, SLOT);
+            prop_assert!(slots.passed(), "{}", slots.explanation);
+        }
+
+        #[test]
+        fn a_lost_lease_is_caught(terms in legal(), pick in any::<prop::sample::Index>()) {
+            let lost = pick.index(terms.len());
+            let events = history(&terms, lease_ops(&terms, Some(lost)));
+            let lin = linearizability(&events, &[LeaseKeys::of_election("leader")], &ClockTrace::default(), DEFAULT_BUDGET);
+            prop_assert!(!lin.passed(), "{}", lin.explanation);
+        }
+
+        #[test]
+        fn a_slot_run_twice_is_caught(terms in legal(), pick in any::<prop::sample::Index>()) {
+            let mut runs = slot_runs(&terms);
+            prop_assume!(!runs.is_empty());
+            let twice = runs[pick.index(runs.len())].clone();
+            runs.push(Event { at_us: twice.at_us + 1, ..twice });
+            let end = terms.last().unwrap().until_ms * 1000;
+            prop_assert!(!job_slots(&history(&terms, runs), 0, end, SLOT).passed());
+        }
 
         #[test]
         fn legal_histories_pass_every_checker(terms in legal()) {
