@@ -3,8 +3,7 @@
 //! writes are in non-decreasing epoch order in real time, each from that epoch's holder
 //! while it believed itself leader.
 
-use std::collections::BTreeMap;
-
+use super::terms::{by_epoch, held};
 use super::{at, terms, who, Property, Term, Verdict};
 use crate::history::{Event, EventKind};
 
@@ -39,11 +38,7 @@ pub fn fenced_epochs(events: &[Event]) -> Verdict {
 
 /// Two terms of different holders with the same epoch that overlap in time.
 fn shared_epoch(terms: &[Term]) -> Option<Verdict> {
-    let mut by_epoch: BTreeMap<u64, Vec<&Term>> = BTreeMap::new();
-    for term in terms {
-        by_epoch.entry(term.epoch).or_default().push(term);
-    }
-    for (epoch, same) in by_epoch {
+    for (epoch, same) in by_epoch(terms) {
         for (i, a) in same.iter().enumerate() {
             for b in &same[i + 1..] {
                 let overlap = a.until_us.min(b.until_us).saturating_sub(a.from_us.max(b.from_us));
@@ -111,9 +106,9 @@ fn writes_out_of_order(writes: &[(&Event, u64, u64)]) -> Option<Verdict> {
 
 /// An accepted write not sent by its epoch's holder within that holder's term.
 fn writes_outside_their_term(writes: &[(&Event, u64, u64)], terms: &[Term]) -> Option<Verdict> {
+    let index = by_epoch(terms);
     for (event, epoch, sent_us) in writes {
-        let in_term = terms.iter().any(|t| t.epoch == *epoch && t.holder() == who(event) && t.covers(*sent_us));
-        if !in_term {
+        if !held(&index, event, *epoch, *sent_us) {
             let explanation = format!(
                 "{} wrote with epoch {epoch} at {} without believing it led in epoch {epoch} then: a write must come \
                  from the epoch's holder during its lease.",

@@ -5,6 +5,7 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+use super::terms::{by_epoch, held};
 use super::{at, terms, who, Property, Verdict};
 use crate::history::{Event, EventKind};
 
@@ -35,9 +36,10 @@ pub fn job_slots(events: &[Event], healthy_from_us: u64, end_us: u64, every: Dur
         }
     }
     let terms = terms(events);
+    let index = by_epoch(&terms);
     for &(event, job, slot, epoch, sent_us) in &runs {
-        let mine = |t: &&super::Term| t.acquired.node == event.node && t.acquired.incarnation == event.incarnation;
-        if !terms.iter().filter(mine).any(|t| t.epoch == epoch && t.covers(sent_us)) {
+        if !held(&index, event, epoch, sent_us) {
+            let mine = |t: &&super::Term| t.acquired.node == event.node && t.acquired.incarnation == event.incarnation;
             let last = terms.iter().filter(mine).rfind(|t| t.from_us <= sent_us);
             let context = match last {
                 Some(t) => format!("its term of epoch {} had ended at {}", t.epoch, at(t.until_us)),

@@ -32,6 +32,24 @@ impl Term {
     }
 }
 
+/// Whether `event`'s node incarnation held `epoch` at `at_us`, by an index of terms by epoch.
+pub(crate) fn held(by_epoch: &BTreeMap<u64, Vec<&Term>>, event: &Event, epoch: u64, at_us: u64) -> bool {
+    by_epoch.get(&epoch).is_some_and(|terms| {
+        terms
+            .iter()
+            .any(|t| t.acquired.node == event.node && t.acquired.incarnation == event.incarnation && t.covers(at_us))
+    })
+}
+
+/// Terms indexed by epoch.
+pub(crate) fn by_epoch(terms: &[Term]) -> BTreeMap<u64, Vec<&Term>> {
+    let mut index: BTreeMap<u64, Vec<&Term>> = BTreeMap::new();
+    for term in terms {
+        index.entry(term.epoch).or_default().push(term);
+    }
+    index
+}
+
 /// Every term in `events` (sorted by true time), in order of their start.
 pub fn terms(events: &[Event]) -> Vec<Term> {
     let mut open: BTreeMap<(String, u64), (Event, u64, u64)> = BTreeMap::new();
