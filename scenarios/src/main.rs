@@ -1,0 +1,348 @@
+//! `splitbrain`: list the catalogue, run one scenario under one seed, or fuzz the catalogue
+//! over many seeds on all cores. Exit codes: 0 every property held, 1 a violation (its replay
+//! command printed), 2 bad input (one line on stderr).
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use scenarios::{campaign_seed, catalogue, find, Outcome, Scenario};
+use sim::check::Outcome as Decided;
+use sim::{Profile, Seed};
+
+const USAGE: &str = "usage: splitbrain list | run SCENARIO --seed S | fuzz [--scenario NAME]... [--profile P]... \
+[--seeds N | --time DURATION] [--jobs J] [--shard I/N] [--keep-going] [--report FILE]";
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    match command(&args) {
+        Ok(code) => code,
+        Err(message) => {
+            eprintln!("splitbrain: {message}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn command(args: &[String]) -> Result<ExitCode, String> {
+    match args.first().map(String::as_str) {
+        Some("list") => {
+            for scenario in catalogue() {
+                println!("{:<18} {}", scenario.name, scenario.description);
+            }
+            println!();
+            for profile in Profile::ALL {
+                println!("profile {:<10} {}", profile.name(), profile.describe());
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Some("run") => run(&args[1..]),
+        Some("fuzz") => fuzz(&args[1..]),
+        Some("help" | "--help" | "-h") => {
+            println!("{USAGE}");
+            Ok(ExitCode::SUCCESS)
+        }
+        Some(other) => Err(format!("unknown command {other:?}; {USAGE}")),
+        None => Err(USAGE.to_owned()),
+    }
+}
+
+/// The value after a flag.
+fn value<'a>(args: &'a [String], i: &mut usize, flag: &str) -> Result<&'a str, String> {
+    *i += 1;
+    args.get(*i).map(String::as_str).ok_or_else(|| format!("{flag} needs a value"))
+}
+
+fn parse_seed(s: &str) -> Result<Seed, String> {
+    s.parse::<Seed>().map_err(|e| e.to_string())
+}
+
+/// `90s`, `5m`, `1h`, `250ms`.
+fn parse_duration(s: &str) -> Result<Duration, String> {
+    let bad = || format!("bad duration {s:?} (e.g. 90s, 5m, 1h)");
+    let split = s.find(|c: char| !c.is_ascii_digit()).ok_or_else(bad)?;
+    let n: u64 = s[..split].parse().map_err(|_| bad())?;
+    match &s[split..] {
+        "ms" => Ok(Duration::from_millis(n)),
+        "s" => Ok(Duration::from_secs(n)),
+        "m" => Ok(Duration::from_secs(n * 60)),
+        "h" => Ok(Duration::from_secs(n * 3600)),
+        _ => Err(bad()),
+    }
+}
+
+fn replay_command(scenario: &str, seed: Seed) -> String {
+    format!("cargo run --release -p splitbrain-scenarios -- run {scenario} --seed {seed}")
+}
+
+fn run(args: &[String]) -> Result<ExitCode, String> {
+    let (mut name, mut seed) = (None, None);
+    let mut i = 0;
+    while i < args.len() {
+        match args[i].as_str() {
+            "--seed" => seed = Some(parse_seed(value(args, &mut i, "--seed")?)?),
+            flag if flag.starts_with("--") => return Err(format!("unknown option {flag:?} for run")),
+            scenario => name = Some(scenario.to_owned()),
+        }
+        i += 1;
+    }
+    let scenario = find(&name.ok_or("run needs a SCENARIO (see `splitbrain list`)")?).map_err(|e| e.to_string())?;
+    let seed = seed.ok_or("run needs --seed S")?;
+    let outcome = scenario.run(seed).map_err(|e| format!("{} under {seed}: {e}", scenario.name))?;
+    println!("{} under seed {seed}: trace hash {:016x}", scenario.name, outcome.run.trace_hash);
+    println!("schedule: {}", serde_json::to_string(&outcome.run.schedule).expect("schedules serialize"));
+    for verdict in &outcome.verdicts {
+        println!(
+            "  {:<9} {:?}: {}",
+            format!("{:?}", verdict.outcome).to_lowercase(),
+            verdict.property,
+            verdict.explanation
+        );
+    }
+    if let Some((min, median, p99, max)) = outcome.failovers.summary() {
+        println!(
+            "failovers: {} — min {min:.3} s, median {median:.3} s, p99 {p99:.3} s, max {max:.3} s",
+            outcome.failovers.samples_s.len()
+        );
+    }
+    Ok(if outcome.failures().is_empty() { ExitCode::SUCCESS } else { ExitCode::from(1) })
+}
+
+/// A campaign's totals for one scenario.
+#[derive(Default)]
+struct Totals {
+    runs: u64,
+    violations: BTreeMap<String, u64>,
+    unknown: u64,
+    failovers: Vec<f64>,
+}
+
+struct Failure {
+    scenario: String,
+    seed: Seed,
+    outcome: Outcome,
+}
+
+fn fuzz(args: &[String]) -> Result<ExitCode, String> {
+    let mut chosen: Vec<Scenario> = Vec::new();
+    let (mut seeds, mut time, mut jobs, mut shard) = (None, None, None, (0u64, 1u64));
+    let (mut keep_going, mut report) = (false, None);
+    let mut i = 0;
+    while i < args.len() {
+        match args[i].as_str() {
+            "--scenario" => chosen.push(find(value(args, &mut i, "--scenario")?).map_err(|e| e.to_string())?),
+            "--profile" => {
+                let profile: Profile = value(args, &mut i, "--profile")?
+                    .parse()
+                    .map_err(|e: sim::nemesis::UnknownProfile| e.to_string())?;
+                chosen.push(find(&format!("chaos-{profile}")).map_err(|e| e.to_string())?);
+            }
+            "--seeds" => {
+                let n = value(args, &mut i, "--seeds")?;
+                seeds = Some(n.parse::<u64>().map_err(|_| format!("bad seed count {n:?}"))?);
+            }
+            "--time" => time = Some(parse_duration(value(args, &mut i, "--time")?)?),
+            "--jobs" => {
+                let n = value(args, &mut i, "--jobs")?;
+                jobs = Some(n.parse::<usize>().ok().filter(|j| *j > 0).ok_or_else(|| format!("bad job count {n:?}"))?);
+            }
+            "--shard" => {
+                let s = value(args, &mut i, "--shard")?;
+                let bad = || format!("bad shard {s:?} (I/N with 1 <= I <= N)");
+                let (a, b) = s.split_once('/').ok_or_else(bad)?;
+                let (a, b): (u64, u64) = (a.parse().map_err(|_| bad())?, b.parse().map_err(|_| bad())?);
+                if a == 0 || a > b {
+                    return Err(bad());
+                }
+                shard = (a - 1, b);
+            }
+            "--keep-going" => keep_going = true,
+            "--report" => report = Some(value(args, &mut i, "--report")?.to_owned()),
+            other => return Err(format!("unknown option {other:?} for fuzz; {USAGE}")),
+        }
+        i += 1;
+    }
+    if seeds.is_some() && time.is_some() {
+        return Err("give --seeds or --time, not both".into());
+    }
+    if chosen.is_empty() {
+        chosen = catalogue();
+    }
+    let time = if seeds.is_none() { Some(time.unwrap_or(Duration::from_secs(60))) } else { None };
+    let jobs = jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    let budget = seeds.map(|n| n * chosen.len() as u64);
+    eprintln!(
+        "fuzzing {} scenario(s) on {jobs} worker(s), {}{}",
+        chosen.len(),
+        match (budget, time) {
+            (Some(n), _) => format!("{n} runs"),
+            (None, Some(t)) => format!("for {} s", t.as_secs()),
+            _ => unreachable!(),
+        },
+        if shard.1 > 1 { format!(", shard {}/{}", shard.0 + 1, shard.1) } else { String::new() }
+    );
+
+    let started = Instant::now();
+    let next = AtomicU64::new(0);
+    let done = AtomicU64::new(0);
+    let violations = AtomicU64::new(0);
+    let stop = AtomicBool::new(false);
+    let totals: Mutex<BTreeMap<String, Totals>> = Mutex::new(BTreeMap::new());
+    let failures: Mutex<Vec<Failure>> = Mutex::new(Vec::new());
+    let errors: Mutex<Vec<String>> = Mutex::new(Vec::new());
+    std::thread::scope(|scope| {
+        for _ in 0..jobs {
+            scope.spawn(|| loop {
+                if stop.load(Ordering::Relaxed) || time.is_some_and(|t| started.elapsed() >= t) {
+                    return;
+                }
+                let k = next.fetch_add(1, Ordering::Relaxed);
+                if budget.is_some_and(|b| k >= b) {
+                    return;
+                }
+                let scenario = &chosen[(k % chosen.len() as u64) as usize];
+                // This shard's share of the scenario's seed sequence.
+                let index = (k / chosen.len() as u64) * shard.1 + shard.0;
+                let seed = campaign_seed(&scenario.name, index);
+                let outcome = match scenario.run(seed) {
+                    Ok(outcome) => outcome,
+                    Err(e) => {
+                        errors.lock().unwrap().push(format!("{} under {seed}: {e}", scenario.name));
+                        stop.store(true, Ordering::Relaxed);
+                        return;
+                    }
+                };
+                let failed = outcome.failures();
+                {
+                    let mut totals = totals.lock().unwrap();
+                    let t = totals.entry(scenario.name.clone()).or_default();
+                    t.runs += 1;
+                    t.failovers.extend(&outcome.failovers.samples_s);
+                    for v in &failed {
+                        match v.outcome {
+                            Decided::Violated => *t.violations.entry(format!("{:?}", v.property)).or_default() += 1,
+                            _ => t.unknown += 1,
+                        }
+                    }
+                }
+                if failed.iter().any(|v| v.outcome == Decided::Violated) {
+                    violations.fetch_add(1, Ordering::Relaxed);
+                    failures.lock().unwrap().push(Failure { scenario: scenario.name.clone(), seed, outcome });
+                    if !keep_going {
+                        stop.store(true, Ordering::Relaxed);
+                    }
+                }
+                done.fetch_add(1, Ordering::Relaxed);
+            });
+        }
+        // Progress, on stderr, until the workers finish.
+        scope.spawn(|| {
+            let mut last = Instant::now();
+            while !(stop.load(Ordering::Relaxed)
+                || time.is_some_and(|t| started.elapsed() >= t)
+                || budget.is_some_and(|b| done.load(Ordering::Relaxed) >= b))
+            {
+                std::thread::sleep(Duration::from_millis(100));
+                if last.elapsed() >= Duration::from_millis(500) {
+                    last = Instant::now();
+                    progress(started, done.load(Ordering::Relaxed), violations.load(Ordering::Relaxed));
+                }
+            }
+        });
+    });
+    progress(started, done.load(Ordering::Relaxed), violations.load(Ordering::Relaxed));
+    eprintln!();
+
+    for error in errors.lock().unwrap().iter() {
+        eprintln!("simulation failed: {error}");
+    }
+    let totals = totals.into_inner().unwrap();
+    summary(&totals);
+    let failures = failures.into_inner().unwrap();
+    for failure in &failures {
+        report_failure(failure)?;
+    }
+    if let Some(path) = report {
+        write_report(&path, &totals, &failures, started.elapsed())?;
+    }
+    let errors = errors.into_inner().unwrap();
+    Ok(if failures.is_empty() && errors.is_empty() { ExitCode::SUCCESS } else { ExitCode::from(1) })
+}
+
+fn progress(started: Instant, done: u64, violations: u64) {
+    let elapsed = started.elapsed().as_secs_f64();
+    eprint!(
+        "\r[{elapsed:6.1} s] {done} seeds, {:.1} seeds/s, {violations} violation(s)   ",
+        done as f64 / elapsed.max(1e-9)
+    );
+    let _ = std::io::stderr().flush();
+}
+
+fn quantiles(samples: &[f64]) -> Option<(f64, f64, f64, f64)> {
+    sim::check::Failovers { samples_s: samples.to_vec() }.summary()
+}
+
+fn summary(totals: &BTreeMap<String, Totals>) {
+    println!(
+        "{:<18} {:>6} {:>10} {:>8}  failover s: {:>6} {:>6} {:>6} {:>6}",
+        "scenario", "runs", "violations", "unknown", "min", "median", "p99", "max"
+    );
+    for (name, t) in totals {
+        let violations: u64 = t.violations.values().sum();
+        let figures = quantiles(&t.failovers)
+            .map(|(a, b, c, d)| format!("{a:>6.2} {b:>6.2} {c:>6.2} {d:>6.2}"))
+            .unwrap_or_else(|| format!("{:>6} {:>6} {:>6} {:>6}", "-", "-", "-", "-"));
+        println!("{name:<18} {:>6} {violations:>10} {:>8}              {figures}", t.runs, t.unknown);
+        for (property, n) in &t.violations {
+            println!("{:<18}   {n} × {property}", "");
+        }
+    }
+}
+
+/// Prints a violation and writes its failure file.
+fn report_failure(failure: &Failure) -> Result<(), String> {
+    let verdict = failure.outcome.failures()[0];
+    println!("\nVIOLATION in {} under seed {}: {:?}", failure.scenario, failure.seed, verdict.property);
+    println!("  {}", verdict.explanation);
+    let dir = std::path::Path::new("splitbrain-failures");
+    std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+    let path = dir.join(format!("{}-{}.json", failure.scenario, failure.seed));
+    let file = serde_json::json!({
+        "scenario": failure.scenario,
+        "seed": failure.seed.to_string(),
+        "schedule": failure.outcome.run.schedule,
+        "verdict": serde_json::from_str::<serde_json::Value>(&verdict.to_json()).expect("verdicts are JSON"),
+        "trace_hash": format!("{:016x}", failure.outcome.run.trace_hash),
+        "version": env!("CARGO_PKG_VERSION"),
+    });
+    std::fs::write(&path, serde_json::to_string_pretty(&file).expect("JSON"))
+        .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+    println!("  failure file: {}", path.display());
+    println!("  replay: {}", replay_command(&failure.scenario, failure.seed));
+    Ok(())
+}
+
+fn write_report(
+    path: &str,
+    totals: &BTreeMap<String, Totals>,
+    failures: &[Failure],
+    elapsed: Duration,
+) -> Result<(), String> {
+    let scenarios: serde_json::Map<String, serde_json::Value> = totals
+        .iter()
+        .map(|(name, t)| {
+            let failover = quantiles(&t.failovers).map(|(a, b, c, d)| serde_json::json!({"min": a, "median": b, "p99": c, "max": d}));
+            (name.clone(), serde_json::json!({"runs": t.runs, "violations": t.violations, "unknown": t.unknown, "failover_s": failover}))
+        })
+        .collect();
+    let failures: Vec<serde_json::Value> = failures
+        .iter()
+        .map(|f| serde_json::json!({"scenario": f.scenario, "seed": f.seed.to_string(), "replay": replay_command(&f.scenario, f.seed)}))
+        .collect();
+    let report = serde_json::json!({"seconds": elapsed.as_secs_f64(), "scenarios": scenarios, "failures": failures});
+    std::fs::write(path, serde_json::to_string_pretty(&report).expect("JSON"))
+        .map_err(|e| format!("cannot write {path}: {e}"))
+}

@@ -1,0 +1,68 @@
+//! The `splitbrain` command as a user runs it: exit codes, one-line errors, and the same
+//! run byte for byte in two processes.
+
+use std::process::{Command, Output};
+
+fn splitbrain(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_splitbrain")).args(args).output().expect("the command runs")
+}
+
+#[test]
+fn bad_input_is_one_line_and_exit_code_2() {
+    for args in [
+        &["run", "chaos-gremlins", "--seed", "0x1"][..],
+        &["run", "CHAOS-QUIET", "--seed", "12"],
+        &["fuzz", "--time", "5x"],
+        &["fuzz", "--shard", "3/2"],
+        &["fuzz", "--profile", "gremlins"],
+        &["frobnicate"],
+    ] {
+        let out = splitbrain(args);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+        assert_eq!(stderr.lines().count(), 1, "{args:?}: {stderr}");
+        assert!(stderr.starts_with("splitbrain: ") && !stderr.contains("panicked"), "{stderr}");
+    }
+}
+
+#[test]
+fn a_run_is_the_same_in_two_processes_and_names_are_case_insensitive() {
+    let first = splitbrain(&["run", "chaos-pauses", "--seed", "0x00000000000000a1"]);
+    let second = splitbrain(&["run", "CHAOS-Pauses", "--seed", "0x00000000000000a1"]);
+    assert_eq!(first.status.code(), Some(0), "{}", String::from_utf8_lossy(&first.stdout));
+    assert_eq!(first.stdout, second.stdout, "same seed, same output, trace hash included");
+    let stdout = String::from_utf8_lossy(&first.stdout);
+    assert!(stdout.contains("trace hash") && stdout.contains("pass      Linearizability"), "{stdout}");
+}
+
+#[test]
+fn list_names_every_scenario_and_profile() {
+    let out = splitbrain(&["list"]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0));
+    for name in ["chaos-quiet", "chaos-partitions", "chaos-pauses", "chaos-all", "profile redis"] {
+        assert!(stdout.contains(name), "{name} missing from:\n{stdout}");
+    }
+}
+
+#[test]
+fn a_short_campaign_runs_and_reports() {
+    let dir = std::env::temp_dir().join(format!("splitbrain-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let report = dir.join("report.json");
+    let out = splitbrain(&[
+        "fuzz",
+        "--scenario",
+        "chaos-crashes",
+        "--seeds",
+        "3",
+        "--jobs",
+        "2",
+        "--report",
+        report.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stdout));
+    let json: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
+    assert_eq!(json["scenarios"]["chaos-crashes"]["runs"], 3);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
