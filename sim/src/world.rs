@@ -155,7 +155,7 @@ impl<'a> World<'a> {
         let time = TrueTime::default();
         let history = History::new(time.clone());
         let redis_clock = SimClock::new(time.clone());
-        let persistence = first_persistence(&config.schedule).unwrap_or(config.persistence);
+        let persistence = config.schedule.faults.iter().find_map(named_persistence).unwrap_or(config.persistence);
         let server_config = ServerConfig { persistence, seed: config.seed.0, ..ServerConfig::default() };
         let redis = Server::new(server_config, Arc::new(redis_clock.clone()));
         let mut world = World {
@@ -290,11 +290,12 @@ enum LinkFault {
     OneWay,
 }
 
-fn first_persistence(schedule: &FaultSchedule) -> Option<Persistence> {
-    schedule.faults.iter().find_map(|f| match &f.kind {
+/// The persistence a `redis-restart` fault names, if it names one.
+fn named_persistence(fault: &Fault) -> Option<Persistence> {
+    match &fault.kind {
         FaultKind::RedisRestart { persistence: Some(persistence) } => Persistence::parse(persistence),
         _ => None,
-    })
+    }
 }
 
 // ---- applying faults ----
@@ -509,10 +510,7 @@ impl World<'_> {
             // The next restart's mode governs from now on; the keyspace just recovered is
             // all there is, so it is durable under any mode.
             let now = self.time.now_us() / 1000;
-            let next = self.config.schedule.faults.iter().filter(|f| f.at_ms > now).find_map(|f| match &f.kind {
-                FaultKind::RedisRestart { persistence: Some(persistence) } => Persistence::parse(persistence),
-                _ => None,
-            });
+            let next = self.config.schedule.faults.iter().filter(|f| f.at_ms > now).find_map(named_persistence);
             if let Some(mode) = next {
                 self.redis.set_persistence(mode);
             }

@@ -106,11 +106,13 @@ enum Value {
     Acquired { prefix: u32, epoch: i64 },
 }
 
-/// A string from the history, with both the forms a stored value could match it in.
+/// A string from the history, with both the forms a stored value could match it in, and its
+/// value as an integer (a counter read by `GET`) when it is one.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct Text {
     plain: u32,
     acquired: Option<(u32, i64)>,
+    number: Option<i64>,
 }
 
 impl Text {
@@ -149,6 +151,8 @@ enum Reply {
     Bulk(Text),
     Nil,
     Ok,
+    /// `-ERR ...`, `-NOSCRIPT ...`: the command did nothing.
+    Error,
     Other,
 }
 
@@ -189,7 +193,7 @@ impl Strings {
         let acquired = self.prefixes.iter().find_map(|(prefix, id)| {
             s.strip_prefix(prefix.as_str()).and_then(|rest| rest.parse::<i64>().ok()).map(|epoch| (*id, epoch))
         });
-        Text { plain: self.id(s), acquired }
+        Text { plain: self.id(s), acquired, number: s.parse().ok() }
     }
 
     fn into_vec(self) -> Vec<String> {
@@ -263,18 +267,13 @@ impl ObjectHistory {
             }
         }
         // An error reply means the command did nothing.
-        ops.retain(|op| !matches!(&op.reply, Some(Reply::Other)) || !is_error(events, op));
+        ops.retain(|op| op.reply != Some(Reply::Error));
         for op in &mut ops {
             op.wall = clock.wall_range_us(op.inv_us, op.ret_us.unwrap_or(end_us).max(op.inv_us));
         }
         ops.sort_by_key(|op| (op.inv_us, op.invoke));
         ObjectHistory { ops, strings: strings.into_vec() }
     }
-}
-
-fn is_error(events: &[Event], op: &Op) -> bool {
-    op.complete
-        .is_some_and(|i| matches!(&events[i].kind, EventKind::RedisComplete { reply, .. } if reply.starts_with('-')))
 }
 
 /// `EVALSHA sha numkeys keys... args...` → the script, its keys and its arguments.
@@ -362,6 +361,7 @@ fn parse_reply(reply: &str, strings: &mut Strings) -> Reply {
         "(nil)" => Reply::Nil,
         "OK" => Reply::Ok,
         r if r.starts_with('"') => Reply::Bulk(strings.text(&unquote(r))),
+        r if r.starts_with('-') => Reply::Error,
         _ => Reply::Other,
     }
 }
@@ -395,7 +395,7 @@ impl Expect {
             (Expect::Value(v), Reply::Bulk(text)) => text.matches(v),
             (Expect::Nil, Reply::Nil) | (Expect::Ok, Reply::Ok) => true,
             (Expect::Counter(0), Reply::Nil) => true,
-            // A counter's value as a string is compared by `Search::admits`.
+            (Expect::Counter(n), Reply::Bulk(text)) => text.number == Some(n),
             _ => false,
         }
     }
@@ -532,13 +532,6 @@ impl<'a> Search<'a> {
         Search { history, budget, linearized: vec![false; history.ops.len()], zobrist, open, completed }
     }
 
-    fn admits(&self, expect: Expect, reply: Reply) -> bool {
-        match (expect, reply) {
-            (Expect::Counter(n), Reply::Bulk(text)) => self.history.strings[text.plain as usize] == n.to_string(),
-            _ => expect.admits(reply),
-        }
-    }
-
     /// The operations that may come next, with the states they lead to: completed ones first,
     /// then open ones that change the state.
     fn children(&self, state: State, first: usize) -> Vec<(usize, State)> {
@@ -555,7 +548,7 @@ impl<'a> Search<'a> {
             }
             let Some(reply) = op.reply else { continue };
             for (next, expect) in op.apply(state) {
-                if self.admits(expect, reply) {
+                if expect.admits(reply) {
                     children.push((i, next));
                 }
             }
