@@ -80,6 +80,8 @@ pub enum EventKind {
     RedisInvoke { conn: u64, op: u64, args: Vec<String> },
     /// Its reply as the client read it.
     RedisComplete { conn: u64, op: u64, reply: String },
+    /// The client found the connection closed by the server (end of stream or reset).
+    RedisClosed { conn: u64 },
     /// Data the client read that answered no command (pub/sub).
     RedisPush { conn: u64, reply: String },
     /// Anything a node program wants in the history.

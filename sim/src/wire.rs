@@ -24,6 +24,8 @@ pub struct RecordingStream<S> {
     next_op: u64,
     /// After bytes that do not parse (a stream cut mid-frame), stop recording this stream.
     broken: bool,
+    /// The server's end is closed (recorded once).
+    ended: bool,
 }
 
 impl<S> RecordingStream<S> {
@@ -37,6 +39,7 @@ impl<S> RecordingStream<S> {
             pending: VecDeque::new(),
             next_op: 0,
             broken: false,
+            ended: false,
         }
     }
 
@@ -97,10 +100,29 @@ fn short(frame: &BytesFrame) -> String {
     }
 }
 
+impl<S> RecordingStream<S> {
+    /// The server closed the connection (end of stream, or a reset): nothing sent on it can
+    /// take effect after now.
+    fn closed(&mut self) {
+        if !self.ended {
+            self.ended = true;
+            self.recorder.record(EventKind::RedisClosed { conn: self.conn });
+        }
+    }
+}
+
 impl<S: AsyncRead + Unpin> AsyncRead for RecordingStream<S> {
     fn poll_read(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
         let before = buf.filled().len();
-        ready!(Pin::new(&mut self.inner).poll_read(cx, buf))?;
+        let wanted = buf.remaining() > 0;
+        if let Err(e) = ready!(Pin::new(&mut self.inner).poll_read(cx, buf)) {
+            self.closed();
+            return Poll::Ready(Err(e));
+        }
+        let filled = buf.filled().len() - before;
+        if filled == 0 && wanted {
+            self.closed();
+        }
         self.received(&buf.filled()[before..]);
         Poll::Ready(Ok(()))
     }

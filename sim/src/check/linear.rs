@@ -33,8 +33,10 @@
 //! (set of picked operations, state) already explored, the set by a 128-bit Zobrist hash. The
 //! history is decomposed per lease object (each lease key with its counter), and each is
 //! searched on its own. Open operations are tried only where they would change the state
-//! (an open operation with no effect is the same as one that never happened) and completed
-//! ones first. A search that exceeds its step budget answers *unknown*.
+//! (an open operation with no effect is the same as one that never happened), after the
+//! completed ones, never after the instant the client saw the server close its connection,
+//! and of open operations with the same call only the earliest-invoked (it can go wherever a
+//! later twin can). A search that exceeds its step budget answers *unknown*.
 
 use std::collections::{BTreeMap, HashSet};
 use std::hash::BuildHasherDefault;
@@ -131,7 +133,7 @@ impl Text {
     }
 }
 
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq)]
 enum Call {
     Acquire { prefix: u32, px_ms: i64 },
     Renew { value: Text, px_ms: i64 },
@@ -163,6 +165,9 @@ struct Op {
     reply: Option<Reply>,
     inv_us: u64,
     ret_us: Option<u64>,
+    /// For an open operation: when the client saw the server close its connection, after
+    /// which it cannot take effect.
+    closed_us: Option<u64>,
     /// The Redis wall times (µs) the operation could have seen.
     wall: (i64, i64),
     /// Indices of its invoke and complete events in the history.
@@ -250,10 +255,22 @@ impl ObjectHistory {
                             reply: None,
                             inv_us: event.at_us,
                             ret_us: None,
+                            closed_us: None,
                             wall: (0, 0),
                             invoke: index,
                             complete: None,
                         });
+                    }
+                }
+                EventKind::RedisClosed { conn } => {
+                    let (node, inc) = (event.node.as_str(), event.incarnation);
+                    let cut: Vec<_> = pending
+                        .range((node, inc, *conn, 0)..=(node, inc, *conn, u64::MAX))
+                        .map(|(k, i)| (*k, *i))
+                        .collect();
+                    for (key, i) in cut {
+                        ops[i].closed_us = Some(event.at_us);
+                        pending.remove(&key);
                     }
                 }
                 EventKind::RedisComplete { conn, op, reply } => {
@@ -269,7 +286,8 @@ impl ObjectHistory {
         // An error reply means the command did nothing.
         ops.retain(|op| op.reply != Some(Reply::Error));
         for op in &mut ops {
-            op.wall = clock.wall_range_us(op.inv_us, op.ret_us.unwrap_or(end_us).max(op.inv_us));
+            let until = op.ret_us.or(op.closed_us).unwrap_or(end_us).max(op.inv_us);
+            op.wall = clock.wall_range_us(op.inv_us, until);
         }
         ops.sort_by_key(|op| (op.inv_us, op.invoke));
         ObjectHistory { ops, strings: strings.into_vec() }
@@ -412,6 +430,12 @@ impl Op {
             )
     }
 
+    /// Whether an open operation can still take effect once the linearization has reached
+    /// `now_us`: not after its connection was closed.
+    fn possible_at(&self, now_us: u64) -> bool {
+        self.closed_us.is_none_or(|closed| closed >= now_us)
+    }
+
     /// The deadline range a TTL of `px_ms` set by this operation gives.
     fn deadline(&self, px_ms: i64) -> Option<(i64, i64)> {
         Some((self.wall.0 + px_ms * 1000 - SLACK_US, self.wall.1 + px_ms * 1000 + SLACK_US))
@@ -511,6 +535,9 @@ struct Frame {
     /// The first completed operation not linearized when the frame began: candidates are
     /// looked for from there (open ones are listed apart).
     first_completed: usize,
+    /// The latest invocation among the operations linearized so far: every later
+    /// linearization point is at or after it.
+    now_us: u64,
 }
 
 struct Search<'a> {
@@ -534,10 +561,10 @@ impl<'a> Search<'a> {
 
     /// The operations that may come next, with the states they lead to: completed ones first,
     /// then open ones that change the state.
-    fn children(&self, state: State, first: usize) -> Vec<(usize, State)> {
+    fn children(&self, state: State, first: usize, now_us: u64) -> Vec<(usize, State)> {
         let ops = &self.history.ops;
         let horizon = self.horizon(first);
-        let state = self.saturate(state, horizon);
+        let state = self.saturate(state, horizon, now_us);
         let mut children = Vec::new();
         for (i, op) in ops.iter().enumerate().skip(first) {
             if op.inv_us > horizon {
@@ -553,11 +580,18 @@ impl<'a> Search<'a> {
                 }
             }
         }
+        // Open operations with the same call and the same closing are interchangeable but for
+        // their invocation: the earliest can go wherever a later one can, so only it is tried.
+        let mut tried: Vec<(Call, Option<u64>)> = Vec::new();
         for &i in &self.open {
             let op = &ops[i];
-            if self.linearized[i] || op.inv_us > horizon || op.absorbed() {
+            if self.linearized[i] || op.inv_us > horizon || op.absorbed() || !op.possible_at(now_us) {
                 continue;
             }
+            if tried.contains(&(op.call, op.closed_us)) {
+                continue;
+            }
+            tried.push((op.call, op.closed_us));
             for (next, _) in op.apply(state) {
                 if next != state && !children.contains(&(i, next)) {
                     children.push((i, next));
@@ -588,15 +622,17 @@ impl<'a> Search<'a> {
     /// unanswered renewal may have extended its lease to any later deadline, and an
     /// unanswered release may have removed it at any time. Trying each at every place
     /// instead would multiply the search by the places; their effects are the union of those.
-    fn saturate(&self, mut state: State, horizon: u64) -> State {
+    fn saturate(&self, mut state: State, horizon: u64, now_us: u64) -> State {
         let Some((value, Some((mut earliest, mut latest)))) = state.lease else { return state };
         for &i in &self.open {
             let op = &self.history.ops[i];
-            if op.inv_us > horizon {
+            if op.inv_us > horizon || !op.possible_at(now_us) {
                 continue;
             }
             match op.call {
-                Call::Renew { value: owner, .. } if owner.matches(value) => latest = FOREVER,
+                Call::Renew { value: owner, px_ms } if owner.matches(value) => {
+                    latest = latest.max(op.deadline(px_ms).map_or(FOREVER, |d| d.1));
+                }
                 Call::Release { value: owner } if owner.matches(value) => earliest = i64::MIN / 4,
                 _ => {}
             }
@@ -624,8 +660,8 @@ impl<'a> Search<'a> {
         let mut path: Vec<usize> = Vec::new();
         let mut best: Option<(usize, Stuck)> = None;
         let first = self.first_completed(0);
-        let mut stack =
-            vec![Frame { children: self.children(state, first), next: 0, applied: None, first_completed: first }];
+        let children = self.children(state, first, 0);
+        let mut stack = vec![Frame { children, next: 0, applied: None, first_completed: first, now_us: 0 }];
         loop {
             let Some(top) = stack.last_mut() else {
                 let (_, stuck) = best.expect("a failed search got somewhere");
@@ -649,6 +685,7 @@ impl<'a> Search<'a> {
             let (i, next) = top.children[top.next];
             top.next += 1;
             let first = top.first_completed;
+            let now_us = top.now_us.max(self.history.ops[i].inv_us);
             steps += 1;
             if steps > self.budget {
                 return Found::Exhausted { steps: steps - 1 };
@@ -666,8 +703,8 @@ impl<'a> Search<'a> {
                 return Found::Linearizable { steps };
             }
             let first = self.first_completed(first);
-            let children = self.children(state, first);
-            stack.push(Frame { children, next: 0, applied: Some((i, before)), first_completed: first });
+            let children = self.children(state, first, now_us);
+            stack.push(Frame { children, next: 0, applied: Some((i, before)), first_completed: first, now_us });
         }
     }
 }
@@ -874,6 +911,23 @@ mod tests {
         let lost_early =
             check(vec![acquire("a", 0, 0, Some(10), ":1"), open_renew, acquire("b", 0, 2_500, Some(2_510), ":2")]);
         assert_eq!(lost_early.outcome, Outcome::Violated, "the lease was due until 3 s whatever the renewal did");
+    }
+
+    #[test]
+    fn an_unanswered_command_cannot_take_effect_after_its_connection_closed() {
+        let parts = |closed: bool| {
+            let mut a = acquire("a", 0, 0, None, "");
+            if closed {
+                a.push(ev(50, "a", 1, EventKind::RedisClosed { conn: 1 }));
+            }
+            vec![
+                a,
+                cmd("b", 0, 100, Some(110), &["GET", "leader"], "(nil)"),
+                cmd("c", 0, 200, Some(210), &["GET", "leader"], "\"a/0000000000000001/1\""),
+            ]
+        };
+        assert!(check(parts(false)).passed(), "a's acquire may have run at t=0.15 s");
+        assert_eq!(check(parts(true)).outcome, Outcome::Violated, "not after its connection closed at t=0.05 s");
     }
 
     #[test]
