@@ -1,8 +1,16 @@
-//! The scenario catalogue: each scenario is a deployment (nodes, elector timings, leader-only
-//! work), the faults it suffers, and the properties it requires. `chaos-<profile>` runs the
-//! production elector under a nemesis profile.
+//! The scenario catalogue. Each scenario reads like the plan it comes from: a deployment
+//! (instances, election key, timings), what happens to it (scripted faults, or a nemesis
+//! profile), and what must hold — every checker's property, with strict exclusivity where no
+//! fault may excuse an overlap, plus the plan's own expectations.
+//!
+//! From `shared/seeds/000_*` (the gateway, key `gateway_service_leader`, TTL 15 s, heartbeat
+//! 5 s): MI-01 .. MI-10 but MI-05 and MI-06 (they need HTTP traffic and the cache). From
+//! `001_*` (the backend, key `maplefile:leader:lock`, TTL 10 s): T1 .. T7. And `chaos-<profile>`
+//! for each nemesis profile.
 
 #![warn(missing_docs)]
+
+mod expect;
 
 use std::fmt;
 use std::time::Duration;
@@ -12,28 +20,90 @@ use sim::check::{
     epochs, fenced_epochs, job_slots, linearizability, liveness, strict_exclusivity, unexplained_overlaps, Failovers,
     LeaseKeys, Verdict, DEFAULT_BUDGET,
 };
-use sim::{elector, nemesis, simulate, Profile, Run, Seed, SimConfig, SimError, SimRng, Workload};
+use sim::{
+    elector, nemesis, simulate, Fault, FaultKind, Profile, Run, Seed, SimConfig, SimError, SimRng, Target, Workload,
+};
 
-/// The election key of the chaos scenarios.
-pub const KEY: &str = "leader";
+pub use expect::Expect;
+
+/// An elector's timings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Timings {
+    /// The lease TTL.
+    pub ttl: Duration,
+    /// How often the leader renews (the heartbeat).
+    pub renew: Duration,
+    /// How often a follower tries to acquire.
+    pub retry: Duration,
+}
+
+const fn secs(s: u64) -> Duration {
+    Duration::from_secs(s)
+}
+
+const fn millis(ms: u64) -> Duration {
+    Duration::from_millis(ms)
+}
+
+/// The gateway's (`000_*`): TTL 15 s, heartbeat 5 s, retry 1 s.
+pub const GATEWAY: Timings = Timings { ttl: secs(15), renew: secs(5), retry: secs(1) };
+/// The backend's (`001_*`): lock TTL 10 s, heartbeat 3 s, retry 2 s.
+pub const BACKEND: Timings = Timings { ttl: secs(10), renew: secs(3), retry: secs(2) };
+/// The harness's chaos deployment: TTL 3 s, renewal 1 s, retry 250 ms.
+pub const CHAOS: Timings = Timings { ttl: secs(3), renew: secs(1), retry: millis(250) };
+
+/// What happens to the deployment.
+#[derive(Debug, Clone)]
+pub enum Faults {
+    /// A nemesis profile draws the faults from the seed.
+    Profile(Profile),
+    /// The plan's steps, at fixed times; targets (the leader, a follower) resolve when they
+    /// happen, and the seed decides the rest (latencies, jitter, which follower).
+    Script(Vec<Fault>),
+    /// Random kills and restarts of random instances (T7).
+    Chaos {
+        /// How long each instance stays down, and the pause until the next kill (ms).
+        down_ms: (u64, u64),
+    },
+}
+
+/// Which lease exclusivity a scenario requires.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Exclusivity {
+    /// No two leaders at any instant (property 3).
+    Strict,
+    /// No overlap that the injected faults cannot explain (pauses, clock faults and Redis
+    /// restarts may; fencing keeps those safe).
+    UnlessExplained,
+}
 
 /// One scenario of the catalogue.
 #[derive(Debug, Clone)]
 pub struct Scenario {
-    /// Its name, e.g. `chaos-pauses`.
+    /// Its id, e.g. `MI-02`, `T7`, `chaos-pauses`.
     pub name: String,
     /// One line on what it does.
     pub description: String,
-    /// The nemesis profile its faults come from.
-    pub profile: Profile,
-    /// Lease TTL, renewal interval, acquire retry.
-    pub timings: (Duration, Duration, Duration),
+    /// The plan it comes from.
+    pub plan: &'static str,
+    /// Instances at the start.
+    pub nodes: usize,
+    /// The election key.
+    pub key: &'static str,
+    /// The elector's timings.
+    pub timings: Timings,
+    /// What happens.
+    pub faults: Faults,
     /// Faults happen in this phase; then everything heals for `liveness_phase`.
     pub safety_phase: Duration,
     /// The calm after the faults.
     pub liveness_phase: Duration,
     /// The leader's periodic job's slot.
     pub slot: Duration,
+    /// Which exclusivity it requires.
+    pub exclusivity: Exclusivity,
+    /// The plan's own expectations.
+    pub expect: Vec<Expect>,
 }
 
 /// A name that is no scenario.
@@ -49,20 +119,214 @@ impl fmt::Display for UnknownScenario {
 
 impl std::error::Error for UnknownScenario {}
 
+fn at(at_ms: u64, duration_ms: u64, kind: FaultKind) -> Fault {
+    Fault { at_ms, duration_ms, kind }
+}
+
+/// A scenario of `plan` with `nodes` instances on `key` with `timings`, scripted `faults`
+/// in a safety phase of `safety_s` seconds: strict exclusivity, no extra expectation yet.
+fn plan(
+    name: &str,
+    plan: &'static str,
+    description: &str,
+    (nodes, key, timings): (usize, &'static str, Timings),
+    safety_s: u64,
+    faults: Vec<Fault>,
+) -> Scenario {
+    Scenario {
+        name: name.to_owned(),
+        description: description.to_owned(),
+        plan,
+        nodes,
+        key,
+        timings,
+        faults: Faults::Script(faults),
+        safety_phase: secs(safety_s),
+        liveness_phase: timings.ttl * 2,
+        slot: timings.renew,
+        exclusivity: Exclusivity::Strict,
+        expect: vec![],
+    }
+}
+
+impl Scenario {
+    fn expecting(mut self, expect: impl IntoIterator<Item = Expect>) -> Scenario {
+        self.expect.extend(expect);
+        self
+    }
+}
+
+const GW: &str = "000 (gateway)";
+const BE: &str = "001 (backend)";
+
 /// Every scenario.
 pub fn catalogue() -> Vec<Scenario> {
-    Profile::ALL
-        .into_iter()
-        .map(|profile| Scenario {
+    let gateway = |n| (n, "gateway_service_leader", GATEWAY);
+    let backend = |n| (n, "maplefile:leader:lock", BACKEND);
+    let (leader, follower) = (|| Target::Leader, || Target::Follower);
+    let mut scenarios = vec![
+        plan(
+            "MI-01",
+            GW,
+            "3 instances start 3 s apart: exactly one leader, named by the key",
+            gateway(1),
+            30,
+            vec![at(3_000, 0, FaultKind::AddNode), at(6_000, 0, FaultKind::AddNode)],
+        )
+        .expecting([Expect::KeyNamesTheLeader]),
+        plan(
+            "MI-02",
+            GW,
+            "kill -9 the leader: a new leader within TTL + heartbeat",
+            gateway(3),
+            60,
+            vec![at(20_000, 40_000, FaultKind::Crash { node: leader() })],
+        )
+        .expecting([Expect::FailoverWithin(GATEWAY.ttl + GATEWAY.renew)]),
+        plan("MI-03", GW, "the leader runs: renewed every heartbeat, its TTL never runs out", gateway(3), 60, vec![])
+            .expecting([Expect::RenewedEvery(GATEWAY.renew + secs(1)), Expect::OneTerm]),
+        plan(
+            "MI-04",
+            GW,
+            "Redis frozen for 20 s (longer than the TTL): never two leaders; one after",
+            gateway(3),
+            60,
+            vec![
+                at(20_000, 20_000, FaultKind::Hold { node: Target::Node("node-1".into()) }),
+                at(20_000, 20_000, FaultKind::Hold { node: Target::Node("node-2".into()) }),
+                at(20_000, 20_000, FaultKind::Hold { node: Target::Node("node-3".into()) }),
+            ],
+        ),
+        plan(
+            "MI-07",
+            GW,
+            "the periodic health-check job: only the leader runs it, each slot once",
+            gateway(3),
+            60,
+            vec![at(25_000, 10_000, FaultKind::Crash { node: leader() })],
+        ),
+        plan(
+            "MI-08",
+            GW,
+            "a 4th instance joins: it follows, the leader is undisturbed",
+            gateway(3),
+            40,
+            vec![at(20_000, 0, FaultKind::AddNode)],
+        )
+        .expecting([Expect::LeaderUndisturbedFrom(secs(20))]),
+        plan(
+            "MI-09",
+            GW,
+            "a follower stops: the leader is unchanged, service continues",
+            gateway(3),
+            40,
+            vec![at(20_000, 0, FaultKind::RemoveNode { node: follower() })],
+        )
+        .expecting([Expect::LeaderUndisturbedFrom(secs(20))]),
+        plan(
+            "MI-10",
+            GW,
+            "SIGTERM the leader: the key is released at once, a new leader quickly",
+            gateway(3),
+            40,
+            vec![at(20_000, 0, FaultKind::RemoveNode { node: leader() })],
+        )
+        .expecting([
+            Expect::ReleasedOnStop,
+            Expect::FailoverWithin(GATEWAY.retry * 2 + secs(1)),
+            Expect::KeyNamesTheLeader,
+        ]),
+        plan(
+            "T1",
+            BE,
+            "graceful stop of the leader: a new leader within about 2 s",
+            backend(3),
+            40,
+            vec![at(15_000, 0, FaultKind::RemoveNode { node: leader() })],
+        )
+        .expecting([Expect::ReleasedOnStop, Expect::FailoverWithin(secs(3))]),
+        plan(
+            "T2",
+            BE,
+            "hard crash of the leader: a new leader within about 12 s",
+            backend(3),
+            40,
+            vec![at(15_000, 25_000, FaultKind::Crash { node: leader() })],
+        )
+        .expecting([Expect::FailoverWithin(secs(15))]),
+        plan(
+            "T3",
+            BE,
+            "4 instances; the leader stops three times in a row: the last one leads",
+            backend(4),
+            60,
+            vec![
+                at(15_000, 0, FaultKind::RemoveNode { node: leader() }),
+                at(30_000, 0, FaultKind::RemoveNode { node: leader() }),
+                at(45_000, 0, FaultKind::RemoveNode { node: leader() }),
+            ],
+        )
+        .expecting([Expect::FailoverWithin(secs(3)), Expect::LastStandingLeads]),
+        plan(
+            "T4",
+            BE,
+            "the old leader re-joins after a failover: it follows",
+            backend(3),
+            45,
+            vec![at(15_000, 10_000, FaultKind::Stop { node: leader() })],
+        )
+        .expecting([Expect::LeaderUndisturbedFrom(secs(20))]),
+        plan(
+            "T5",
+            BE,
+            "the leader loses Redis: it steps down, one new leader, a follower on return",
+            backend(3),
+            50,
+            vec![at(15_000, 20_000, FaultKind::PartitionRedis { node: leader() })],
+        )
+        .expecting([Expect::FailoverWithin(secs(15)), Expect::LeaderUndisturbedFrom(secs(34))]),
+        plan(
+            "T6",
+            BE,
+            "the leader and a follower crash together: the last one leads",
+            backend(3),
+            40,
+            vec![
+                at(15_000, 25_000, FaultKind::Crash { node: leader() }),
+                at(15_000, 25_000, FaultKind::Crash { node: follower() }),
+            ],
+        )
+        .expecting([Expect::FailoverWithin(secs(15))]),
+    ];
+    let mut t7 = plan(
+        "T7",
+        BE,
+        "5 instances killed and restarted at random for 5 minutes: one leader (fenced)",
+        backend(5),
+        300,
+        vec![],
+    );
+    t7.faults = Faults::Chaos { down_ms: (5_000, 15_000) };
+    t7.exclusivity = Exclusivity::UnlessExplained;
+    scenarios.push(t7.expecting([Expect::EveryFailoverWithin(BACKEND.ttl + BACKEND.retry + secs(3))]));
+    for profile in Profile::ALL {
+        let strict = matches!(profile, Profile::Quiet | Profile::Partitions | Profile::Crashes);
+        scenarios.push(Scenario {
             name: format!("chaos-{profile}"),
-            description: format!("3 nodes, TTL 3 s, renewal 1 s: {}", profile.describe()),
-            profile,
-            timings: (Duration::from_secs(3), Duration::from_secs(1), Duration::from_millis(250)),
-            safety_phase: Duration::from_secs(60),
-            liveness_phase: Duration::from_secs(20),
-            slot: Duration::from_secs(1),
-        })
-        .collect()
+            description: format!("3 instances, TTL 3 s, renewal 1 s: {}", profile.describe()),
+            plan: "the harness's nemesis",
+            nodes: 3,
+            key: "leader",
+            timings: CHAOS,
+            faults: Faults::Profile(profile),
+            safety_phase: secs(60),
+            liveness_phase: secs(20),
+            slot: secs(1),
+            exclusivity: if strict { Exclusivity::Strict } else { Exclusivity::UnlessExplained },
+            expect: vec![],
+        });
+    }
+    scenarios
 }
 
 /// The scenario called `name`, matched case-insensitively.
@@ -94,45 +358,62 @@ impl Scenario {
     /// The simulation's configuration for `seed`.
     pub fn config(&self, seed: Seed) -> SimConfig {
         let mut config = SimConfig::new(seed);
+        config.nodes = self.nodes;
         config.safety_phase = self.safety_phase;
         config.liveness_phase = self.liveness_phase;
-        let aim = nemesis::Aim { ttl: self.timings.0, safety_phase: config.safety_phase, nodes: config.nodes };
-        config.schedule = nemesis::schedule(self.profile, &mut SimRng::new(seed, "nemesis"), aim);
+        let mut rng = SimRng::new(seed, "nemesis");
+        config.schedule.faults = match &self.faults {
+            Faults::Profile(profile) => {
+                let aim = nemesis::Aim { ttl: self.timings.ttl, safety_phase: self.safety_phase, nodes: self.nodes };
+                nemesis::schedule(*profile, &mut rng, aim).faults
+            }
+            Faults::Script(faults) => faults.clone(),
+            Faults::Chaos { down_ms: (lo, hi) } => {
+                let (mut faults, mut t) = (Vec::new(), self.timings.ttl.as_millis() as u64);
+                let end = self.safety_phase.as_millis() as u64;
+                while t < end {
+                    let down = rng.between(*lo, *hi).min(end - t);
+                    let node = Target::Node(format!("node-{}", 1 + rng.below(self.nodes as u64)));
+                    faults.push(at(t, down, FaultKind::Crash { node }));
+                    t += down + rng.between(*lo, *hi);
+                }
+                faults
+            }
+        };
         config
     }
 
-    /// Whether the faults leave leases alone to keep leaders apart (no pauses, no clock
-    /// faults): then strict exclusivity is required, else only where no fault explains it.
-    fn requires_strict_exclusivity(&self) -> bool {
-        matches!(self.profile, Profile::Quiet | Profile::Partitions | Profile::Crashes)
+    /// The bound on a leader after the faults heal: TTL + the longest retry (with jitter) +
+    /// slack for latency.
+    pub fn liveness_bound(&self) -> Duration {
+        self.timings.ttl + self.timings.retry.mul_f64(1.2) + millis(500)
     }
 
     /// Runs the scenario under `seed` and checks every property it requires.
     pub fn run(&self, seed: Seed) -> Result<Outcome, SimError> {
-        let (ttl, renew, retry) = self.timings;
-        let workload = Workload::none().with_fenced_writes(Duration::from_millis(500)).with_slots(self.slot);
+        let Timings { ttl, renew, retry } = self.timings;
+        let key = self.key;
+        let workload = Workload::none().with_fenced_writes(renew / 2).with_slots(self.slot);
         let program = elector(
-            move |node| ElectorConfig::new(KEY, node.name.clone(), node.incarnation).with_timings(ttl, renew, retry),
+            move |node| ElectorConfig::new(key, node.name.clone(), node.incarnation).with_timings(ttl, renew, retry),
             workload,
         );
         let run = simulate(&self.config(seed), program)?;
-        // A leader within TTL + the longest retry (with jitter) + slack for latency.
-        let bound = ttl + retry.mul_f64(1.2) + Duration::from_millis(500);
-        let bound_us = bound.as_micros() as u64;
+        let bound_us = self.liveness_bound().as_micros() as u64;
         let (live, failovers) = liveness(&run.events, run.liveness_from_us, run.end_us, bound_us);
-        let exclusivity = if self.requires_strict_exclusivity() {
-            strict_exclusivity(&run.events)
-        } else {
-            unexplained_overlaps(&run.events)
+        let exclusivity = match self.exclusivity {
+            Exclusivity::Strict => strict_exclusivity(&run.events),
+            Exclusivity::UnlessExplained => unexplained_overlaps(&run.events),
         };
-        let verdicts = vec![
+        let mut verdicts = vec![
             epochs(&run.events),
             fenced_epochs(&run.events),
             exclusivity,
-            linearizability(&run.events, &[LeaseKeys::of_election(KEY)], &run.redis_clock, DEFAULT_BUDGET),
+            linearizability(&run.events, &[LeaseKeys::of_election(key)], &run.redis_clock, DEFAULT_BUDGET),
             job_slots(&run.events, run.liveness_from_us + bound_us, run.end_us, self.slot),
             live,
         ];
+        verdicts.extend(self.expect.iter().map(|e| e.check(self, &run, &failovers)));
         Ok(Outcome { run, verdicts, failovers })
     }
 }

@@ -94,6 +94,8 @@ pub struct Run {
     pub end_us: u64,
     /// Redis's clock over the run: when its TTLs ran out.
     pub redis_clock: ClockTrace,
+    /// The string keys Redis held at the end (what `redis-cli GET` would show), by key.
+    pub redis_strings: BTreeMap<String, String>,
 }
 
 impl Run {
@@ -270,7 +272,25 @@ impl<'a> World<'a> {
             liveness_from_us: safety_us,
             end_us: total_us,
             redis_clock: self.redis_clock.trace(),
+            redis_strings: self.strings_at_end(),
         })
+    }
+}
+
+impl World<'_> {
+    fn strings_at_end(&self) -> BTreeMap<String, String> {
+        let now_ms = self.redis_clock.wall_ms();
+        self.redis
+            .keyspace()
+            .iter()
+            .filter(|(_, entry)| entry.expires_at_ms.is_none_or(|at| at > now_ms))
+            .filter_map(|(key, entry)| match &entry.value {
+                model::Value::Str(value) => {
+                    Some((String::from_utf8_lossy(key).into_owned(), String::from_utf8_lossy(value).into_owned()))
+                }
+                _ => None,
+            })
+            .collect()
     }
 }
 

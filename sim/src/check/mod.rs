@@ -41,6 +41,9 @@ pub enum Property {
     /// Each slot of a periodic leader-only job runs at most once, by its leader, and none is
     /// skipped while healthy.
     LeaderOnlyJobs,
+    /// A scenario's own expectation, from the plan it comes from (the key names the leader,
+    /// the leader is undisturbed, a failover within the plan's figure, ...).
+    Expectation,
     /// A leader again within the bound once faults heal.
     Liveness,
 }
@@ -71,15 +74,18 @@ pub struct Verdict {
 }
 
 impl Verdict {
-    pub(crate) fn pass(property: Property, explanation: impl Into<String>) -> Verdict {
+    /// A pass, with what was checked.
+    pub fn pass(property: Property, explanation: impl Into<String>) -> Verdict {
         Verdict { property, outcome: Outcome::Pass, explanation: explanation.into(), evidence: vec![] }
     }
 
-    pub(crate) fn unknown(property: Property, explanation: impl Into<String>) -> Verdict {
+    /// Undecided, with why.
+    pub fn unknown(property: Property, explanation: impl Into<String>) -> Verdict {
         Verdict { property, outcome: Outcome::Unknown, explanation: explanation.into(), evidence: vec![] }
     }
 
-    pub(crate) fn violated(property: Property, explanation: impl Into<String>, evidence: Vec<Event>) -> Verdict {
+    /// A violation, with its explanation and the events that show it.
+    pub fn violated(property: Property, explanation: impl Into<String>, evidence: Vec<Event>) -> Verdict {
         Verdict { property, outcome: Outcome::Violated, explanation: explanation.into(), evidence }
     }
 
@@ -94,13 +100,13 @@ impl Verdict {
     }
 }
 
-/// `t=12.345 s`.
-pub(crate) fn at(us: u64) -> String {
+/// `t=12.345 s`: how verdicts write a true time.
+pub fn at(us: u64) -> String {
     format!("t={:.3} s", us as f64 / 1e6)
 }
 
-/// `node-1#2`.
-pub(crate) fn who(event: &Event) -> String {
+/// `node-1#2`: how verdicts name a node incarnation.
+pub fn who(event: &Event) -> String {
     format!("{}#{}", event.node, event.incarnation)
 }
 

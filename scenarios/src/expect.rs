@@ -1,0 +1,187 @@
+//! The plans' own expectations, each checked on a run's history.
+
+use std::time::Duration;
+
+use sim::check::{at, terms, who, Failovers, Property, Verdict};
+use sim::{Event, EventKind, Run};
+
+use crate::Scenario;
+
+/// One expectation of a plan.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Expect {
+    /// At the end, the election key names the one leader (`redis-cli GET key`), and no
+    /// other leader key is left behind.
+    KeyNamesTheLeader,
+    /// Every failover (a leaderless gap ended by a grant) took at most this long, and there
+    /// was one.
+    FailoverWithin(Duration),
+    /// Every failover, if any, took at most this long (random faults may spare the leader).
+    EveryFailoverWithin(Duration),
+    /// The leader's lease was renewed at least this often, through to the end.
+    RenewedEvery(Duration),
+    /// One term for the whole run: the lease never ran out.
+    OneTerm,
+    /// The leader at this instant still leads, in the same epoch, at the end.
+    LeaderUndisturbedFrom(Duration),
+    /// A leader asked to stop released the key at once (within a second).
+    ReleasedOnStop,
+    /// The instance never stopped leads at the end.
+    LastStandingLeads,
+}
+
+impl Expect {
+    /// The expectation's verdict on `run`.
+    pub fn check(&self, scenario: &Scenario, run: &Run, failovers: &Failovers) -> Verdict {
+        let end = run.end_us - 1;
+        let leaders = run.leaders_at(end);
+        let fail = |text: String, evidence: Vec<Event>| Verdict::violated(Property::Expectation, text, evidence);
+        let pass = |text: String| Verdict::pass(Property::Expectation, text);
+        match self {
+            Expect::KeyNamesTheLeader => {
+                let stored = run.redis_strings.get(scenario.key);
+                match (leaders.as_slice(), stored) {
+                    ([(node, epoch)], Some(value))
+                        if value.starts_with(&format!("{node}/")) && value.ends_with(&format!("/{epoch}")) =>
+                    {
+                        pass(format!("the key {} names the leader {node} (epoch {epoch})", scenario.key))
+                    }
+                    _ => fail(
+                        format!(
+                            "at the end the key {} holds {stored:?} while the leaders are {leaders:?}",
+                            scenario.key
+                        ),
+                        vec![],
+                    ),
+                }
+            }
+            Expect::EveryFailoverWithin(_) if failovers.samples_s.is_empty() => pass("no failover happened".into()),
+            Expect::FailoverWithin(bound) | Expect::EveryFailoverWithin(bound) => {
+                match failovers.samples_s.iter().copied().reduce(f64::max) {
+                    None => fail("the plan causes a failover, but none was measured".into(), vec![]),
+                    Some(worst) if worst > bound.as_secs_f64() => fail(
+                        format!("a failover took {worst:.3} s, beyond the plan's {:.3} s", bound.as_secs_f64()),
+                        vec![],
+                    ),
+                    Some(worst) => pass(format!(
+                        "{} failover(s), the longest {worst:.3} s, within {:.3} s",
+                        failovers.samples_s.len(),
+                        bound.as_secs_f64()
+                    )),
+                }
+            }
+            Expect::RenewedEvery(every) => renewed_every(run, *every),
+            Expect::OneTerm => {
+                let grants: Vec<&Event> =
+                    run.events.iter().filter(|e| matches!(e.kind, EventKind::Acquired { .. })).collect();
+                match grants.as_slice() {
+                    [only] => pass(format!("one term, {} from {}", who(only), at(only.at_us))),
+                    _ => fail(
+                        format!("{} terms where the plan expects one", grants.len()),
+                        grants.into_iter().cloned().collect(),
+                    ),
+                }
+            }
+            Expect::LeaderUndisturbedFrom(from) => {
+                let before = run.leaders_at(from.as_micros() as u64);
+                if before.len() == 1 && before == leaders {
+                    pass(format!(
+                        "{} led in epoch {} from {} to the end",
+                        before[0].0,
+                        before[0].1,
+                        at(from.as_micros() as u64)
+                    ))
+                } else {
+                    fail(
+                        format!(
+                            "the leaders were {before:?} at {} and {leaders:?} at the end",
+                            at(from.as_micros() as u64)
+                        ),
+                        vec![],
+                    )
+                }
+            }
+            Expect::ReleasedOnStop => released_on_stop(run),
+            Expect::LastStandingLeads => {
+                let stopped: Vec<&str> = run
+                    .events
+                    .iter()
+                    .filter(|e| matches!(e.kind, EventKind::StopRequested | EventKind::Crashed))
+                    .map(|e| e.node.as_str())
+                    .collect();
+                match leaders.as_slice() {
+                    [(node, _)] if !stopped.contains(&node.as_str()) => {
+                        pass(format!("{node}, never stopped, leads at the end"))
+                    }
+                    _ => fail(format!("at the end the leaders are {leaders:?}; stopped were {stopped:?}"), vec![]),
+                }
+            }
+        }
+    }
+}
+
+/// Renewals (or the grant) of each term at most `every` apart, and up to the term's end.
+fn renewed_every(run: &Run, every: Duration) -> Verdict {
+    let every_us = every.as_micros() as u64;
+    for term in terms(&run.events) {
+        let mut last = term.from_us;
+        let until = term.until_us.min(run.end_us);
+        let renewals = run.events.iter().filter(|e| {
+            e.node == term.acquired.node
+                && e.incarnation == term.acquired.incarnation
+                && matches!(e.kind, EventKind::Renewed { epoch, .. } if epoch == term.epoch)
+        });
+        for at_us in renewals.map(|e| e.at_us).chain([until]) {
+            if at_us.saturating_sub(last) > every_us {
+                return Verdict::violated(
+                    Property::Expectation,
+                    format!(
+                        "{} went {:.3} s without renewing (from {} to {}), beyond the plan's {:.3} s",
+                        term.holder(),
+                        (at_us - last) as f64 / 1e6,
+                        at(last),
+                        at(at_us),
+                        every.as_secs_f64()
+                    ),
+                    vec![term.acquired.clone()],
+                );
+            }
+            last = at_us;
+        }
+    }
+    Verdict::pass(Property::Expectation, format!("every term renewed at least every {:.3} s", every.as_secs_f64()))
+}
+
+/// Every leader asked to stop released within a second.
+fn released_on_stop(run: &Run) -> Verdict {
+    let mut stops = 0;
+    for stop in run.events.iter().filter(|e| e.kind == EventKind::StopRequested) {
+        let led = run.leaders_at(stop.at_us).iter().any(|(node, _)| *node == stop.node);
+        if !led {
+            continue;
+        }
+        stops += 1;
+        let released = run.events.iter().any(|e| {
+            e.node == stop.node
+                && e.incarnation == stop.incarnation
+                && matches!(e.kind, EventKind::Released { .. })
+                && e.at_us >= stop.at_us
+                && e.at_us - stop.at_us <= 1_000_000
+        });
+        if !released {
+            return Verdict::violated(
+                Property::Expectation,
+                format!(
+                    "{} was asked to stop at {} while leading and did not release the key within 1 s",
+                    who(stop),
+                    at(stop.at_us)
+                ),
+                vec![stop.clone()],
+            );
+        }
+    }
+    if stops == 0 {
+        return Verdict::violated(Property::Expectation, "no leader was asked to stop".to_owned(), vec![]);
+    }
+    Verdict::pass(Property::Expectation, format!("{stops} stopping leader(s) released the key within 1 s"))
+}
