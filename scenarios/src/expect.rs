@@ -31,6 +31,18 @@ pub enum Expect {
 }
 
 impl Expect {
+    /// The expectation for a deployment with timings `to` instead of `from`: durations scale
+    /// with the TTL.
+    pub fn scaled(self, from: crate::Timings, to: crate::Timings) -> Expect {
+        let scale = |d: Duration| d.mul_f64(to.ttl.as_secs_f64() / from.ttl.as_secs_f64());
+        match self {
+            Expect::FailoverWithin(d) => Expect::FailoverWithin(scale(d)),
+            Expect::EveryFailoverWithin(d) => Expect::EveryFailoverWithin(scale(d)),
+            Expect::RenewedEvery(d) => Expect::RenewedEvery(scale(d)),
+            other => other,
+        }
+    }
+
     /// The expectation's verdict on `run`.
     pub fn check(&self, scenario: &Scenario, run: &Run, failovers: &Failovers) -> Verdict {
         let end = run.end_us - 1;

@@ -21,7 +21,8 @@ use sim::check::{
     LeaseKeys, Verdict, DEFAULT_BUDGET,
 };
 use sim::{
-    elector, nemesis, simulate, Fault, FaultKind, Profile, Run, Seed, SimConfig, SimError, SimRng, Target, Workload,
+    elector, nemesis, simulate, EventKind, Fault, FaultKind, Profile, Run, Seed, SimConfig, SimError, SimRng, Target,
+    Workload,
 };
 
 pub use expect::Expect;
@@ -49,6 +50,8 @@ const fn millis(ms: u64) -> Duration {
 pub const GATEWAY: Timings = Timings { ttl: secs(15), renew: secs(5), retry: secs(1) };
 /// The backend's (`001_*`): lock TTL 10 s, heartbeat 3 s, retry 2 s.
 pub const BACKEND: Timings = Timings { ttl: secs(10), renew: secs(3), retry: secs(2) };
+/// The backend's optimised settings (`001_*`): TTL 5 s, retry 1 s (heartbeat 1.5 s).
+pub const OPTIMISED: Timings = Timings { ttl: secs(5), renew: millis(1_500), retry: secs(1) };
 /// The harness's chaos deployment: TTL 3 s, renewal 1 s, retry 250 ms.
 pub const CHAOS: Timings = Timings { ttl: secs(3), renew: secs(1), retry: millis(250) };
 
@@ -104,6 +107,8 @@ pub struct Scenario {
     pub exclusivity: Exclusivity,
     /// The plan's own expectations.
     pub expect: Vec<Expect>,
+    /// What the plan says a failover takes (min, typical, max), if it says.
+    pub plan_failover: Option<&'static str>,
 }
 
 /// A name that is no scenario.
@@ -146,12 +151,30 @@ fn plan(
         slot: timings.renew,
         exclusivity: Exclusivity::Strict,
         expect: vec![],
+        plan_failover: None,
     }
 }
 
 impl Scenario {
     fn expecting(mut self, expect: impl IntoIterator<Item = Expect>) -> Scenario {
         self.expect.extend(expect);
+        self
+    }
+
+    fn figures(mut self, plan_failover: &'static str) -> Scenario {
+        self.plan_failover = Some(plan_failover);
+        self
+    }
+
+    /// The same plan with the backend's optimised timings (TTL 5 s, retry 1 s).
+    fn optimised(mut self, plan_failover: &'static str) -> Scenario {
+        self.name = format!("{}-optimised", self.name);
+        self.description = format!("{} (TTL 5 s, retry 1 s)", self.description);
+        self.timings = OPTIMISED;
+        self.slot = OPTIMISED.renew;
+        self.liveness_phase = OPTIMISED.ttl * 2;
+        self.expect = self.expect.into_iter().map(|e| e.scaled(BACKEND, OPTIMISED)).collect();
+        self.plan_failover = Some(plan_failover);
         self
     }
 }
@@ -182,7 +205,8 @@ pub fn catalogue() -> Vec<Scenario> {
             60,
             vec![at(20_000, 40_000, FaultKind::Crash { node: leader() })],
         )
-        .expecting([Expect::FailoverWithin(GATEWAY.ttl + GATEWAY.renew)]),
+        .expecting([Expect::FailoverWithin(GATEWAY.ttl + GATEWAY.renew)])
+        .figures("within TTL + heartbeat: 20 s"),
         plan("MI-03", GW, "the leader runs: renewed every heartbeat, its TTL never runs out", gateway(3), 60, vec![])
             .expecting([Expect::RenewedEvery(GATEWAY.renew + secs(1)), Expect::OneTerm]),
         plan(
@@ -244,7 +268,8 @@ pub fn catalogue() -> Vec<Scenario> {
             40,
             vec![at(15_000, 0, FaultKind::RemoveNode { node: leader() })],
         )
-        .expecting([Expect::ReleasedOnStop, Expect::FailoverWithin(secs(3))]),
+        .expecting([Expect::ReleasedOnStop, Expect::FailoverWithin(secs(3))])
+        .figures("1 s / 2 s / 3 s"),
         plan(
             "T2",
             BE,
@@ -253,7 +278,8 @@ pub fn catalogue() -> Vec<Scenario> {
             40,
             vec![at(15_000, 25_000, FaultKind::Crash { node: leader() })],
         )
-        .expecting([Expect::FailoverWithin(secs(15))]),
+        .expecting([Expect::FailoverWithin(secs(15))])
+        .figures("10 s / 12 s / 15 s"),
         plan(
             "T3",
             BE,
@@ -266,7 +292,8 @@ pub fn catalogue() -> Vec<Scenario> {
                 at(45_000, 0, FaultKind::RemoveNode { node: leader() }),
             ],
         )
-        .expecting([Expect::FailoverWithin(secs(3)), Expect::LastStandingLeads]),
+        .expecting([Expect::FailoverWithin(secs(3)), Expect::LastStandingLeads])
+        .figures("2 s / 4 s / 6 s for two leaders in a row"),
         plan(
             "T4",
             BE,
@@ -284,7 +311,8 @@ pub fn catalogue() -> Vec<Scenario> {
             50,
             vec![at(15_000, 20_000, FaultKind::PartitionRedis { node: leader() })],
         )
-        .expecting([Expect::FailoverWithin(secs(15)), Expect::LeaderUndisturbedFrom(secs(34))]),
+        .expecting([Expect::FailoverWithin(secs(15)), Expect::LeaderUndisturbedFrom(secs(34))])
+        .figures("10 s / 12 s / 15 s"),
         plan(
             "T6",
             BE,
@@ -296,8 +324,14 @@ pub fn catalogue() -> Vec<Scenario> {
                 at(15_000, 25_000, FaultKind::Crash { node: follower() }),
             ],
         )
-        .expecting([Expect::FailoverWithin(secs(15))]),
+        .expecting([Expect::FailoverWithin(secs(15))])
+        .figures("about 12 s"),
     ];
+    let optimised: Vec<Scenario> = [("T1", "0.5 s / 1 s / 2 s"), ("T2", "5 s / 6 s / 8 s"), ("T5", "5 s / 6 s / 8 s")]
+        .into_iter()
+        .map(|(name, figures)| scenarios.iter().find(|s| s.name == name).expect("a plan").clone().optimised(figures))
+        .collect();
+    scenarios.extend(optimised);
     let mut t7 = plan(
         "T7",
         BE,
@@ -324,6 +358,7 @@ pub fn catalogue() -> Vec<Scenario> {
             slot: secs(1),
             exclusivity: if strict { Exclusivity::Strict } else { Exclusivity::UnlessExplained },
             expect: vec![],
+            plan_failover: None,
         });
     }
     scenarios
@@ -341,8 +376,10 @@ pub struct Outcome {
     pub run: Run,
     /// Every required property's verdict.
     pub verdicts: Vec<Verdict>,
-    /// The failover times the liveness checker measured.
+    /// The failover times the liveness checker measured (leaderless gaps ended by a grant).
     pub failovers: Failovers,
+    /// From each fault aimed at the leader to the next grant, as the plans time a failover.
+    pub recoveries: Failovers,
 }
 
 impl Outcome {
@@ -414,8 +451,28 @@ impl Scenario {
             live,
         ];
         verdicts.extend(self.expect.iter().map(|e| e.check(self, &run, &failovers)));
-        Ok(Outcome { run, verdicts, failovers })
+        let recoveries = recoveries(self, &run);
+        Ok(Outcome { run, verdicts, failovers, recoveries })
     }
+}
+
+/// From each fault aimed at the leader to the next grant, in seconds (scripted plans only:
+/// under a nemesis a fault aimed at the leader need not depose it).
+fn recoveries(scenario: &Scenario, run: &Run) -> Failovers {
+    if !matches!(scenario.faults, Faults::Script(_)) {
+        return Failovers::default();
+    }
+    let mut samples_s = Vec::new();
+    for (i, event) in run.events.iter().enumerate() {
+        let EventKind::FaultInjected { what } = &event.kind else { continue };
+        if !what.contains("\"leader\"") {
+            continue;
+        }
+        if let Some(grant) = run.events[i..].iter().find(|e| matches!(e.kind, EventKind::Acquired { .. })) {
+            samples_s.push((grant.at_us - event.at_us) as f64 / 1e6);
+        }
+    }
+    Failovers { samples_s }
 }
 
 /// The `k`-th seed of a campaign over `scenario`: a fixed function of both, so that shards

@@ -14,6 +14,14 @@ fn seeds(name: &str, default: u64) -> Vec<Seed> {
     (0..count).map(|k| campaign_seed(name, k)).collect()
 }
 
+#[test]
+fn every_scenario_of_the_catalogue_has_a_test_here() {
+    let source = include_str!("catalogue.rs");
+    for scenario in scenarios::catalogue() {
+        assert!(source.contains(&format!("\"{}\"", scenario.name)), "{} has no test in catalogue.rs", scenario.name);
+    }
+}
+
 fn check(name: &str, test: &str, default_seeds: u64) {
     let scenario = find(name).expect("a catalogue scenario");
     for (i, seed) in seeds(&scenario.name, default_seeds).into_iter().enumerate() {
@@ -60,6 +68,9 @@ scenarios! {
     t5: "T5", 4;
     t6: "T6", 4;
     t7: "T7", 3;
+    t1_optimised: "T1-optimised", 4;
+    t2_optimised: "T2-optimised", 4;
+    t5_optimised: "T5-optimised", 4;
     chaos_quiet: "chaos-quiet", 4;
     chaos_partitions: "chaos-partitions", 20;
     chaos_pauses: "chaos-pauses", 20;
