@@ -28,6 +28,11 @@ pub enum Expect {
     ReleasedOnStop,
     /// The instance never stopped leads at the end.
     LastStandingLeads,
+    /// Every client request was answered by some live instance (the load balancer passing it
+    /// on when one did not answer).
+    EveryRequestAnswered,
+    /// Every instance answered (at least 90% of) the requests sent to it first.
+    EveryInstanceServesItsShare,
 }
 
 impl Expect {
@@ -114,6 +119,40 @@ impl Expect {
                 }
             }
             Expect::ReleasedOnStop => released_on_stop(run),
+            Expect::EveryRequestAnswered => {
+                let requests = http_requests(run);
+                match requests.iter().find(|(_, served_by, _)| served_by.is_none()) {
+                    Some((event, _, _)) => fail(
+                        format!("request sent at {} was answered by no instance", at(event.at_us)),
+                        vec![(*event).clone()],
+                    ),
+                    None if requests.is_empty() => fail("no request was sent".into(), vec![]),
+                    None => {
+                        let passed_on = requests
+                            .iter()
+                            .filter(|(e, _, _)| matches!(e.kind, EventKind::HttpRequest { attempts, .. } if attempts > 1))
+                            .count();
+                        pass(format!("all {} requests answered ({passed_on} passed on to another instance)", requests.len()))
+                    }
+                }
+            }
+            Expect::EveryInstanceServesItsShare => {
+                let requests = http_requests(run);
+                for node in &run.nodes {
+                    let sent = requests.iter().filter(|(_, _, first)| *first == node.as_str()).count();
+                    let served = requests
+                        .iter()
+                        .filter(|(_, by, first)| *first == node.as_str() && *by == Some(node.as_str()))
+                        .count();
+                    if sent == 0 || served * 10 < sent * 9 {
+                        return fail(
+                            format!("{node} answered {served} of the {sent} requests sent to it first"),
+                            vec![],
+                        );
+                    }
+                }
+                pass(format!("each of {} instances answered its share of {} requests", run.nodes.len(), requests.len()))
+            }
             Expect::LastStandingLeads => {
                 let stopped: Vec<&str> = run
                     .events
@@ -196,4 +235,15 @@ fn released_on_stop(run: &Run) -> Verdict {
         return Verdict::violated(Property::Expectation, "no leader was asked to stop".to_owned(), vec![]);
     }
     Verdict::pass(Property::Expectation, format!("{stops} stopping leader(s) released the key within 1 s"))
+}
+
+/// Each HTTP request: its event, who answered, whom it was sent to first.
+fn http_requests(run: &Run) -> Vec<(&Event, Option<&str>, &str)> {
+    run.events
+        .iter()
+        .filter_map(|e| match &e.kind {
+            EventKind::HttpRequest { served_by, first, .. } => Some((e, served_by.as_deref(), first.as_str())),
+            _ => None,
+        })
+        .collect()
 }

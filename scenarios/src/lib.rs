@@ -21,8 +21,8 @@ use sim::check::{
     LeaseKeys, Verdict, DEFAULT_BUDGET,
 };
 use sim::{
-    elector, nemesis, simulate, EventKind, Fault, FaultKind, Profile, Run, Seed, SimConfig, SimError, SimRng, Target,
-    Workload,
+    elector, http_client, nemesis, simulate_with_clients, EventKind, Fault, FaultKind, Profile, Run, Seed, SimConfig,
+    SimError, SimRng, Target, Workload,
 };
 
 pub use expect::Expect;
@@ -109,6 +109,9 @@ pub struct Scenario {
     pub expect: Vec<Expect>,
     /// What the plan says a failover takes (min, typical, max), if it says.
     pub plan_failover: Option<&'static str>,
+    /// Every node serves `/health`, and a client host sends a request this often, round robin
+    /// with load-balancer failover.
+    pub requests_every: Option<Duration>,
 }
 
 /// A name that is no scenario.
@@ -152,12 +155,18 @@ fn plan(
         exclusivity: Exclusivity::Strict,
         expect: vec![],
         plan_failover: None,
+        requests_every: None,
     }
 }
 
 impl Scenario {
     fn expecting(mut self, expect: impl IntoIterator<Item = Expect>) -> Scenario {
         self.expect.extend(expect);
+        self
+    }
+
+    fn with_requests(mut self, every: Duration) -> Scenario {
+        self.requests_every = Some(every);
         self
     }
 
@@ -205,8 +214,9 @@ pub fn catalogue() -> Vec<Scenario> {
             60,
             vec![at(20_000, 40_000, FaultKind::Crash { node: leader() })],
         )
-        .expecting([Expect::FailoverWithin(GATEWAY.ttl + GATEWAY.renew)])
-        .figures("within TTL + heartbeat: 20 s"),
+        .expecting([Expect::FailoverWithin(GATEWAY.ttl + GATEWAY.renew), Expect::EveryRequestAnswered])
+        .figures("within TTL + heartbeat: 20 s")
+        .with_requests(secs(1)),
         plan("MI-03", GW, "the leader runs: renewed every heartbeat, its TTL never runs out", gateway(3), 60, vec![])
             .expecting([Expect::RenewedEvery(GATEWAY.renew + secs(1)), Expect::OneTerm]),
         plan(
@@ -221,6 +231,16 @@ pub fn catalogue() -> Vec<Scenario> {
                 at(20_000, 20_000, FaultKind::Hold { node: Target::Node("node-3".into()) }),
             ],
         ),
+        plan(
+            "MI-05",
+            GW,
+            "requests round robin over 3 instances: every instance serves its share",
+            gateway(3),
+            40,
+            vec![],
+        )
+        .expecting([Expect::EveryRequestAnswered, Expect::EveryInstanceServesItsShare])
+        .with_requests(millis(500)),
         plan(
             "MI-07",
             GW,
@@ -359,6 +379,7 @@ pub fn catalogue() -> Vec<Scenario> {
             exclusivity: if strict { Exclusivity::Strict } else { Exclusivity::UnlessExplained },
             expect: vec![],
             plan_failover: None,
+            requests_every: None,
         });
     }
     scenarios
@@ -430,12 +451,18 @@ impl Scenario {
     pub fn run(&self, seed: Seed) -> Result<Outcome, SimError> {
         let Timings { ttl, renew, retry } = self.timings;
         let key = self.key;
-        let workload = Workload::none().with_fenced_writes(renew / 2).with_slots(self.slot);
+        let mut workload = Workload::none().with_fenced_writes(renew / 2).with_slots(self.slot);
+        let mut clients = Vec::new();
+        let config = self.config(seed);
+        if let Some(every) = self.requests_every {
+            workload = workload.with_health();
+            clients.push(("client".to_owned(), http_client(config.node_names(), every, secs(1))));
+        }
         let program = elector(
             move |node| ElectorConfig::new(key, node.name.clone(), node.incarnation).with_timings(ttl, renew, retry),
             workload,
         );
-        let run = simulate(&self.config(seed), program)?;
+        let run = simulate_with_clients(&config, program, clients)?;
         let bound_us = self.liveness_bound().as_micros() as u64;
         let (live, failovers) = liveness(&run.events, run.liveness_from_us, run.end_us, bound_us);
         let exclusivity = match self.exclusivity {

@@ -66,6 +66,9 @@ pub enum EventKind {
     /// A write to the fenced resource (sent at `sent_us`, recorded when answered) and
     /// whether it was accepted.
     FencedWrite { epoch: u64, accepted: bool, value: String, sent_us: u64 },
+    /// A client's HTTP request (`GET /health`), sent first to `first` at `sent_us`, answered by
+    /// `served_by` (None: no instance answered) after `attempts` instances were tried.
+    HttpRequest { request: u64, first: String, served_by: Option<String>, is_leader: bool, attempts: u32, sent_us: u64 },
     /// A cache read returned `version`.
     CacheRead { key: String, version: u64 },
     /// A write committed `version`.

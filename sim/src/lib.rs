@@ -28,6 +28,7 @@ mod clock;
 pub mod fault;
 mod gate;
 pub mod history;
+mod http;
 pub mod nemesis;
 mod net;
 mod program;
@@ -39,11 +40,12 @@ pub use clock::{ClockTrace, SimClock, TrueTime, DRIFT_PPM_MAX, EPOCH_UNIX_MS};
 pub use fault::{Fault, FaultKind, FaultSchedule, ScheduleError, Target};
 pub use gate::{Gate, Gated, NodeSpawner};
 pub use history::{first_divergence, trace_hash, Divergence, Event, EventKind, History, Recorder};
+pub use http::{http_client, HEALTH_PORT};
 pub use nemesis::Profile;
 pub use net::{SimConnector, TurmoilListener, REDIS_HOST, REDIS_PORT};
 pub use program::{elector, program, NodeContext, NodeProgram, Workload, FENCED_RESOURCE, SLOT_CLAIMS, SLOT_JOB};
 pub use seed::{fnv1a, Seed, SeedError, SimRng};
-pub use world::{simulate, Run, SimConfig, SimError};
+pub use world::{simulate, simulate_with_clients, Run, SimConfig, SimError};
 
 /// Why a determinism check failed.
 #[derive(Debug, thiserror::Error)]

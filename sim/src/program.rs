@@ -67,6 +67,8 @@ pub struct Workload {
     /// Run a periodic job ([`SLOT_JOB`]) in slots of this length by the node's wall clock,
     /// each slot claimed through [`election::SlotClaims`] before it runs.
     pub slots: Option<Duration>,
+    /// Serve `GET /health` over HTTP/1.1 on [`crate::HEALTH_PORT`] (every node, leader or not).
+    pub health: bool,
 }
 
 impl Workload {
@@ -78,6 +80,11 @@ impl Workload {
     /// Adds fenced writes every `every`.
     pub fn with_fenced_writes(self, every: Duration) -> Workload {
         Workload { fenced_writes: Some(every), ..self }
+    }
+
+    /// Adds the `/health` endpoint.
+    pub fn with_health(self) -> Workload {
+        Workload { health: true, ..self }
     }
 
     /// Adds the periodic job with slots of `every`.
@@ -118,6 +125,9 @@ async fn run_elector(ctx: NodeContext, config: ElectorConfig, workload: Workload
         Err(e) => panic!("invalid elector configuration for {}: {e}", ctx.name),
     };
     let handle = elector.handle();
+    if workload.health {
+        ctx.spawner.spawn_local(crate::http::serve_health(ctx.clone(), handle.clone()));
+    }
     let shutdown = ctx.shutdown.clone();
     ctx.spawner.spawn_local(async move {
         shutdown.cancelled().await;

@@ -113,6 +113,8 @@ struct NodeState {
     clock: SimClock,
     shutdown: Rc<RefCell<CancellationToken>>,
     up: bool,
+    /// A client host: not a node of the deployment, never a fault's target.
+    client: bool,
 }
 
 /// A fault in effect, with its targets resolved to names.
@@ -125,7 +127,18 @@ struct Active {
 
 /// Runs a simulation of `config` with `program` on every node.
 pub fn simulate(config: &SimConfig, program: NodeProgram) -> Result<Run, SimError> {
-    World::new(config, program).run()
+    World::new(config, program, Vec::new()).run()
+}
+
+/// Runs a simulation of `config` with `program` on every node and, on hosts of their own,
+/// `clients` (name and program): they talk to the nodes over the simulated network, record
+/// in the history, and are never a fault's target.
+pub fn simulate_with_clients(
+    config: &SimConfig,
+    program: NodeProgram,
+    clients: Vec<(String, NodeProgram)>,
+) -> Result<Run, SimError> {
+    World::new(config, program, clients).run()
 }
 
 struct World<'a> {
@@ -144,7 +157,7 @@ struct World<'a> {
 }
 
 impl<'a> World<'a> {
-    fn new(config: &SimConfig, program: NodeProgram) -> World<'a> {
+    fn new(config: &SimConfig, program: NodeProgram, clients: Vec<(String, NodeProgram)>) -> World<'a> {
         let total = config.safety_phase + config.liveness_phase;
         let sim = turmoil::Builder::new()
             .rng_seed(config.seed.0)
@@ -175,6 +188,10 @@ impl<'a> World<'a> {
         world.add_redis_host();
         for name in config.node_names() {
             world.add_node(name, program.clone());
+        }
+        for (name, client) in clients {
+            world.add_node(name, client);
+            world.nodes.last_mut().expect("just added").client = true;
         }
         world
     }
@@ -222,7 +239,7 @@ impl<'a> World<'a> {
                 Ok(())
             }
         });
-        self.nodes.push(NodeState { name, incarnation, gate, clock, shutdown, up: true });
+        self.nodes.push(NodeState { name, incarnation, gate, clock, shutdown, up: true, client: false });
     }
 
     fn run(mut self) -> Result<Run, SimError> {
@@ -268,7 +285,7 @@ impl<'a> World<'a> {
             schedule: self.config.schedule.clone(),
             trace_hash: trace_hash(&events),
             events,
-            nodes: self.nodes.iter().map(|n| n.name.clone()).collect(),
+            nodes: self.nodes.iter().filter(|n| !n.client).map(|n| n.name.clone()).collect(),
             liveness_from_us: safety_us,
             end_us: total_us,
             redis_clock: self.redis_clock.trace(),
@@ -340,7 +357,7 @@ impl World<'_> {
         if *target == Target::Redis {
             return Some(REDIS_HOST.to_owned());
         }
-        let up: Vec<String> = self.nodes.iter().filter(|n| n.up).map(|n| n.name.clone()).collect();
+        let up: Vec<String> = self.nodes.iter().filter(|n| n.up && !n.client).map(|n| n.name.clone()).collect();
         // Between steps every recorded event is at or before now, and each node's events are
         // in order: no need to copy and sort the history.
         let now_us = self.time.now_us();
@@ -378,7 +395,7 @@ impl World<'_> {
             nodes.push(self.resolve(target)?);
         }
         if let FaultKind::IsolateSet { count } = fault.kind {
-            let mut up: Vec<String> = self.nodes.iter().filter(|n| n.up).map(|n| n.name.clone()).collect();
+            let mut up: Vec<String> = self.nodes.iter().filter(|n| n.up && !n.client).map(|n| n.name.clone()).collect();
             while nodes.len() < count.min(up.len() + nodes.len()) && !up.is_empty() {
                 nodes.push(up.remove(self.rng.below(up.len() as u64) as usize));
             }
@@ -476,7 +493,7 @@ impl World<'_> {
             FaultKind::RedisClockJump { jump_ms } if on => self.redis_clock.jump(jump_ms * 1000),
             FaultKind::RedisClockDrift { drift_ppm } => self.redis_clock.set_drift(if on { *drift_ppm } else { 0 }),
             FaultKind::AddNode if on => {
-                let name = format!("node-{}", self.nodes.len() + 1);
+                let name = format!("node-{}", self.nodes.iter().filter(|n| !n.client).count() + 1);
                 self.add_node(name, self.program.clone());
             }
             FaultKind::RemoveNode { .. } if on => self.stop(&nodes[0], true),
