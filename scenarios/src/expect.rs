@@ -36,6 +36,11 @@ pub enum Expect {
 }
 
 impl Expect {
+    /// Whether it judges the HTTP requests of the production elector's `/health`.
+    pub fn needs_requests(&self) -> bool {
+        matches!(self, Expect::EveryRequestAnswered | Expect::EveryInstanceServesItsShare)
+    }
+
     /// The expectation for a deployment with timings `to` instead of `from`: durations scale
     /// with the TTL.
     pub fn scaled(self, from: crate::Timings, to: crate::Timings) -> Expect {
@@ -130,9 +135,14 @@ impl Expect {
                     None => {
                         let passed_on = requests
                             .iter()
-                            .filter(|(e, _, _)| matches!(e.kind, EventKind::HttpRequest { attempts, .. } if attempts > 1))
+                            .filter(
+                                |(e, _, _)| matches!(e.kind, EventKind::HttpRequest { attempts, .. } if attempts > 1),
+                            )
                             .count();
-                        pass(format!("all {} requests answered ({passed_on} passed on to another instance)", requests.len()))
+                        pass(format!(
+                            "all {} requests answered ({passed_on} passed on to another instance)",
+                            requests.len()
+                        ))
                     }
                 }
             }

@@ -9,11 +9,11 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use scenarios::{campaign_seed, catalogue, find, Outcome, Scenario};
+use scenarios::{campaign_seed, catalogue, find, Outcome, Scenario, Subject};
 use sim::check::Outcome as Decided;
 use sim::{Profile, Seed};
 
-const USAGE: &str = "usage: splitbrain list | run SCENARIO --seed S | fuzz [--scenario NAME]... [--profile P]... \
+const USAGE: &str = "usage: splitbrain list | run SCENARIO --seed S [--mutant M] | fuzz [--mutant M] [--scenario NAME]... [--profile P]... \
 [--seeds N | --time DURATION] [--jobs J] [--shard I/N] [--keep-going] [--report FILE] | failovers [--seeds N] [--jobs J]";
 
 fn main() -> ExitCode {
@@ -75,16 +75,25 @@ fn parse_duration(s: &str) -> Result<Duration, String> {
     }
 }
 
-fn replay_command(scenario: &str, seed: Seed) -> String {
-    format!("cargo run --release -p splitbrain-scenarios -- run {scenario} --seed {seed}")
+fn replay_command(scenario: &str, seed: Seed, subject: Subject) -> String {
+    let mutant = match subject {
+        Subject::Production => String::new(),
+        Subject::Zoo(bug) => format!(" --mutant {bug}"),
+    };
+    format!("cargo run --release -p splitbrain-scenarios -- run {scenario} --seed {seed}{mutant}")
+}
+
+fn parse_mutant(name: &str) -> Result<Subject, String> {
+    name.parse::<zoo::Bug>().map(Subject::Zoo).map_err(|e| e.to_string())
 }
 
 fn run(args: &[String]) -> Result<ExitCode, String> {
-    let (mut name, mut seed) = (None, None);
+    let (mut name, mut seed, mut subject) = (None, None, Subject::Production);
     let mut i = 0;
     while i < args.len() {
         match args[i].as_str() {
             "--seed" => seed = Some(parse_seed(value(args, &mut i, "--seed")?)?),
+            "--mutant" => subject = parse_mutant(value(args, &mut i, "--mutant")?)?,
             flag if flag.starts_with("--") => return Err(format!("unknown option {flag:?} for run")),
             scenario => name = Some(scenario.to_owned()),
         }
@@ -92,7 +101,7 @@ fn run(args: &[String]) -> Result<ExitCode, String> {
     }
     let scenario = find(&name.ok_or("run needs a SCENARIO (see `splitbrain list`)")?).map_err(|e| e.to_string())?;
     let seed = seed.ok_or("run needs --seed S")?;
-    let outcome = scenario.run(seed).map_err(|e| format!("{} under {seed}: {e}", scenario.name))?;
+    let outcome = scenario.run_subject(seed, subject).map_err(|e| format!("{} under {seed}: {e}", scenario.name))?;
     println!("{} under seed {seed}: trace hash {:016x}", scenario.name, outcome.run.trace_hash);
     println!("schedule: {}", serde_json::to_string(&outcome.run.schedule).expect("schedules serialize"));
     for verdict in &outcome.verdicts {
@@ -124,13 +133,14 @@ struct Totals {
 struct Failure {
     scenario: String,
     seed: Seed,
+    subject: Subject,
     outcome: Outcome,
 }
 
 fn fuzz(args: &[String]) -> Result<ExitCode, String> {
     let mut chosen: Vec<Scenario> = Vec::new();
     let (mut seeds, mut time, mut jobs, mut shard) = (None, None, None, (0u64, 1u64));
-    let (mut keep_going, mut report) = (false, None);
+    let (mut keep_going, mut report, mut subject) = (false, None, Subject::Production);
     let mut i = 0;
     while i < args.len() {
         match args[i].as_str() {
@@ -161,6 +171,7 @@ fn fuzz(args: &[String]) -> Result<ExitCode, String> {
                 shard = (a - 1, b);
             }
             "--keep-going" => keep_going = true,
+            "--mutant" => subject = parse_mutant(value(args, &mut i, "--mutant")?)?,
             "--report" => report = Some(value(args, &mut i, "--report")?.to_owned()),
             other => return Err(format!("unknown option {other:?} for fuzz; {USAGE}")),
         }
@@ -208,7 +219,7 @@ fn fuzz(args: &[String]) -> Result<ExitCode, String> {
                 // This shard's share of the scenario's seed sequence.
                 let index = (k / chosen.len() as u64) * shard.1 + shard.0;
                 let seed = campaign_seed(&scenario.name, index);
-                let outcome = match scenario.run(seed) {
+                let outcome = match scenario.run_subject(seed, subject) {
                     Ok(outcome) => outcome,
                     Err(e) => {
                         errors.lock().unwrap().push(format!("{} under {seed}: {e}", scenario.name));
@@ -231,7 +242,7 @@ fn fuzz(args: &[String]) -> Result<ExitCode, String> {
                 }
                 if failed.iter().any(|v| v.outcome == Decided::Violated) {
                     violations.fetch_add(1, Ordering::Relaxed);
-                    failures.lock().unwrap().push(Failure { scenario: scenario.name.clone(), seed, outcome });
+                    failures.lock().unwrap().push(Failure { scenario: scenario.name.clone(), seed, subject, outcome });
                     if !keep_going {
                         stop.store(true, Ordering::Relaxed);
                     }
@@ -314,6 +325,7 @@ fn report_failure(failure: &Failure) -> Result<(), String> {
     let file = serde_json::json!({
         "scenario": failure.scenario,
         "seed": failure.seed.to_string(),
+        "mutant": match failure.subject { Subject::Production => None, Subject::Zoo(bug) => Some(bug.name()) },
         "schedule": failure.outcome.run.schedule,
         "verdict": serde_json::from_str::<serde_json::Value>(&verdict.to_json()).expect("verdicts are JSON"),
         "trace_hash": format!("{:016x}", failure.outcome.run.trace_hash),
@@ -322,7 +334,7 @@ fn report_failure(failure: &Failure) -> Result<(), String> {
     std::fs::write(&path, serde_json::to_string_pretty(&file).expect("JSON"))
         .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
     println!("  failure file: {}", path.display());
-    println!("  replay: {}", replay_command(&failure.scenario, failure.seed));
+    println!("  replay: {}", replay_command(&failure.scenario, failure.seed, failure.subject));
     Ok(())
 }
 
@@ -341,7 +353,7 @@ fn write_report(
         .collect();
     let failures: Vec<serde_json::Value> = failures
         .iter()
-        .map(|f| serde_json::json!({"scenario": f.scenario, "seed": f.seed.to_string(), "replay": replay_command(&f.scenario, f.seed)}))
+        .map(|f| serde_json::json!({"scenario": f.scenario, "seed": f.seed.to_string(), "replay": replay_command(&f.scenario, f.seed, f.subject)}))
         .collect();
     let report = serde_json::json!({"seconds": elapsed.as_secs_f64(), "scenarios": scenarios, "failures": failures});
     std::fs::write(path, serde_json::to_string_pretty(&report).expect("JSON"))

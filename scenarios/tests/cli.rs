@@ -66,3 +66,29 @@ fn a_short_campaign_runs_and_reports() {
     assert_eq!(json["scenarios"]["chaos-crashes"]["runs"], 3);
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn a_planted_bug_is_found_and_its_replay_gives_the_same_verdict_and_hash() {
+    let dir = std::env::temp_dir().join(format!("splitbrain-planted-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_splitbrain"))
+        .args(["fuzz", "--profile", "pauses", "--mutant", "plain-del-release", "--seeds", "50", "--jobs", "1"])
+        .current_dir(&dir)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    let replay = stdout.lines().find_map(|l| l.trim().strip_prefix("replay: ")).expect("a replay command").to_owned();
+    let file = stdout.lines().find_map(|l| l.trim().strip_prefix("failure file: ")).expect("a failure file");
+    let failure: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(dir.join(file)).unwrap()).unwrap();
+    // `cargo run --release -p splitbrain-scenarios -- run ...`: run the same arguments here.
+    let args: Vec<&str> = replay.split(" -- ").nth(1).unwrap().split(' ').collect();
+    let again = splitbrain(&args);
+    let again_stdout = String::from_utf8_lossy(&again.stdout);
+    assert_eq!(again.status.code(), Some(1), "{again_stdout}");
+    let hash = failure["trace_hash"].as_str().unwrap();
+    assert!(again_stdout.contains(&format!("trace hash {hash}")), "{again_stdout}");
+    let explanation = failure["verdict"]["explanation"].as_str().unwrap();
+    assert!(again_stdout.contains(explanation), "the same verdict: {explanation}\n{again_stdout}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
