@@ -37,6 +37,10 @@ fn command(args: &[String]) -> Result<ExitCode, String> {
             for profile in Profile::ALL {
                 println!("profile {:<10} {}", profile.name(), profile.describe());
             }
+            println!();
+            for bug in zoo::Bug::ALL {
+                println!("mutant {:<23} {}", bug.name(), bug.describe());
+            }
             Ok(ExitCode::SUCCESS)
         }
         Some("run") => run(&args[1..]),

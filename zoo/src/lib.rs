@@ -50,6 +50,19 @@ impl Bug {
     }
 }
 
+impl Bug {
+    /// One line on the bug.
+    pub fn describe(self) -> &'static str {
+        match self {
+            Bug::None => "the zoo's elector without a bug",
+            Bug::PlainDelRelease => "release by plain DEL, without checking the lease is still its own",
+            Bug::GetThenDelRelease => "release as GET == me, then DEL: two round trips",
+            Bug::PlainPexpireRenew => "renew by plain PEXPIRE, without checking the lease is still its own",
+            Bug::GetThenPexpireRenew => "renew as GET == me, then PEXPIRE: two round trips",
+        }
+    }
+}
+
 impl fmt::Display for Bug {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.name())
