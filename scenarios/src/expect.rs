@@ -33,12 +33,17 @@ pub enum Expect {
     EveryRequestAnswered,
     /// Every instance answered (at least 90% of) the requests sent to it first.
     EveryInstanceServesItsShare,
+    /// Asked in turn at the end, exactly one instance reports that it leads (`/health`).
+    OneInstanceReportsLeader,
 }
 
 impl Expect {
     /// Whether it judges the HTTP requests of the production elector's `/health`.
     pub fn needs_requests(&self) -> bool {
-        matches!(self, Expect::EveryRequestAnswered | Expect::EveryInstanceServesItsShare)
+        matches!(
+            self,
+            Expect::EveryRequestAnswered | Expect::EveryInstanceServesItsShare | Expect::OneInstanceReportsLeader
+        )
     }
 
     /// The expectation for a deployment with timings `to` instead of `from`: durations scale
@@ -162,6 +167,24 @@ impl Expect {
                     }
                 }
                 pass(format!("each of {} instances answered its share of {} requests", run.nodes.len(), requests.len()))
+            }
+            Expect::OneInstanceReportsLeader => {
+                let requests = http_requests(run);
+                let last_round = &requests[requests.len().saturating_sub(run.nodes.len())..];
+                let leaders: Vec<&str> = last_round
+                    .iter()
+                    .filter(|(e, _, _)| matches!(e.kind, EventKind::HttpRequest { is_leader: true, .. }))
+                    .filter_map(|(_, by, _)| *by)
+                    .collect();
+                let asked: Vec<&str> = last_round.iter().filter_map(|(_, by, _)| *by).collect();
+                if leaders.len() == 1 && asked.len() == run.nodes.len() {
+                    pass(format!("asked in turn at the end, only {} reports it leads", leaders[0]))
+                } else {
+                    fail(
+                        format!("asked in turn at the end, {asked:?} answered and {leaders:?} reported leading"),
+                        vec![],
+                    )
+                }
             }
             Expect::LastStandingLeads => {
                 let stopped: Vec<&str> = run

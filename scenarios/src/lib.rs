@@ -205,7 +205,8 @@ pub fn catalogue() -> Vec<Scenario> {
             30,
             vec![at(3_000, 0, FaultKind::AddNode), at(6_000, 0, FaultKind::AddNode)],
         )
-        .expecting([Expect::KeyNamesTheLeader]),
+        .expecting([Expect::KeyNamesTheLeader, Expect::OneInstanceReportsLeader])
+        .with_requests(secs(1)),
         plan(
             "MI-02",
             GW,
@@ -474,7 +475,10 @@ impl Scenario {
                 let mut workload = Workload::none().with_fenced_writes(renew / 2).with_slots(self.slot);
                 if let Some(every) = self.requests_every {
                     workload = workload.with_health();
-                    clients.push(("client".to_owned(), http_client(config.node_names(), every, secs(1))));
+                    // Every instance there will be, those the schedule adds included.
+                    let added = config.schedule.faults.iter().filter(|f| f.kind == FaultKind::AddNode).count();
+                    let targets = (1..=config.nodes + added).map(|i| format!("node-{i}")).collect();
+                    clients.push(("client".to_owned(), http_client(targets, every, secs(1))));
                 }
                 elector(
                     move |node| {
