@@ -14,9 +14,16 @@ use sim::check::Outcome as Decided;
 use sim::{Profile, Seed};
 
 const USAGE: &str = "usage: splitbrain list | run SCENARIO --seed S [--mutant M] | fuzz [--mutant M] [--scenario NAME]... [--profile P]... \
-[--seeds N | --time DURATION] [--jobs J] [--shard I/N] [--keep-going] [--report FILE] | failovers [--seeds N] [--jobs J]";
+[--seeds N | --time DURATION] [--jobs J] [--shard I/N] [--keep-going] [--report FILE] | failovers [--seeds N] [--jobs J] | replay FILE";
 
 fn main() -> ExitCode {
+    // Die quietly when the reader of our output goes away (`splitbrain list | head`), as
+    // command-line tools do, instead of panicking on a broken pipe.
+    #[cfg(unix)]
+    // SAFETY: restoring the default disposition of SIGPIPE before any other thread exists.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
     let args: Vec<String> = std::env::args().skip(1).collect();
     match command(&args) {
         Ok(code) => code,
@@ -46,6 +53,7 @@ fn command(args: &[String]) -> Result<ExitCode, String> {
         Some("run") => run(&args[1..]),
         Some("fuzz") => fuzz(&args[1..]),
         Some("failovers") => failovers(&args[1..]),
+        Some("replay") => replay(&args[1..]),
         Some("help" | "--help" | "-h") => {
             println!("{USAGE}");
             Ok(ExitCode::SUCCESS)
@@ -466,3 +474,59 @@ const FAILOVER_NOTES: &str = "
 - **T3**: each row is one failover (a leader stopping); the plan's figures add two or three.
 - **Chaos** rows have no plan figure; their gaps are the harness's nemesis at TTL 3 s.
 ";
+
+/// Log lines stamped with simulated time.
+struct SimTime;
+
+impl tracing_subscriber::fmt::time::FormatTime for SimTime {
+    fn format_time(&self, w: &mut tracing_subscriber::fmt::format::Writer<'_>) -> std::fmt::Result {
+        match sim::true_now_us() {
+            Some(us) => write!(w, "t={:>10.6}s", us as f64 / 1e6),
+            None => write!(w, "t=         -"),
+        }
+    }
+}
+
+/// `splitbrain replay FILE`: re-runs a failure file exactly, with every node's logs (as
+/// `RUST_LOG` filters them, `info` by default) stamped with simulated time, node and
+/// incarnation; checks the trace hash and prints the verdicts.
+fn replay(args: &[String]) -> Result<ExitCode, String> {
+    let [path] = args else { return Err("replay needs one FILE (a failure file written by fuzz)".into()) };
+    let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read {path}: {e}"))?;
+    let file: serde_json::Value = serde_json::from_str(&text).map_err(|e| format!("{path} is not JSON: {e}"))?;
+    let field = |name: &str| {
+        file.get(name).and_then(|v| v.as_str()).ok_or_else(|| format!("{path}: no {name:?} in the failure file"))
+    };
+    let scenario = find(field("scenario")?).map_err(|e| format!("{path}: {e}"))?;
+    let seed = parse_seed(field("seed")?).map_err(|e| format!("{path}: {e}"))?;
+    let expected = field("trace_hash")?.to_owned();
+    let subject = match file.get("mutant").and_then(|m| m.as_str()) {
+        Some(name) => parse_mutant(name).map_err(|e| format!("{path}: {e}"))?,
+        None => Subject::Production,
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into());
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_timer(SimTime)
+        .with_target(false)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stdout()))
+        .with_writer(std::io::stdout)
+        .init();
+    let outcome = scenario.run_subject(seed, subject).map_err(|e| format!("{} under {seed}: {e}", scenario.name))?;
+    let hash = format!("{:016x}", outcome.run.trace_hash);
+    println!();
+    for verdict in &outcome.verdicts {
+        println!(
+            "  {:<9} {:?}: {}",
+            format!("{:?}", verdict.outcome).to_lowercase(),
+            verdict.property,
+            verdict.explanation
+        );
+    }
+    if hash != expected {
+        println!("the replay DIVERGED: trace hash {hash}, the failure file recorded {expected}");
+        return Ok(ExitCode::from(1));
+    }
+    println!("replayed {} under seed {seed}: the same trace hash {hash}", scenario.name);
+    Ok(if outcome.failures().is_empty() { ExitCode::SUCCESS } else { ExitCode::from(1) })
+}

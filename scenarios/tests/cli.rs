@@ -16,6 +16,8 @@ fn bad_input_is_one_line_and_exit_code_2() {
         &["fuzz", "--shard", "3/2"],
         &["fuzz", "--profile", "gremlins"],
         &["frobnicate"],
+        &["replay", "/nonexistent/failure.json"],
+        &["run", "T2", "--seed", "0x1", "--mutant", "gremlin"],
     ] {
         let out = splitbrain(args);
         let stderr = String::from_utf8_lossy(&out.stderr);
@@ -90,5 +92,14 @@ fn a_planted_bug_is_found_and_its_replay_gives_the_same_verdict_and_hash() {
     assert!(again_stdout.contains(&format!("trace hash {hash}")), "{again_stdout}");
     let explanation = failure["verdict"]["explanation"].as_str().unwrap();
     assert!(again_stdout.contains(explanation), "the same verdict: {explanation}\n{again_stdout}");
+    // `replay FILE`: the same run, with the nodes' logs stamped with simulated time.
+    let replayed = splitbrain(&["replay", dir.join(file).to_str().unwrap()]);
+    let replayed_stdout = String::from_utf8_lossy(&replayed.stdout);
+    assert_eq!(replayed.status.code(), Some(1), "{replayed_stdout}");
+    assert!(replayed_stdout.contains(&format!("the same trace hash {hash}")), "{replayed_stdout}");
+    assert!(
+        replayed_stdout.contains("host{node=node-") && replayed_stdout.contains("released the lease"),
+        "{replayed_stdout}"
+    );
     std::fs::remove_dir_all(&dir).unwrap();
 }

@@ -33,6 +33,12 @@ impl TrueTime {
     }
 }
 
+/// True time now, µs since the simulation started, when called inside a simulated host (for
+/// log timestamps); None outside one.
+pub fn true_now_us() -> Option<u64> {
+    turmoil::sim_elapsed().map(|elapsed| elapsed.as_micros() as u64)
+}
+
 /// The state of one clock: a line through (anchor_true, anchor_local) with slope 1 + drift.
 #[derive(Debug, Clone, Copy, PartialEq)]
 struct Line {

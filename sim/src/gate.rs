@@ -7,6 +7,7 @@ use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll, Waker};
+use tracing::Instrument;
 
 /// Opens and closes a node's tasks.
 #[derive(Debug, Default)]
@@ -75,14 +76,15 @@ impl NodeSpawner {
         NodeSpawner { gate }
     }
 
-    /// Spawns a task that need not be `Send` (turmoil hosts are single-threaded).
+    /// Spawns a task that need not be `Send` (turmoil hosts are single-threaded). It logs in
+    /// the spawner's span (the node and its incarnation).
     pub fn spawn_local(&self, task: impl Future<Output = ()> + 'static) {
-        tokio::task::spawn_local(Gated::new(self.gate.clone(), task));
+        tokio::task::spawn_local(Gated::new(self.gate.clone(), task.instrument(tracing::Span::current())));
     }
 }
 
 impl election::Spawner for NodeSpawner {
     fn spawn(&self, task: election::BoxFuture<'static, ()>) {
-        tokio::task::spawn_local(Gated::new(self.gate.clone(), task));
+        self.spawn_local(task);
     }
 }

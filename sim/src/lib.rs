@@ -36,7 +36,7 @@ mod seed;
 mod wire;
 mod world;
 
-pub use clock::{ClockTrace, SimClock, TrueTime, DRIFT_PPM_MAX, EPOCH_UNIX_MS};
+pub use clock::{true_now_us, ClockTrace, SimClock, TrueTime, DRIFT_PPM_MAX, EPOCH_UNIX_MS};
 pub use fault::{Fault, FaultKind, FaultSchedule, ScheduleError, Target};
 pub use gate::{Gate, Gated, NodeSpawner};
 pub use history::{first_divergence, trace_hash, Divergence, Event, EventKind, History, Recorder};

@@ -10,6 +10,7 @@ use std::time::{Duration, UNIX_EPOCH};
 
 use model::{Persistence, Server, ServerConfig};
 use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
 
 use crate::clock::{ClockTrace, SimClock, TrueTime, EPOCH_UNIX_MS};
 use crate::fault::{Fault, FaultKind, FaultSchedule, Target};
@@ -233,7 +234,9 @@ impl<'a> World<'a> {
                 shutdown: token,
                 recorder,
             };
-            let work = Gated::new(host_gate.clone(), program(ctx));
+            // Every log line of the node's tasks carries its name and incarnation.
+            let span = tracing::info_span!("host", node = %host_name, inc);
+            let work = Gated::new(host_gate.clone(), program(ctx).instrument(span));
             async move {
                 work.await;
                 Ok(())

@@ -217,6 +217,7 @@ impl Node {
                 self.held = Some((value.clone(), epoch));
                 let deadline_true_us = self.ctx.recorder.true_at(deadline);
                 self.ctx.recorder.record(EventKind::Acquired { epoch, deadline_local_us: deadline, deadline_true_us });
+                tracing::info!(epoch, "became the leader");
                 self.lead(&value, epoch, deadline).await;
                 self.held = None;
                 self.release_lease(&value, epoch).await;
@@ -236,6 +237,7 @@ impl Node {
             self.sleep_until(next_renewal.min(deadline)).await;
             if self.now() >= deadline {
                 self.ctx.recorder.record(EventKind::SteppedDown { epoch, reason: "DeadlinePassed".into() });
+                tracing::warn!(epoch, "lease deadline passed: stepping down");
                 return;
             }
             let sent = self.now();
@@ -252,6 +254,7 @@ impl Node {
                 }
                 Some(false) => {
                     self.ctx.recorder.record(EventKind::SteppedDown { epoch, reason: "LeaseLost".into() });
+                    tracing::warn!(epoch, "the lease is no longer ours: stepping down");
                     return;
                 }
                 None => {
@@ -300,6 +303,7 @@ impl Node {
         };
         if released {
             self.ctx.recorder.record(EventKind::Released { epoch });
+            tracing::info!(epoch, bug = %self.bug, "released the lease");
         }
     }
 }
