@@ -11,6 +11,7 @@
 #![warn(missing_docs)]
 
 mod expect;
+mod failure;
 
 use std::fmt;
 use std::time::Duration;
@@ -21,11 +22,12 @@ use sim::check::{
     LeaseKeys, Verdict, DEFAULT_BUDGET,
 };
 use sim::{
-    elector, http_client, nemesis, simulate_with_clients, EventKind, Fault, FaultKind, Profile, Run, Seed, SimConfig,
-    SimError, SimRng, Target, Workload,
+    elector, http_client, nemesis, simulate_with_clients, EventKind, Fault, FaultKind, FaultSchedule, Profile, Run,
+    Seed, SimConfig, SimError, SimRng, Target, Workload,
 };
 
 pub use expect::Expect;
+pub use failure::{Failure, FailureFile};
 
 /// An elector's timings.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -466,9 +468,23 @@ impl Scenario {
     /// Runs `subject` in the scenario under `seed` and checks every property it requires
     /// (a zoo elector has no leader-only jobs and serves no requests: those checks are left out).
     pub fn run_subject(&self, seed: Seed, subject: Subject) -> Result<Outcome, SimError> {
+        self.run_schedule(seed, subject, None)
+    }
+
+    /// Like [`Scenario::run_subject`], with `schedule` in place of the one the seed draws (a
+    /// failure file's, or a shrunk one).
+    pub fn run_schedule(
+        &self,
+        seed: Seed,
+        subject: Subject,
+        schedule: Option<&FaultSchedule>,
+    ) -> Result<Outcome, SimError> {
         let Timings { ttl, renew, retry } = self.timings;
         let key = self.key;
-        let config = self.config(seed);
+        let mut config = self.config(seed);
+        if let Some(schedule) = schedule {
+            config.schedule = schedule.clone();
+        }
         let mut clients = Vec::new();
         let program = match subject {
             Subject::Production => {

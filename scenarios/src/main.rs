@@ -9,12 +9,12 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use scenarios::{campaign_seed, catalogue, find, Outcome, Scenario, Subject};
+use scenarios::{campaign_seed, catalogue, find, FailureFile, Outcome, Scenario, Subject};
 use sim::check::Outcome as Decided;
 use sim::{Profile, Seed};
 
 const USAGE: &str = "usage: splitbrain list | run SCENARIO --seed S [--mutant M] | fuzz [--mutant M] [--scenario NAME]... [--profile P]... \
-[--seeds N | --time DURATION] [--jobs J] [--shard I/N] [--keep-going] [--report FILE] | failovers [--seeds N] [--jobs J] | replay FILE";
+[--seeds N | --time DURATION] [--jobs J] [--shard I/N] [--keep-going] [--report FILE] | failovers [--seeds N] [--jobs J] | replay FILE | shrink FILE [--out FILE]";
 
 fn main() -> ExitCode {
     // Die quietly when the reader of our output goes away (`splitbrain list | head`), as
@@ -54,6 +54,7 @@ fn command(args: &[String]) -> Result<ExitCode, String> {
         Some("fuzz") => fuzz(&args[1..]),
         Some("failovers") => failovers(&args[1..]),
         Some("replay") => replay(&args[1..]),
+        Some("shrink") => shrink(&args[1..]),
         Some("help" | "--help" | "-h") => {
             println!("{USAGE}");
             Ok(ExitCode::SUCCESS)
@@ -142,7 +143,7 @@ struct Totals {
     failovers: Vec<f64>,
 }
 
-struct Failure {
+struct Found {
     scenario: String,
     seed: Seed,
     subject: Subject,
@@ -215,7 +216,7 @@ fn fuzz(args: &[String]) -> Result<ExitCode, String> {
     let violations = AtomicU64::new(0);
     let stop = AtomicBool::new(false);
     let totals: Mutex<BTreeMap<String, Totals>> = Mutex::new(BTreeMap::new());
-    let failures: Mutex<Vec<Failure>> = Mutex::new(Vec::new());
+    let failures: Mutex<Vec<Found>> = Mutex::new(Vec::new());
     let errors: Mutex<Vec<String>> = Mutex::new(Vec::new());
     std::thread::scope(|scope| {
         for _ in 0..jobs {
@@ -254,7 +255,7 @@ fn fuzz(args: &[String]) -> Result<ExitCode, String> {
                 }
                 if failed.iter().any(|v| v.outcome == Decided::Violated) {
                     violations.fetch_add(1, Ordering::Relaxed);
-                    failures.lock().unwrap().push(Failure { scenario: scenario.name.clone(), seed, subject, outcome });
+                    failures.lock().unwrap().push(Found { scenario: scenario.name.clone(), seed, subject, outcome });
                     if !keep_going {
                         stop.store(true, Ordering::Relaxed);
                     }
@@ -327,24 +328,15 @@ fn summary(totals: &BTreeMap<String, Totals>) {
 }
 
 /// Prints a violation and writes its failure file.
-fn report_failure(failure: &Failure) -> Result<(), String> {
+fn report_failure(failure: &Found) -> Result<(), String> {
     let verdict = failure.outcome.failures()[0];
     println!("\nVIOLATION in {} under seed {}: {:?}", failure.scenario, failure.seed, verdict.property);
     println!("  {}", verdict.explanation);
     let dir = std::path::Path::new("splitbrain-failures");
     std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
     let path = dir.join(format!("{}-{}.json", failure.scenario, failure.seed));
-    let file = serde_json::json!({
-        "scenario": failure.scenario,
-        "seed": failure.seed.to_string(),
-        "mutant": match failure.subject { Subject::Production => None, Subject::Zoo(bug) => Some(bug.name()) },
-        "schedule": failure.outcome.run.schedule,
-        "verdict": serde_json::from_str::<serde_json::Value>(&verdict.to_json()).expect("verdicts are JSON"),
-        "trace_hash": format!("{:016x}", failure.outcome.run.trace_hash),
-        "version": env!("CARGO_PKG_VERSION"),
-    });
-    std::fs::write(&path, serde_json::to_string_pretty(&file).expect("JSON"))
-        .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+    let scenario = find(&failure.scenario).map_err(|e| e.to_string())?;
+    FailureFile::new(&scenario, failure.seed, failure.subject, &failure.outcome).save(&path)?;
     println!("  failure file: {}", path.display());
     println!("  replay: {}", replay_command(&failure.scenario, failure.seed, failure.subject));
     Ok(())
@@ -353,7 +345,7 @@ fn report_failure(failure: &Failure) -> Result<(), String> {
 fn write_report(
     path: &str,
     totals: &BTreeMap<String, Totals>,
-    failures: &[Failure],
+    failures: &[Found],
     elapsed: Duration,
 ) -> Result<(), String> {
     let scenarios: serde_json::Map<String, serde_json::Value> = totals
@@ -491,19 +483,8 @@ impl tracing_subscriber::fmt::time::FormatTime for SimTime {
 /// `RUST_LOG` filters them, `info` by default) stamped with simulated time, node and
 /// incarnation; checks the trace hash and prints the verdicts.
 fn replay(args: &[String]) -> Result<ExitCode, String> {
-    let [path] = args else { return Err("replay needs one FILE (a failure file written by fuzz)".into()) };
-    let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read {path}: {e}"))?;
-    let file: serde_json::Value = serde_json::from_str(&text).map_err(|e| format!("{path} is not JSON: {e}"))?;
-    let field = |name: &str| {
-        file.get(name).and_then(|v| v.as_str()).ok_or_else(|| format!("{path}: no {name:?} in the failure file"))
-    };
-    let scenario = find(field("scenario")?).map_err(|e| format!("{path}: {e}"))?;
-    let seed = parse_seed(field("seed")?).map_err(|e| format!("{path}: {e}"))?;
-    let expected = field("trace_hash")?.to_owned();
-    let subject = match file.get("mutant").and_then(|m| m.as_str()) {
-        Some(name) => parse_mutant(name).map_err(|e| format!("{path}: {e}"))?,
-        None => Subject::Production,
-    };
+    let [path] = args else { return Err("replay needs one FILE (a failure file written by fuzz or shrink)".into()) };
+    let failure = FailureFile::load(std::path::Path::new(path))?;
     let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into());
     tracing_subscriber::fmt()
         .with_env_filter(filter)
@@ -512,9 +493,20 @@ fn replay(args: &[String]) -> Result<ExitCode, String> {
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stdout()))
         .with_writer(std::io::stdout)
         .init();
-    let outcome = scenario.run_subject(seed, subject).map_err(|e| format!("{} under {seed}: {e}", scenario.name))?;
+    let outcome = failure.replay()?;
     let hash = format!("{:016x}", outcome.run.trace_hash);
     println!();
+    print_verdicts(&outcome);
+    let name = &failure.scenario.name;
+    if hash != failure.file.trace_hash {
+        println!("the replay DIVERGED: trace hash {hash}, the failure file recorded {}", failure.file.trace_hash);
+        return Ok(ExitCode::from(1));
+    }
+    println!("replayed {name} under seed {}: the same trace hash {hash}", failure.seed);
+    Ok(if outcome.failures().is_empty() { ExitCode::SUCCESS } else { ExitCode::from(1) })
+}
+
+fn print_verdicts(outcome: &Outcome) {
     for verdict in &outcome.verdicts {
         println!(
             "  {:<9} {:?}: {}",
@@ -523,10 +515,38 @@ fn replay(args: &[String]) -> Result<ExitCode, String> {
             verdict.explanation
         );
     }
-    if hash != expected {
-        println!("the replay DIVERGED: trace hash {hash}, the failure file recorded {expected}");
-        return Ok(ExitCode::from(1));
+}
+
+/// `splitbrain shrink FILE [--out FILE]`: the smallest schedule that still violates the same
+/// property, written as a failure file (`<name>.min.json` by default).
+fn shrink(args: &[String]) -> Result<ExitCode, String> {
+    let (mut path, mut out) = (None, None);
+    let mut i = 0;
+    while i < args.len() {
+        match args[i].as_str() {
+            "--out" => out = Some(value(args, &mut i, "--out")?.to_owned()),
+            flag if flag.starts_with("--") => return Err(format!("unknown option {flag:?} for shrink")),
+            file => path = Some(file.to_owned()),
+        }
+        i += 1;
     }
-    println!("replayed {} under seed {seed}: the same trace hash {hash}", scenario.name);
-    Ok(if outcome.failures().is_empty() { ExitCode::SUCCESS } else { ExitCode::from(1) })
+    let path = path.ok_or("shrink needs a FILE (a failure file written by fuzz)")?;
+    let failure = FailureFile::load(std::path::Path::new(&path))?;
+    let before = failure.file.schedule.faults.len();
+    eprintln!(
+        "shrinking {} under {} ({before} faults), keeping {} violated",
+        failure.scenario.name,
+        failure.seed,
+        failure.file.property()
+    );
+    let (file, outcome) = failure.shrink(|step| eprintln!("  {step}"))?;
+    let out = out.unwrap_or_else(|| path.strip_suffix(".json").unwrap_or(&path).to_owned() + ".min.json");
+    file.save(std::path::Path::new(&out))?;
+    println!("{before} faults -> {}: {}", file.schedule.faults.len(), file.schedule.to_json().replace('\n', " "));
+    if let Some(verdict) = failure.violated(&outcome) {
+        println!("  {}", verdict.explanation);
+    }
+    println!("minimal failure file: {out}");
+    println!("  replay: cargo run --release -p splitbrain-scenarios -- replay {out}");
+    Ok(ExitCode::from(1))
 }

@@ -101,5 +101,16 @@ fn a_planted_bug_is_found_and_its_replay_gives_the_same_verdict_and_hash() {
         replayed_stdout.contains("host{node=node-") && replayed_stdout.contains("released the lease"),
         "{replayed_stdout}"
     );
+    // `shrink FILE`: a schedule of a few faults that still shows the same violation.
+    let shrunk = splitbrain(&["shrink", dir.join(file).to_str().unwrap()]);
+    assert_eq!(shrunk.status.code(), Some(1), "{}", String::from_utf8_lossy(&shrunk.stderr));
+    let min = dir.join(file.replace(".json", ".min.json"));
+    let minimal: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&min).unwrap()).unwrap();
+    let faults = minimal["schedule"]["faults"].as_array().unwrap().len();
+    assert!((1..=3).contains(&faults), "{faults} faults: {minimal}");
+    assert_eq!(minimal["verdict"]["property"], failure["verdict"]["property"]);
+    let replayed_min = splitbrain(&["replay", min.to_str().unwrap()]);
+    let hash = minimal["trace_hash"].as_str().unwrap();
+    assert!(String::from_utf8_lossy(&replayed_min.stdout).contains(&format!("the same trace hash {hash}")));
     std::fs::remove_dir_all(&dir).unwrap();
 }
