@@ -14,7 +14,7 @@ use sim::check::Outcome as Decided;
 use sim::{Profile, Seed};
 
 const USAGE: &str = "usage: splitbrain list | run SCENARIO --seed S [--mutant M] | fuzz [--mutant M] [--scenario NAME]... [--profile P]... \
-[--seeds N | --time DURATION] [--jobs J] [--shard I/N] [--keep-going] [--report FILE] | failovers [--seeds N] [--jobs J] | replay FILE | shrink FILE [--out FILE]";
+[--seeds N | --time DURATION] [--jobs J] [--shard I/N] [--keep-going] [--report FILE] | failovers [--seeds N] [--jobs J] | replay FILE | shrink FILE [--out FILE] | bench [--seeds N] | merge REPORT... [--report FILE]";
 
 fn main() -> ExitCode {
     // Die quietly when the reader of our output goes away (`splitbrain list | head`), as
@@ -55,6 +55,8 @@ fn command(args: &[String]) -> Result<ExitCode, String> {
         Some("failovers") => failovers(&args[1..]),
         Some("replay") => replay(&args[1..]),
         Some("shrink") => shrink(&args[1..]),
+        Some("bench") => bench(&args[1..]),
+        Some("merge") => merge(&args[1..]),
         Some("help" | "--help" | "-h") => {
             println!("{USAGE}");
             Ok(ExitCode::SUCCESS)
@@ -348,19 +350,35 @@ fn write_report(
     failures: &[Found],
     elapsed: Duration,
 ) -> Result<(), String> {
-    let scenarios: serde_json::Map<String, serde_json::Value> = totals
-        .iter()
-        .map(|(name, t)| {
-            let failover = quantiles(&t.failovers).map(|(a, b, c, d)| serde_json::json!({"min": a, "median": b, "p99": c, "max": d}));
-            (name.clone(), serde_json::json!({"runs": t.runs, "violations": t.violations, "unknown": t.unknown, "failover_s": failover}))
-        })
-        .collect();
     let failures: Vec<serde_json::Value> = failures
         .iter()
         .map(|f| serde_json::json!({"scenario": f.scenario, "seed": f.seed.to_string(), "replay": replay_command(&f.scenario, f.seed, f.subject)}))
         .collect();
-    let report = serde_json::json!({"seconds": elapsed.as_secs_f64(), "scenarios": scenarios, "failures": failures});
-    std::fs::write(path, serde_json::to_string_pretty(&report).expect("JSON"))
+    save_report(path, serde_json::json!({"seconds": elapsed.as_secs_f64()}), totals, failures)
+}
+
+/// Writes a campaign report: `head`'s fields, then per scenario the runs, violations by
+/// property, unknowns, the failover summary and its samples (so shard reports can be merged
+/// exactly), then the failures with their replay commands.
+fn save_report(
+    path: &str,
+    mut head: serde_json::Value,
+    totals: &BTreeMap<String, Totals>,
+    failures: Vec<serde_json::Value>,
+) -> Result<(), String> {
+    let scenarios: serde_json::Map<String, serde_json::Value> = totals
+        .iter()
+        .map(|(name, t)| {
+            let failover = quantiles(&t.failovers).map(|(a, b, c, d)| serde_json::json!({"min": a, "median": b, "p99": c, "max": d}));
+            (
+                name.clone(),
+                serde_json::json!({"runs": t.runs, "violations": t.violations, "unknown": t.unknown, "failover_s": failover, "failover_samples_s": t.failovers}),
+            )
+        })
+        .collect();
+    head["scenarios"] = scenarios.into();
+    head["failures"] = failures.into();
+    std::fs::write(path, serde_json::to_string_pretty(&head).expect("JSON"))
         .map_err(|e| format!("cannot write {path}: {e}"))
 }
 
@@ -549,4 +567,84 @@ fn shrink(args: &[String]) -> Result<ExitCode, String> {
     println!("minimal failure file: {out}");
     println!("  replay: cargo run --release -p splitbrain-scenarios -- replay {out}");
     Ok(ExitCode::from(1))
+}
+
+/// `splitbrain bench`: the reference workload (3 nodes + Redis, TTL 3 s, renewal 1 s, profile
+/// `all`, 60 simulated seconds) on one core and on all; one JSON object, to compare run to run.
+fn bench(args: &[String]) -> Result<ExitCode, String> {
+    let mut seeds = 50u64;
+    let mut i = 0;
+    while i < args.len() {
+        match args[i].as_str() {
+            "--seeds" => {
+                let n = value(args, &mut i, "--seeds")?;
+                seeds = n.parse().ok().filter(|n| *n > 0).ok_or_else(|| format!("bad seed count {n:?}"))?;
+            }
+            other => return Err(format!("unknown option {other:?} for bench; {USAGE}")),
+        }
+        i += 1;
+    }
+    let one_core = sim::reference::seconds_per_seed(seeds, 0, Profile::All);
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get()) as u64;
+    let started = Instant::now();
+    std::thread::scope(|scope| {
+        for core in 0..cores {
+            scope.spawn(move || sim::reference::seconds_per_seed(seeds, 1_000_000 * (core + 1), Profile::All));
+        }
+    });
+    let all_cores = (seeds * cores) as f64 / started.elapsed().as_secs_f64();
+    let report = serde_json::json!({
+        "workload": "3 nodes + Redis, TTL 3 s, renewal 1 s, profile all, 60 simulated seconds",
+        "seeds": seeds,
+        "cores": cores,
+        "seeds_per_second_one_core": (1.0 / one_core * 10.0).round() / 10.0,
+        "seeds_per_second_all_cores": (all_cores * 10.0).round() / 10.0,
+        "sim_seconds_per_wall_second": (60.0 / one_core).round(),
+        "peak_rss_bytes": sim::reference::peak_rss_bytes(),
+    });
+    println!("{}", serde_json::to_string_pretty(&report).expect("JSON"));
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `splitbrain merge REPORT... [--report FILE]`: the totals of a campaign run in shards.
+fn merge(args: &[String]) -> Result<ExitCode, String> {
+    let (mut paths, mut out) = (Vec::new(), None);
+    let mut i = 0;
+    while i < args.len() {
+        match args[i].as_str() {
+            "--report" => out = Some(value(args, &mut i, "--report")?.to_owned()),
+            flag if flag.starts_with("--") => return Err(format!("unknown option {flag:?} for merge")),
+            path => paths.push(path.to_owned()),
+        }
+        i += 1;
+    }
+    if paths.is_empty() {
+        return Err("merge needs the shards' JSON reports".into());
+    }
+    let (mut totals, mut failures, mut seconds) = (BTreeMap::<String, Totals>::new(), Vec::new(), 0.0f64);
+    for path in &paths {
+        let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read {path}: {e}"))?;
+        let report: serde_json::Value = serde_json::from_str(&text).map_err(|e| format!("{path} is not JSON: {e}"))?;
+        let scenarios = report["scenarios"].as_object().ok_or_else(|| format!("{path} is not a fuzz report"))?;
+        for (name, s) in scenarios {
+            let t = totals.entry(name.clone()).or_default();
+            t.runs += s["runs"].as_u64().unwrap_or(0);
+            t.unknown += s["unknown"].as_u64().unwrap_or(0);
+            for (property, n) in s["violations"].as_object().into_iter().flatten() {
+                *t.violations.entry(property.clone()).or_default() += n.as_u64().unwrap_or(0);
+            }
+            t.failovers.extend(s["failover_samples_s"].as_array().into_iter().flatten().filter_map(|v| v.as_f64()));
+        }
+        failures.extend(report["failures"].as_array().cloned().unwrap_or_default());
+        seconds = seconds.max(report["seconds"].as_f64().unwrap_or(0.0));
+    }
+    summary(&totals);
+    for failure in &failures {
+        println!("violation: {} under {}: {}", failure["scenario"], failure["seed"], failure["replay"]);
+    }
+    if let Some(path) = out {
+        let head = serde_json::json!({"seconds": seconds, "shards": paths.len()});
+        save_report(&path, head, &totals, failures.clone())?;
+    }
+    Ok(if failures.is_empty() { ExitCode::SUCCESS } else { ExitCode::from(1) })
 }

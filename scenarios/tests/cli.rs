@@ -57,7 +57,7 @@ fn a_short_campaign_runs_and_reports() {
         "--scenario",
         "chaos-crashes",
         "--seeds",
-        "3",
+        "4",
         "--jobs",
         "2",
         "--report",
@@ -65,7 +65,38 @@ fn a_short_campaign_runs_and_reports() {
     ]);
     assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stdout));
     let json: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
-    assert_eq!(json["scenarios"]["chaos-crashes"]["runs"], 3);
+    assert_eq!(json["scenarios"]["chaos-crashes"]["runs"], 4);
+
+    // The same campaign in two shards of two seeds each, merged, gives the same totals and failover figures.
+    let mut shards = Vec::new();
+    for shard in ["1/2", "2/2"] {
+        let path = dir.join(format!("shard-{}.json", &shard[..1]));
+        let args = [
+            "fuzz",
+            "--scenario",
+            "chaos-crashes",
+            "--seeds",
+            "2",
+            "--shard",
+            shard,
+            "--report",
+            path.to_str().unwrap(),
+        ];
+        assert_eq!(splitbrain(&args).status.code(), Some(0));
+        shards.push(path);
+    }
+    let merged = dir.join("merged.json");
+    let out = splitbrain(&[
+        "merge",
+        shards[0].to_str().unwrap(),
+        shards[1].to_str().unwrap(),
+        "--report",
+        merged.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let merged: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&merged).unwrap()).unwrap();
+    assert_eq!(merged["scenarios"]["chaos-crashes"]["runs"], 4);
+    assert_eq!(merged["scenarios"]["chaos-crashes"]["failover_s"], json["scenarios"]["chaos-crashes"]["failover_s"]);
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
@@ -113,4 +144,16 @@ fn a_planted_bug_is_found_and_its_replay_gives_the_same_verdict_and_hash() {
     let hash = minimal["trace_hash"].as_str().unwrap();
     assert!(String::from_utf8_lossy(&replayed_min.stdout).contains(&format!("the same trace hash {hash}")));
     std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn bench_prints_the_fields_runs_are_compared_by() {
+    let out = splitbrain(&["bench", "--seeds", "2"]);
+    assert_eq!(out.status.code(), Some(0));
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    for field in
+        ["seeds_per_second_one_core", "seeds_per_second_all_cores", "sim_seconds_per_wall_second", "peak_rss_bytes"]
+    {
+        assert!(json[field].as_f64().is_some_and(|v| v > 0.0), "{field} in {json}");
+    }
 }

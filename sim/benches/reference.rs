@@ -6,44 +6,8 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use election::{ElectorConfig, TokioClock, TokioSpawner};
-use sim::{
-    elector, nemesis, simulate, NodeProgram, Profile, Seed, SimConfig, SimRng, Workload, REDIS_HOST, REDIS_PORT,
-};
-
-const TTL: Duration = Duration::from_secs(3);
-
-fn election_config(name: &str, incarnation: u64) -> ElectorConfig {
-    ElectorConfig::new("leader", name, incarnation).with_timings(
-        TTL,
-        Duration::from_secs(1),
-        Duration::from_millis(250),
-    )
-}
-
-fn workload(seed: Seed, profile: Profile) -> SimConfig {
-    let mut config = SimConfig::new(seed);
-    config.safety_phase = Duration::from_secs(50);
-    config.liveness_phase = Duration::from_secs(10);
-    let aim = nemesis::Aim { ttl: TTL, safety_phase: config.safety_phase, nodes: config.nodes };
-    config.schedule = nemesis::schedule(profile, &mut SimRng::new(seed, "nemesis"), aim);
-    config
-}
-
-fn program() -> NodeProgram {
-    // The elector alone, as in the bare run below.
-    elector(|node| election_config(&node.name, node.incarnation), Workload::none())
-}
-
-/// Seconds per seed of the harness on `profile`, over `seeds` seeds.
-fn harness(seeds: u64, first: u64, profile: Profile) -> f64 {
-    let started = Instant::now();
-    for s in first..first + seeds {
-        let run = simulate(&workload(Seed(s), profile), program()).expect("runs");
-        assert_eq!(run.leaders_at(run.end_us - 1).len(), 1);
-    }
-    started.elapsed().as_secs_f64() / seeds as f64
-}
+use election::{TokioClock, TokioSpawner};
+use sim::{reference, Profile, REDIS_HOST, REDIS_PORT};
 
 /// A plain turmoil connector, nothing recorded.
 struct Bare;
@@ -84,7 +48,7 @@ fn bare_turmoil(seeds: u64) -> f64 {
         for i in 1..=3 {
             let name = format!("node-{i}");
             sim.host(name.as_str(), move || {
-                let config = election_config(&format!("node-{i}"), 1);
+                let config = reference::election_config(&format!("node-{i}"), 1);
                 async move {
                     let elector = election::Elector::builder(config, Bare)
                         .clock(Arc::new(TokioClock::new()))
@@ -114,15 +78,6 @@ impl model::ServerClock for BareRedisClock {
     }
 }
 
-fn peak_rss_bytes() -> u64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
-        .map_or(0, |kb| kb * 1024)
-}
-
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     let seeds: u64 = args
@@ -131,23 +86,23 @@ fn main() {
         .and_then(|i| args.get(i + 1))
         .and_then(|n| n.parse().ok())
         .unwrap_or(100);
-    let one_core = harness(seeds, 0, Profile::All);
+    let one_core = reference::seconds_per_seed(seeds, 0, Profile::All);
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get()) as u64;
     let started = Instant::now();
     std::thread::scope(|scope| {
         for core in 0..cores {
             // Benchmark harness only: each thread runs its own, single-threaded simulations.
-            scope.spawn(move || harness(seeds, 1_000_000 * (core + 1), Profile::All));
+            scope.spawn(move || reference::seconds_per_seed(seeds, 1_000_000 * (core + 1), Profile::All));
         }
     });
     let all_cores = (seeds * cores) as f64 / started.elapsed().as_secs_f64();
-    let quiet = harness(seeds, 0, Profile::Quiet);
+    let quiet = reference::seconds_per_seed(seeds, 0, Profile::Quiet);
     let bare = bare_turmoil(seeds);
     println!(
         "{{\"seeds\": {seeds}, \"seeds_per_second_one_core\": {:.1}, \"seeds_per_second_all_cores\": {all_cores:.1}, \"cores\": {cores}, \"sim_seconds_per_wall_second\": {:.0}, \"peak_rss_bytes\": {}, \"harness_quiet_seconds_per_seed\": {quiet:.4}, \"bare_turmoil_seconds_per_seed\": {bare:.4}, \"harness_overhead_percent\": {:.1}}}",
         1.0 / one_core,
         60.0 / one_core,
-        peak_rss_bytes(),
+        reference::peak_rss_bytes(),
         (quiet / bare - 1.0) * 100.0,
     );
 }

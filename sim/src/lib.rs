@@ -32,6 +32,7 @@ mod http;
 pub mod nemesis;
 mod net;
 mod program;
+pub mod reference;
 mod seed;
 mod wire;
 mod world;
