@@ -12,6 +12,7 @@
 
 mod expect;
 mod failure;
+pub mod report;
 
 use std::fmt;
 use std::time::Duration;

@@ -14,7 +14,7 @@ use sim::check::Outcome as Decided;
 use sim::{Profile, Seed};
 
 const USAGE: &str = "usage: splitbrain list | run SCENARIO --seed S [--mutant M] | fuzz [--mutant M] [--scenario NAME]... [--profile P]... \
-[--seeds N | --time DURATION] [--jobs J] [--shard I/N] [--keep-going] [--report FILE] | failovers [--seeds N] [--jobs J] | replay FILE | shrink FILE [--out FILE] | bench [--seeds N] | merge REPORT... [--report FILE]";
+[--seeds N | --time DURATION] [--jobs J] [--shard I/N] [--keep-going] [--report FILE] | failovers [--seeds N] [--jobs J] | replay FILE | shrink FILE [--out FILE] | report FILE --html OUT | bench [--seeds N] | merge REPORT... [--report FILE]";
 
 fn main() -> ExitCode {
     // Die quietly when the reader of our output goes away (`splitbrain list | head`), as
@@ -55,6 +55,7 @@ fn command(args: &[String]) -> Result<ExitCode, String> {
         Some("failovers") => failovers(&args[1..]),
         Some("replay") => replay(&args[1..]),
         Some("shrink") => shrink(&args[1..]),
+        Some("report") => report(&args[1..]),
         Some("bench") => bench(&args[1..]),
         Some("merge") => merge(&args[1..]),
         Some("help" | "--help" | "-h") => {
@@ -647,4 +648,34 @@ fn merge(args: &[String]) -> Result<ExitCode, String> {
         save_report(&path, head, &totals, failures.clone())?;
     }
     Ok(if failures.is_empty() { ExitCode::SUCCESS } else { ExitCode::from(1) })
+}
+
+/// `splitbrain report FILE --html OUT`: replays a failure file and draws it as a timeline.
+fn report(args: &[String]) -> Result<ExitCode, String> {
+    let (mut path, mut out) = (None, None);
+    let mut i = 0;
+    while i < args.len() {
+        match args[i].as_str() {
+            "--html" => out = Some(value(args, &mut i, "--html")?.to_owned()),
+            flag if flag.starts_with("--") => return Err(format!("unknown option {flag:?} for report")),
+            file if path.is_none() => path = Some(file.to_owned()),
+            extra => return Err(format!("report takes one FILE; {extra:?} is a second")),
+        }
+        i += 1;
+    }
+    let path = path.ok_or("report needs a FILE (a failure file written by fuzz or shrink)")?;
+    let out = out.ok_or("report needs --html OUT (the page to write)")?;
+    let failure = FailureFile::load(std::path::Path::new(&path))?;
+    let outcome = failure.replay()?;
+    let hash = format!("{:016x}", outcome.run.trace_hash);
+    if hash != failure.file.trace_hash {
+        eprintln!(
+            "warning: the replay diverged (trace hash {hash}, the file recorded {}); drawing the replay",
+            failure.file.trace_hash
+        );
+    }
+    let page = scenarios::report::html(&failure.file, &path, &outcome);
+    std::fs::write(&out, page).map_err(|e| format!("cannot write {out}: {e}"))?;
+    println!("wrote {out} ({} under {}, {} events)", failure.scenario.name, failure.seed, outcome.run.events.len());
+    Ok(ExitCode::SUCCESS)
 }

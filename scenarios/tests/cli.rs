@@ -18,6 +18,10 @@ fn bad_input_is_one_line_and_exit_code_2() {
         &["frobnicate"],
         &["replay", "/nonexistent/failure.json"],
         &["run", "T2", "--seed", "0x1", "--mutant", "gremlin"],
+        &["report", "regressions/plain-del-release-pause.json"],
+        &["report", "/nonexistent/failure.json", "--html", "/tmp/x.html"],
+        &["merge", "/nonexistent/report.json"],
+        &["bench", "--seeds", "0"],
     ] {
         let out = splitbrain(args);
         let stderr = String::from_utf8_lossy(&out.stderr);
@@ -143,6 +147,17 @@ fn a_planted_bug_is_found_and_its_replay_gives_the_same_verdict_and_hash() {
     let replayed_min = splitbrain(&["replay", min.to_str().unwrap()]);
     let hash = minimal["trace_hash"].as_str().unwrap();
     assert!(String::from_utf8_lossy(&replayed_min.stdout).contains(&format!("the same trace hash {hash}")));
+    // `report FILE --html OUT`: one self-contained page with the violation on it.
+    let page = dir.join("timeline.html");
+    let drawn = splitbrain(&["report", min.to_str().unwrap(), "--html", page.to_str().unwrap()]);
+    assert_eq!(drawn.status.code(), Some(0), "{}", String::from_utf8_lossy(&drawn.stderr));
+    let html = std::fs::read_to_string(&page).unwrap();
+    let explanation = minimal["verdict"]["explanation"].as_str().unwrap();
+    assert!(html.contains("<svg") && html.contains("class=\"evidence\""), "{html}");
+    let escaped = explanation.replace('&', "&amp;").replace('"', "&quot;").replace('>', "&gt;").replace('<', "&lt;");
+    assert!(html.contains(&escaped), "{html}");
+    // Nothing to fetch: no scripts, stylesheets, images or fonts from anywhere.
+    assert!(!html.contains("src=") && !html.contains("<link") && !html.contains("url("), "{html}");
     std::fs::remove_dir_all(&dir).unwrap();
 }
 

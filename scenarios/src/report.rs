@@ -1,0 +1,667 @@
+//! `splitbrain report FILE --html OUT`: a run as a self-contained HTML timeline.
+//!
+//! One page, no scripts, no fonts or styles from the network: inline CSS and SVG. At the top
+//! the verdict; then the whole run, and a second timeline zoomed on the violation's evidence.
+//! Each node has a lane: believed leadership as bars coloured by epoch, the node down, paused,
+//! cut off or on a skewed clock as shaded spans, fenced writes and cache reads and writes as
+//! marks; the violation's events are circled in red and its window is banded. Every shape has a
+//! tooltip (`<title>`) with the exact times.
+
+use std::collections::BTreeMap;
+use std::fmt::Write;
+
+use sim::check::{at, Outcome as Decided, Term};
+use sim::{Event, EventKind, Fault, FaultKind, Run};
+
+use crate::failure::FailureFile;
+use crate::Outcome;
+
+/// Plot width in pixels (the labels' column comes on top).
+const PLOT_W: f64 = 1160.0;
+/// The labels' column.
+const LABEL_W: f64 = 120.0;
+/// One node's lane.
+const LANE_H: f64 = 54.0;
+/// The fault row, the Redis lane, the axis.
+const ROW_H: f64 = 26.0;
+
+/// The page for `file`'s replay `outcome`.
+pub fn html(file: &FailureFile, path: &str, outcome: &Outcome) -> String {
+    let run = &outcome.run;
+    let violated = outcome.verdicts.iter().find(|v| v.outcome == Decided::Violated);
+    let evidence: Vec<&Event> = violated.map(|v| v.evidence.iter().collect()).unwrap_or_default();
+    let spans = Spans::of(run);
+    let terms = sim::check::terms(&run.events);
+
+    let mut page = String::new();
+    let title = format!("{} under {}", file.scenario, file.seed);
+    let _ = writeln!(
+        page,
+        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>splitbrain: {}</title>\n<style>{CSS}</style></head><body>",
+        esc(&title)
+    );
+    let _ = write!(page, "<h1>{}</h1>\n<p class=\"meta\">", esc(&title));
+    if let Some(mutant) = &file.mutant {
+        let _ = write!(page, "mutant <b>{}</b> · ", esc(mutant));
+    }
+    let _ = writeln!(
+        page,
+        "trace hash {:016x} · {} faults · {} events · splitbrain {}</p>",
+        run.trace_hash,
+        run.schedule.faults.len(),
+        run.events.len(),
+        esc(&file.version)
+    );
+    match violated {
+        Some(v) => {
+            let _ = writeln!(
+                page,
+                "<div class=\"verdict bad\"><b>{} violated.</b> {}</div>",
+                esc(&format!("{:?}", v.property)),
+                esc(&v.explanation)
+            );
+        }
+        None => page.push_str("<div class=\"verdict good\"><b>Every property held in this replay.</b></div>\n"),
+    }
+    for v in outcome.verdicts.iter().filter(|v| Some(*v) != violated) {
+        let _ = writeln!(
+            page,
+            "<p class=\"other\">{} {:?}: {}</p>",
+            format!("{:?}", v.outcome).to_lowercase(),
+            v.property,
+            esc(&v.explanation)
+        );
+    }
+    let _ = writeln!(
+        page,
+        "<p class=\"meta\">replay: <code>cargo run --release -p splitbrain-scenarios -- replay {}</code></p>",
+        esc(path)
+    );
+
+    let lanes = Lanes::of(run, &terms, &spans);
+    page.push_str("<h2>The whole run</h2>\n");
+    page.push_str(&timeline(run, &lanes, &spans, &terms, &evidence, (0, run.end_us)));
+    if let (Some(first), Some(last)) = (evidence.iter().map(|e| e.at_us).min(), evidence.iter().map(|e| e.at_us).max())
+    {
+        // The evidence with room either side: a quarter of its own length, at least 2 s.
+        let margin = ((last - first) / 4).max(2_000_000);
+        let window = (first.saturating_sub(margin), (last + margin).min(run.end_us));
+        let _ = writeln!(page, "<h2>The violation, from {} to {}</h2>", at(window.0), at(window.1));
+        page.push_str(&timeline(run, &lanes, &spans, &terms, &evidence, window));
+        page.push_str(
+            "<h2>The evidence</h2>\n<table class=\"evidence\"><tr><th>time</th><th>who</th><th>event</th></tr>\n",
+        );
+        for e in &evidence {
+            let _ = writeln!(
+                page,
+                "<tr><td>{}</td><td>{}</td><td><code>{}</code></td></tr>",
+                at(e.at_us),
+                esc(&sim::check::who(e)),
+                esc(&describe(&e.kind))
+            );
+        }
+        page.push_str("</table>\n");
+    }
+    page.push_str(LEGEND);
+    page.push_str(
+        "<h2>Fault schedule</h2>\n<table class=\"evidence\"><tr><th>start</th><th>length</th><th>fault</th></tr>\n",
+    );
+    for fault in &run.schedule.faults {
+        let _ = writeln!(
+            page,
+            "<tr><td>{}</td><td>{:.3} s</td><td><code>{}</code></td></tr>",
+            at(fault.at_ms * 1000),
+            fault.duration_ms as f64 / 1000.0,
+            esc(&serde_json::to_string(&fault.kind).expect("faults serialize"))
+        );
+    }
+    page.push_str("</table>\n</body></html>\n");
+    page
+}
+
+/// The lanes, top to bottom: every node that ran, in name order of first appearance.
+struct Lanes {
+    nodes: Vec<String>,
+    /// Rows above the first node: the faults' rows, then believed leaders, then Redis.
+    fault_rows: usize,
+}
+
+impl Lanes {
+    fn of(run: &Run, terms: &[Term], spans: &Spans) -> Lanes {
+        let mut nodes = run.nodes.clone();
+        let started = run.events.iter().filter(|e| e.kind == EventKind::ElectionStarted).map(|e| &e.node);
+        for node in started.chain(terms.iter().map(|t| &t.acquired.node)) {
+            if !nodes.contains(node) {
+                nodes.push(node.clone());
+            }
+        }
+        Lanes { nodes, fault_rows: spans.fault_rows }
+    }
+
+    fn leaders_y(&self) -> f64 {
+        self.fault_rows as f64 * ROW_H
+    }
+
+    fn redis_y(&self) -> f64 {
+        self.leaders_y() + ROW_H
+    }
+
+    fn y(&self, node: &str) -> Option<f64> {
+        let i = self.nodes.iter().position(|n| n == node)?;
+        Some(self.redis_y() + ROW_H + i as f64 * LANE_H)
+    }
+
+    fn height(&self) -> f64 {
+        self.redis_y() + ROW_H + self.nodes.len() as f64 * LANE_H + ROW_H + 4.0
+    }
+}
+
+/// What shades a lane.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Shade {
+    Down,
+    Paused,
+    CutOff,
+    Slow,
+    Clock,
+}
+
+impl Shade {
+    fn class(self) -> &'static str {
+        match self {
+            Shade::Down => "down",
+            Shade::Paused => "paused",
+            Shade::CutOff => "cut",
+            Shade::Slow => "slow",
+            Shade::Clock => "clock",
+        }
+    }
+}
+
+/// The shaded spans of every node, the fault row's bars and Redis's own faults.
+struct Spans {
+    /// Per node: (from, until, kind, label).
+    nodes: BTreeMap<String, Vec<(u64, u64, Shade, String)>>,
+    /// Every fault: (from, until, label, row), packed into rows so none overlap.
+    faults: Vec<(u64, u64, String, usize)>,
+    /// How many fault rows.
+    fault_rows: usize,
+    /// Redis: (from, until, label); instantaneous ones have from == until.
+    redis: Vec<(u64, u64, String)>,
+}
+
+impl Spans {
+    fn of(run: &Run) -> Spans {
+        let mut spans = Spans { nodes: BTreeMap::new(), faults: Vec::new(), fault_rows: 1, redis: Vec::new() };
+        let mut open_faults: Vec<(String, u64)> = Vec::new();
+        let mut down: BTreeMap<&str, u64> = BTreeMap::new();
+        let mut paused: BTreeMap<&str, u64> = BTreeMap::new();
+        for e in &run.events {
+            match &e.kind {
+                EventKind::Crashed | EventKind::Exited => {
+                    down.entry(&e.node).or_insert(e.at_us);
+                }
+                EventKind::ElectionStarted => {
+                    if let Some(from) = down.remove(e.node.as_str()) {
+                        spans.add(&e.node, from, e.at_us, Shade::Down, "down".into());
+                    }
+                }
+                EventKind::Paused => {
+                    paused.insert(&e.node, e.at_us);
+                }
+                EventKind::Resumed => {
+                    if let Some(from) = paused.remove(e.node.as_str()) {
+                        spans.add(&e.node, from, e.at_us, Shade::Paused, "paused".into());
+                    }
+                }
+                EventKind::FaultInjected { what } => open_faults.push((what.clone(), e.at_us)),
+                EventKind::FaultHealed { what } => {
+                    if let Some(i) = open_faults.iter().position(|(w, _)| w == what) {
+                        let (what, from) = open_faults.remove(i);
+                        spans.fault(&what, from, e.at_us);
+                    }
+                }
+                _ => {}
+            }
+        }
+        // What is still open at the end lasts to the end; instantaneous faults have no heal.
+        for (what, from) in open_faults {
+            spans.fault(&what, from, run.end_us);
+        }
+        for (node, from) in down {
+            spans.add(node, from, run.end_us, Shade::Down, "down".into());
+        }
+        for (node, from) in paused {
+            spans.add(node, from, run.end_us, Shade::Paused, "paused".into());
+        }
+        spans.pack();
+        spans
+    }
+
+    /// Puts each fault, in order of start, in the first row free at its start.
+    fn pack(&mut self) {
+        self.faults.sort_by_key(|f| (f.0, f.1));
+        let mut free_from: Vec<u64> = Vec::new();
+        for fault in &mut self.faults {
+            let row = free_from.iter().position(|free| *free <= fault.0).unwrap_or(free_from.len());
+            if row == free_from.len() {
+                free_from.push(0);
+            }
+            free_from[row] = fault.1 + 1;
+            fault.3 = row;
+        }
+        self.fault_rows = free_from.len().max(1);
+    }
+
+    fn add(&mut self, node: &str, from: u64, until: u64, shade: Shade, label: String) {
+        self.nodes.entry(node.to_owned()).or_default().push((from, until, shade, label));
+    }
+
+    /// A fault, from its history form `<fault JSON> on [node, ...]`.
+    fn fault(&mut self, what: &str, from: u64, until: u64) {
+        let (json, nodes) = what.rsplit_once(" on [").unwrap_or((what, "]"));
+        let nodes: Vec<&str> = nodes.trim_end_matches(']').split(", ").filter(|n| !n.is_empty()).collect();
+        let Ok(fault) = serde_json::from_str::<Fault>(json) else { return };
+        let name = serde_json::to_value(&fault.kind)
+            .ok()
+            .and_then(|v| v.get("fault").and_then(|k| k.as_str()).map(str::to_owned))
+            .unwrap_or_else(|| "fault".into());
+        let on = if nodes.is_empty() { String::new() } else { format!(" {}", nodes.join(", ")) };
+        shade_fault(self, &fault, &nodes, from, until);
+        self.faults.push((from, until, format!("{name}{on}"), 0));
+    }
+}
+
+/// Shades the nodes (or Redis) a fault touches.
+fn shade_fault(spans: &mut Spans, fault: &Fault, nodes: &[&str], from: u64, until: u64) {
+    let shade = match &fault.kind {
+        FaultKind::PartitionRedis { .. } => Some((Shade::CutOff, "cut off from Redis".to_owned())),
+        FaultKind::PartitionNodes { .. } => Some((Shade::CutOff, format!("partitioned {}", nodes.join(" | ")))),
+        FaultKind::PartitionOneWay { .. } => Some((Shade::CutOff, format!("one-way {}", nodes.join(" → ")))),
+        FaultKind::Isolate { .. } | FaultKind::IsolateSet { .. } => Some((Shade::CutOff, "isolated".to_owned())),
+        FaultKind::Hold { .. } => Some((Shade::CutOff, "packets held".to_owned())),
+        FaultKind::Loss { rate, .. } => Some((Shade::Slow, format!("{:.0} % loss", rate * 100.0))),
+        FaultKind::Latency { latency_ms, .. } => Some((Shade::Slow, format!("+{latency_ms} ms latency"))),
+        FaultKind::ClockDrift { drift_ppm, .. } => {
+            Some((Shade::Clock, format!("clock {:+.2} % fast", *drift_ppm as f64 / 10_000.0)))
+        }
+        FaultKind::ClockJump { jump_ms, .. } => {
+            Some((Shade::Clock, format!("clock jumps {:+.3} s", *jump_ms as f64 / 1000.0)))
+        }
+        _ => None,
+    };
+    match (&fault.kind, shade) {
+        // A partition shades both its ends when both are nodes.
+        (_, Some((shade, label))) => {
+            let instant = matches!(fault.kind, FaultKind::ClockJump { .. });
+            for node in nodes.iter().filter(|n| **n != sim::REDIS_HOST) {
+                // A jump is an instant (drawn as a thin mark, labelled with its size).
+                let until = if instant { from + 1 } else { until };
+                spans.add(node, from, until, shade, label.clone());
+            }
+        }
+        (FaultKind::RedisRestart { persistence }, None) => {
+            let how = persistence.as_deref().map(|p| format!(" ({p})")).unwrap_or_default();
+            spans.redis.push((from, from, format!("restart{how}")));
+        }
+        (FaultKind::RedisDropConnections, None) => spans.redis.push((from, from, "connections dropped".into())),
+        (FaultKind::RedisSlow { delay_ms }, None) => spans.redis.push((from, until, format!("slow +{delay_ms} ms"))),
+        (FaultKind::RedisClockJump { jump_ms }, None) => {
+            spans.redis.push((from, from, format!("clock jumps {:+.3} s", *jump_ms as f64 / 1000.0)))
+        }
+        (FaultKind::RedisClockDrift { drift_ppm }, None) => {
+            spans.redis.push((from, until, format!("clock {:+.2} % fast", *drift_ppm as f64 / 10_000.0)))
+        }
+        _ => {}
+    }
+}
+
+/// A colour per epoch: hues a golden angle apart, so neighbours differ.
+fn epoch_colour(epoch: u64) -> String {
+    format!("hsl({:.0},62%,48%)", (epoch as f64 * 137.508) % 360.0)
+}
+
+/// One SVG timeline of `window` (µs).
+fn timeline(
+    run: &Run,
+    lanes: &Lanes,
+    spans: &Spans,
+    terms: &[Term],
+    evidence: &[&Event],
+    window: (u64, u64),
+) -> String {
+    let (t0, t1) = window;
+    let span = (t1 - t0).max(1) as f64;
+    let x = |us: u64| LABEL_W + (us.clamp(t0, t1) - t0) as f64 / span * PLOT_W;
+    let visible = |from: u64, until: u64| until >= t0 && from <= t1;
+    let height = lanes.height();
+    let mut svg = String::new();
+    let _ = writeln!(
+        svg,
+        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{w}\" height=\"{height}\" viewBox=\"0 0 {w} {height}\">",
+        w = LABEL_W + PLOT_W + 10.0
+    );
+    // Lane backgrounds and labels.
+    let _ = writeln!(svg, "<text class=\"label\" x=\"4\" y=\"{}\">faults</text>", ROW_H * 0.65);
+    let _ = writeln!(svg, "<text class=\"label\" x=\"4\" y=\"{}\">leaders</text>", lanes.leaders_y() + ROW_H * 0.65);
+    let _ = writeln!(svg, "<text class=\"label\" x=\"4\" y=\"{}\">redis</text>", lanes.redis_y() + ROW_H * 0.65);
+    for (i, node) in lanes.nodes.iter().enumerate() {
+        let y = lanes.y(node).unwrap_or(0.0);
+        let class = if i % 2 == 0 { "lane" } else { "lane odd" };
+        let _ =
+            writeln!(svg, "<rect class=\"{class}\" x=\"{LABEL_W}\" y=\"{y}\" width=\"{PLOT_W}\" height=\"{LANE_H}\"/>");
+        let _ = writeln!(svg, "<text class=\"label\" x=\"4\" y=\"{}\">{}</text>", y + LANE_H / 2.0 + 4.0, esc(node));
+    }
+    // Time grid.
+    let step = tick_step(span / 1e6);
+    let mut tick = (t0 as f64 / 1e6 / step).ceil() * step;
+    let axis_y = height - ROW_H + 4.0;
+    while tick * 1e6 <= t1 as f64 {
+        let tx = x((tick * 1e6) as u64);
+        let _ = writeln!(svg, "<line class=\"grid\" x1=\"{tx:.1}\" y1=\"0\" x2=\"{tx:.1}\" y2=\"{axis_y}\"/>");
+        let label = if step < 1.0 { format!("{tick:.1} s") } else { format!("{tick:.0} s") };
+        let _ = writeln!(svg, "<text class=\"tick\" x=\"{tx:.1}\" y=\"{}\">{label}</text>", axis_y + 14.0);
+        tick += step;
+    }
+    // The violation's window.
+    if let (Some(first), Some(last)) = (evidence.iter().map(|e| e.at_us).min(), evidence.iter().map(|e| e.at_us).max())
+    {
+        if visible(first, last) {
+            let (a, b) = (x(first), x(last).max(x(first) + 2.0));
+            let _ = writeln!(
+                svg,
+                "<rect class=\"violation\" x=\"{a:.1}\" y=\"0\" width=\"{:.1}\" height=\"{axis_y}\"><title>the violation: {} to {}</title></rect>",
+                b - a,
+                at(first),
+                at(last)
+            );
+        }
+    }
+    // Faults row.
+    for (from, until, label, row) in spans.faults.iter().filter(|(f, u, _, _)| visible(*f, *u)) {
+        let (a, b) = (x(*from), x(*until).max(x(*from) + 3.0));
+        let y = *row as f64 * ROW_H;
+        let _ = writeln!(
+            svg,
+            "<rect class=\"fault\" x=\"{a:.1}\" y=\"{}\" width=\"{:.1}\" height=\"{}\"><title>{}: {} to {}</title></rect>",
+            y + 4.0,
+            b - a,
+            ROW_H - 8.0,
+            esc(label),
+            at(*from),
+            at(*until)
+        );
+        if b - a > 60.0 {
+            let _ = writeln!(
+                svg,
+                "<text class=\"in\" x=\"{:.1}\" y=\"{}\">{}</text>",
+                a + 3.0,
+                y + ROW_H - 9.0,
+                esc(&clip(label, b - a))
+            );
+        }
+    }
+    // How many nodes believe they lead: none, one, or (red) more.
+    for (from, until, leaders) in believed(terms, run.end_us).into_iter().filter(|(f, u, _)| visible(*f, *u)) {
+        let (a, b) = (x(from), x(until).max(x(from) + 1.0));
+        let class = match leaders.len() {
+            0 => "none",
+            1 => "one",
+            _ => "many",
+        };
+        let who = if leaders.is_empty() { "no leader".to_owned() } else { leaders.join(" and ") };
+        let _ = writeln!(
+            svg,
+            "<rect class=\"{class}\" x=\"{a:.1}\" y=\"{}\" width=\"{:.1}\" height=\"{}\"><title>{}: {} to {}</title></rect>",
+            lanes.leaders_y() + 5.0,
+            b - a,
+            ROW_H - 10.0,
+            esc(&who),
+            at(from),
+            at(until)
+        );
+    }
+    // Redis row.
+    for (from, until, label) in spans.redis.iter().filter(|(f, u, _)| visible(*f, *u)) {
+        let (a, b) = (x(*from), x(*until));
+        let y = lanes.redis_y();
+        if until > from {
+            let _ = writeln!(
+                svg,
+                "<rect class=\"slow\" x=\"{a:.1}\" y=\"{}\" width=\"{:.1}\" height=\"{}\"><title>redis {}: {} to {}</title></rect>",
+                y + 4.0,
+                (b - a).max(2.0),
+                ROW_H - 8.0,
+                esc(label),
+                at(*from),
+                at(*until)
+            );
+        } else {
+            let _ = writeln!(
+                svg,
+                "<path class=\"restart\" d=\"M{a:.1} {} l-5 -9 h10 z\"><title>redis {}: {}</title></path>",
+                y + ROW_H - 4.0,
+                esc(label),
+                at(*from)
+            );
+            let _ = writeln!(
+                svg,
+                "<text class=\"note\" x=\"{:.1}\" y=\"{}\">{}</text>",
+                a + 7.0,
+                y + ROW_H - 8.0,
+                esc(label)
+            );
+        }
+    }
+    // Node shading.
+    for (node, shaded) in &spans.nodes {
+        let Some(y) = lanes.y(node) else { continue };
+        let mut shaded: Vec<_> = shaded.iter().filter(|(f, u, _, _)| visible(*f, *u)).collect();
+        shaded.sort_by_key(|(f, _, s, _)| (*s, *f));
+        for (from, until, shade, label) in shaded {
+            let (a, b) = (x(*from), x(*until).max(x(*from) + 2.0));
+            let _ = writeln!(
+                svg,
+                "<rect class=\"{}\" x=\"{a:.1}\" y=\"{}\" width=\"{:.1}\" height=\"{}\"><title>{} {}: {} to {}</title></rect>",
+                shade.class(),
+                y + 1.0,
+                b - a,
+                LANE_H - 2.0,
+                esc(node),
+                esc(label),
+                at(*from),
+                at(*until)
+            );
+            if b - a > 50.0 && *shade != Shade::Down {
+                let _ = writeln!(
+                    svg,
+                    "<text class=\"note\" x=\"{:.1}\" y=\"{}\">{}</text>",
+                    a + 3.0,
+                    y + 11.0,
+                    esc(&clip(label, b - a))
+                );
+            }
+        }
+    }
+    // Terms: believed leadership, coloured by epoch.
+    for term in terms.iter().filter(|t| visible(t.from_us, t.until_us)) {
+        let Some(y) = lanes.y(&term.acquired.node) else { continue };
+        let (a, b) = (x(term.from_us), x(term.until_us).max(x(term.from_us) + 2.0));
+        let ended = match &term.ended_by {
+            Some(e) => describe(&e.kind),
+            None => "its local deadline passed".into(),
+        };
+        let _ = writeln!(
+            svg,
+            "<rect class=\"term\" x=\"{a:.1}\" y=\"{}\" width=\"{:.1}\" height=\"16\" fill=\"{}\"><title>{} leads with epoch {} from {} to {}; ended by {}</title></rect>",
+            y + 18.0,
+            b - a,
+            epoch_colour(term.epoch),
+            esc(&term.holder()),
+            term.epoch,
+            at(term.from_us),
+            at(term.until_us),
+            esc(&ended)
+        );
+        if b - a > 26.0 {
+            let _ =
+                writeln!(svg, "<text class=\"epoch\" x=\"{:.1}\" y=\"{}\">e{}</text>", a + 3.0, y + 30.0, term.epoch);
+        }
+    }
+    // Marks: fenced writes above the bar, cache reads and writes below it.
+    for e in run.events.iter().filter(|e| visible(e.at_us, e.at_us)) {
+        let Some(y) = lanes.y(&e.node) else { continue };
+        let ex = x(e.at_us);
+        match &e.kind {
+            EventKind::FencedWrite { epoch, accepted, value, sent_us } => {
+                let (class, what) = if *accepted { ("write", "accepted") } else { ("write rejected", "rejected") };
+                let _ = writeln!(
+                    svg,
+                    "<path class=\"{class}\" d=\"M{ex:.1} {} l-4 -7 h8 z\" fill=\"{}\"><title>{} fenced write {} with epoch {epoch}, sent {} , {what} {}</title></path>",
+                    y + 17.0,
+                    epoch_colour(*epoch),
+                    esc(&sim::check::who(e)),
+                    esc(value),
+                    at(*sent_us),
+                    at(e.at_us)
+                );
+            }
+            EventKind::CacheRead { key, version } | EventKind::CacheWrite { key, version } => {
+                let write = matches!(e.kind, EventKind::CacheWrite { .. });
+                let (class, what) = if write { ("cachewrite", "committed") } else { ("cacheread", "read") };
+                let _ = writeln!(
+                    svg,
+                    "<circle class=\"{class}\" cx=\"{ex:.1}\" cy=\"{}\" r=\"3\"><title>{} {what} {} version {version} at {}</title></circle>",
+                    y + 42.0,
+                    esc(&sim::check::who(e)),
+                    esc(key),
+                    at(e.at_us)
+                );
+            }
+            _ => {}
+        }
+    }
+    // The evidence, circled.
+    for e in evidence.iter().filter(|e| visible(e.at_us, e.at_us)) {
+        let y = lanes.y(&e.node).map_or(ROW_H / 2.0, |y| y + LANE_H / 2.0);
+        let _ = writeln!(
+            svg,
+            "<circle class=\"evidence\" cx=\"{:.1}\" cy=\"{y:.1}\" r=\"9\"><title>evidence: {} {} at {}</title></circle>",
+            x(e.at_us),
+            esc(&sim::check::who(e)),
+            esc(&describe(&e.kind)),
+            at(e.at_us)
+        );
+    }
+    let _ = writeln!(
+        svg,
+        "<line class=\"axis\" x1=\"{LABEL_W}\" y1=\"{axis_y}\" x2=\"{}\" y2=\"{axis_y}\"/>",
+        LABEL_W + PLOT_W
+    );
+    svg.push_str("</svg>\n");
+    svg
+}
+
+/// The believed leaders over time: (from, until, holders) for each stretch between changes.
+fn believed(terms: &[Term], end_us: u64) -> Vec<(u64, u64, Vec<String>)> {
+    let mut cuts: Vec<u64> = terms.iter().flat_map(|t| [t.from_us, t.until_us]).chain([0, end_us]).collect();
+    cuts.sort_unstable();
+    cuts.dedup();
+    let mut stretches: Vec<(u64, u64, Vec<String>)> = Vec::new();
+    for pair in cuts.windows(2) {
+        let (from, until) = (pair[0], pair[1]);
+        let holders: Vec<String> =
+            terms.iter().filter(|t| t.covers(from)).map(|t| format!("{} (epoch {})", t.holder(), t.epoch)).collect();
+        match stretches.last_mut() {
+            Some(last) if last.2 == holders && last.1 == from => last.1 = until,
+            _ => stretches.push((from, until, holders)),
+        }
+    }
+    stretches
+}
+
+/// A grid step (seconds) giving about 10-20 ticks over `seconds`.
+fn tick_step(seconds: f64) -> f64 {
+    for step in [0.1, 0.2, 0.5, 1.0, 2.0, 5.0, 10.0, 20.0, 30.0, 60.0, 120.0, 300.0, 600.0] {
+        if seconds / step <= 20.0 {
+            return step;
+        }
+    }
+    1200.0
+}
+
+/// `label`, cut to what fits in `width` pixels.
+fn clip(label: &str, width: f64) -> String {
+    let fits = ((width - 6.0) / 6.2).max(1.0) as usize;
+    if label.chars().count() <= fits {
+        label.to_owned()
+    } else {
+        let cut: String = label.chars().take(fits.saturating_sub(1)).collect();
+        format!("{cut}…")
+    }
+}
+
+/// An event in one line.
+fn describe(kind: &EventKind) -> String {
+    serde_json::to_string(kind).unwrap_or_else(|_| format!("{kind:?}"))
+}
+
+/// HTML-escaped text.
+fn esc(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+const CSS: &str = "body{font:14px/1.45 system-ui,-apple-system,'Segoe UI',sans-serif;margin:24px;color:#1d2330;background:#fff}\
+h1{font-size:20px;margin:0 0 4px}h2{font-size:15px;margin:22px 0 6px}\
+.meta,.other{color:#5a6270;margin:2px 0;font-size:13px}\
+.verdict{padding:10px 14px;border-radius:6px;margin:12px 0;max-width:1240px}\
+.bad{background:#fde8e8;border:1px solid #e0a0a0}.good{background:#e6f5ea;border:1px solid #9fd0ad}\
+code{font:12px ui-monospace,Menlo,Consolas,monospace}\
+svg{display:block;overflow:visible}\
+.lane{fill:#f6f7f9}.lane.odd{fill:#eef0f3}\
+.label{font:600 13px system-ui,sans-serif;fill:#1d2330}\
+.tick{font:11px system-ui,sans-serif;fill:#5a6270;text-anchor:middle}\
+.grid{stroke:#d5d9e0;stroke-width:1}.axis{stroke:#5a6270}\
+.fault{fill:#f2b36b;stroke:#c57d2a;stroke-width:.5;opacity:.85}\
+.in,.note{font:10px system-ui,sans-serif;fill:#3a3f4a}\
+.down{fill:#3a3f4a;opacity:.28}\
+.paused{fill:#8a63d2;opacity:.30}\
+.cut{fill:#f08a24;opacity:.25}\
+.slow{fill:#e6c229;opacity:.30}\
+.clock{fill:#2b8cc4;opacity:.25}\
+.restart{fill:#c0392b}\
+.term{stroke:#1d2330;stroke-width:.5}\
+.epoch{font:600 10px system-ui,sans-serif;fill:#fff}\
+.write{stroke:#1d2330;stroke-width:.6}.write.rejected{fill:#fff;stroke:#c0392b;stroke-width:1.5}\
+.cacheread{fill:#2b8cc4}.cachewrite{fill:#1d2330}\
+.violation{fill:#e53935;opacity:.12}\
+.none{fill:#d5d9e0}.one{fill:#5cb85c}.many{fill:#e53935}\
+.evidence{fill:none;stroke:#e53935;stroke-width:2.5}\
+.legend span{display:inline-block;margin-right:16px;font-size:12px}\
+.legend i{display:inline-block;width:14px;height:10px;margin-right:5px;vertical-align:middle;border-radius:2px}\
+table.evidence{border-collapse:collapse;font-size:12px}table.evidence td,table.evidence th{border-bottom:1px solid #e3e6eb;padding:3px 10px;text-align:left;vertical-align:top}";
+
+const LEGEND: &str = "<h2>Legend</h2><p class=\"legend\">\
+<span><i style=\"background:hsl(137,62%,48%)\"></i>believed leadership (colour = epoch, label eN)</span>\
+<span><i style=\"background:#3a3f4a;opacity:.4\"></i>down (crashed or stopped)</span>\
+<span><i style=\"background:#8a63d2;opacity:.45\"></i>paused</span>\
+<span><i style=\"background:#f08a24;opacity:.4\"></i>cut off (partition, isolation, held packets)</span>\
+<span><i style=\"background:#e6c229;opacity:.45\"></i>slow (latency, loss, slow Redis)</span>\
+<span><i style=\"background:#2b8cc4;opacity:.4\"></i>clock drift or jump</span>\
+<span>▼ fenced write (hollow red: rejected)</span>\
+<span>● cache read (blue) / committed write (black)</span>\
+<span><i style=\"background:#5cb85c\"></i>one believed leader</span>\
+<span><i style=\"background:#e53935\"></i>two or more (split brain)</span>\
+<span><i style=\"background:#d5d9e0\"></i>none</span>\
+<span><i style=\"background:#fff;border:2px solid #e53935\"></i>the violation's events, and its window banded red</span>\
+</p>\n<p class=\"meta\">Hover any shape for its exact times.</p>\n";
