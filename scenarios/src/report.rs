@@ -282,9 +282,7 @@ fn shade_fault(spans: &mut Spans, fault: &Fault, nodes: &[&str], from: u64, unti
         FaultKind::Hold { .. } => Some((Shade::CutOff, "packets held".to_owned())),
         FaultKind::Loss { rate, .. } => Some((Shade::Slow, format!("{:.0} % loss", rate * 100.0))),
         FaultKind::Latency { latency_ms, .. } => Some((Shade::Slow, format!("+{latency_ms} ms latency"))),
-        FaultKind::ClockDrift { drift_ppm, .. } => {
-            Some((Shade::Clock, format!("clock {:+.2} % fast", *drift_ppm as f64 / 10_000.0)))
-        }
+        FaultKind::ClockDrift { drift_ppm, .. } => Some((Shade::Clock, format!("clock {}", drift(*drift_ppm)))),
         FaultKind::ClockJump { jump_ms, .. } => {
             Some((Shade::Clock, format!("clock jumps {:+.3} s", *jump_ms as f64 / 1000.0)))
         }
@@ -310,10 +308,16 @@ fn shade_fault(spans: &mut Spans, fault: &Fault, nodes: &[&str], from: u64, unti
             spans.redis.push((from, from, format!("clock jumps {:+.3} s", *jump_ms as f64 / 1000.0)))
         }
         (FaultKind::RedisClockDrift { drift_ppm }, None) => {
-            spans.redis.push((from, until, format!("clock {:+.2} % fast", *drift_ppm as f64 / 10_000.0)))
+            spans.redis.push((from, until, format!("clock {}", drift(*drift_ppm))))
         }
         _ => {}
     }
+}
+
+/// `2.50 % fast` or `4.92 % slow`.
+fn drift(ppm: i64) -> String {
+    let how = if ppm < 0 { "slow" } else { "fast" };
+    format!("{:.2} % {how}", ppm.unsigned_abs() as f64 / 10_000.0)
 }
 
 /// A colour per epoch: hues a golden angle apart, so neighbours differ.
