@@ -41,8 +41,19 @@ pub async fn connect(
     spawner: &dyn Spawner,
     info: &RedisConnectionInfo,
 ) -> RedisResult<Connection> {
+    connect_with(connector, spawner, info, AsyncConnectionConfig::new()).await
+}
+
+/// [`connect`] with redis-rs's connection options (a push sender for RESP3 pub/sub, ...).
+/// The response timeout is always off: callers bound requests on their own clock.
+pub async fn connect_with(
+    connector: &dyn Connector,
+    spawner: &dyn Spawner,
+    info: &RedisConnectionInfo,
+    config: AsyncConnectionConfig,
+) -> RedisResult<Connection> {
     let stream = connector.connect().await?;
-    let config = AsyncConnectionConfig::new().set_response_timeout(None);
+    let config = config.set_response_timeout(None);
     let (inner, driver) = MultiplexedConnection::new_with_config(info, stream, config).await?;
     let stop = CancellationToken::new();
     let stopped = stop.clone();
@@ -53,6 +64,14 @@ pub async fn connect(
         }
     }));
     Ok(Connection { inner, _driver: Arc::new(stop.drop_guard()) })
+}
+
+impl Connection {
+    /// Subscribes to `channel` (RESP3 connections only; messages go to the push sender given
+    /// to [`connect_with`]).
+    pub async fn subscribe(&mut self, channel: &str) -> RedisResult<()> {
+        self.inner.subscribe(channel).await
+    }
 }
 
 impl ConnectionLike for Connection {

@@ -47,6 +47,7 @@
 
 #![warn(missing_docs)]
 
+mod cache;
 mod clock;
 mod config;
 mod connection;
@@ -63,9 +64,13 @@ mod state;
 use std::future::Future;
 use std::pin::Pin;
 
+pub use cache::{
+    Cache, CacheBuilder, CacheConfig, CacheConfigError, CacheError, CacheMetrics, Put, RedisSource, Source, Versioned,
+    SOURCE_COMMIT,
+};
 pub use clock::{timeout, Clock, Instant, TokioClock};
 pub use config::{ConfigError, ElectorConfig};
-pub use connection::{connect, Connection};
+pub use connection::{connect, connect_with, Connection};
 pub use connector::{BoxStream, Connector, RedisStream, TcpConnector};
 pub use elector::{Elector, ElectorBuilder};
 pub use fence::{FencedResource, SlotClaims, WriteOutcome};

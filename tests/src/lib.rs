@@ -29,3 +29,32 @@ macro_rules! redis_or_skip {
         }
     };
 }
+
+/// Runs each listed scenario (an async fn taking a [`Backend`]) twice: against a real
+/// redis-server (skipped without one, unless required) and against the model. A scenario may
+/// name redis-server arguments and the model's persistence: `name with [args], persistence;`.
+#[macro_export]
+macro_rules! on_both {
+    ($($scenario:ident $(with $redis_args:expr, $persistence:expr)?;)*) => {
+        mod on_real_redis {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $scenario() {
+                    let server = $crate::redis_or_skip!($($redis_args)?);
+                    super::$scenario(server).await
+                }
+            )*
+        }
+        mod on_model {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $scenario() {
+                    #[allow(unused_mut, unused_assignments)]
+                    let mut persistence = ::model::Persistence::None;
+                    $(persistence = $persistence;)?
+                    super::$scenario($crate::ModelServer::start(persistence)).await
+                }
+            )*
+        }
+    };
+}

@@ -12,7 +12,7 @@ use election::{
     TcpConnector, WriteOutcome,
 };
 use redis::Commands;
-use splitbrain_tests::{Backend, ModelServer};
+use splitbrain_tests::Backend;
 use tokio::task::JoinHandle;
 
 const KEY: &str = "gateway_service_leader";
@@ -289,33 +289,7 @@ fn invalid_configurations_are_refused_by_the_builder() {
     assert_eq!(error.to_string(), "renew interval (1s) must be below the local lease ttl - drift margin (988ms)");
 }
 
-/// Runs each scenario against real Redis (skipped without redis-server) and the model.
-macro_rules! on_both {
-    ($($scenario:ident $(with $redis_args:expr, $persistence:expr)?;)*) => {
-        mod on_real_redis {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $scenario() {
-                    let server = splitbrain_tests::redis_or_skip!($($redis_args)?);
-                    super::$scenario(server).await
-                }
-            )*
-        }
-        mod on_model {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $scenario() {
-                    #[allow(unused_mut, unused_assignments)]
-                    let mut persistence = ::model::Persistence::None;
-                    $(persistence = $persistence;)?
-                    super::$scenario(super::ModelServer::start(persistence)).await
-                }
-            )*
-        }
-    };
-}
-
-on_both! {
+splitbrain_tests::on_both! {
     three_electors_agree_on_exactly_one_leader_named_by_the_key;
     successive_leaders_hold_strictly_increasing_epochs;
     crashed_leader_is_replaced_within_ttl_plus_retry;
