@@ -35,6 +35,17 @@ pub enum Expect {
     EveryInstanceServesItsShare,
     /// Asked in turn at the end, exactly one instance reports that it leads (`/health`).
     OneInstanceReportsLeader,
+    /// MI-06: every update written through instance `writer` is read through instance
+    /// `reader` within this long after the write returned, and `reader` serves the key from
+    /// its cache in between.
+    UpdateSeenWithin {
+        /// `node-<writer>` writes.
+        writer: u32,
+        /// `node-<reader>` reads.
+        reader: u32,
+        /// The plan's bound.
+        within: Duration,
+    },
 }
 
 impl Expect {
@@ -186,6 +197,7 @@ impl Expect {
                     )
                 }
             }
+            Expect::UpdateSeenWithin { writer, reader, within } => update_seen(run, *writer, *reader, *within),
             Expect::LastStandingLeads => {
                 let stopped: Vec<&str> = run
                     .events
@@ -279,4 +291,58 @@ fn http_requests(run: &Run) -> Vec<(&Event, Option<&str>, &str)> {
             _ => None,
         })
         .collect()
+}
+
+/// MI-06: each write on `node-<writer>` is first seen on `node-<reader>` within `within`.
+fn update_seen(run: &Run, writer: u32, reader: u32, within: Duration) -> Verdict {
+    let (writer, reader) = (format!("node-{writer}"), format!("node-{reader}"));
+    let reads: Vec<(&Event, u64, &str, bool)> = run
+        .events
+        .iter()
+        .filter(|e| e.node == reader)
+        .filter_map(|e| match &e.kind {
+            EventKind::CacheRead { key, version, hit, .. } => Some((e, *version, key.as_str(), *hit)),
+            _ => None,
+        })
+        .collect();
+    let (mut writes, mut slowest) = (0, 0u64);
+    for w in run.events.iter().filter(|e| e.node == writer) {
+        let EventKind::CacheWrite { key, version, .. } = &w.kind else { continue };
+        let seen = reads.iter().find(|(r, v, k, _)| *k == key && *v >= *version && r.at_us >= w.at_us);
+        let Some((r, _, _, _)) = seen else {
+            if run.end_us - w.at_us > within.as_micros() as u64 {
+                let text = format!("{reader} never read version {version} of {key}, written by {} at {}", who(w), at(w.at_us));
+                return Verdict::violated(Property::Expectation, text, vec![w.clone()]);
+            }
+            continue;
+        };
+        let took = r.at_us - w.at_us;
+        if took > within.as_micros() as u64 {
+            let text = format!(
+                "{reader} first read version {version} of {key} at {}, {:.3} s after {} wrote it at {} (the plan: within {:.1} s)",
+                at(r.at_us),
+                took as f64 / 1e6,
+                who(w),
+                at(w.at_us),
+                within.as_secs_f64()
+            );
+            return Verdict::violated(Property::Expectation, text, vec![w.clone(), (*r).clone()]);
+        }
+        writes += 1;
+        slowest = slowest.max(took);
+    }
+    let hits = reads.iter().filter(|(_, _, _, hit)| *hit).count();
+    if writes == 0 || hits == 0 {
+        let text = format!("{writes} updates by {writer} seen by {reader}, {hits} of its reads from its cache: nothing to judge");
+        return Verdict::violated(Property::Expectation, text, vec![]);
+    }
+    Verdict::pass(
+        Property::Expectation,
+        format!(
+            "{writes} updates by {writer}, each read by {reader} within {:.3} s (the plan: {:.1} s); {hits} of {} reads from its cache",
+            slowest as f64 / 1e6,
+            within.as_secs_f64(),
+            reads.len()
+        ),
+    )
 }

@@ -4,9 +4,8 @@
 //! fault may excuse an overlap, plus the plan's own expectations.
 //!
 //! From `shared/seeds/000_*` (the gateway, key `gateway_service_leader`, TTL 15 s, heartbeat
-//! 5 s): MI-01 .. MI-10 but MI-05 and MI-06 (they need HTTP traffic and the cache). From
-//! `001_*` (the backend, key `maplefile:leader:lock`, TTL 10 s): T1 .. T7. And `chaos-<profile>`
-//! for each nemesis profile.
+//! 5 s): MI-01 .. MI-10. From `001_*` (the backend, key `maplefile:leader:lock`, TTL 10 s):
+//! T1 .. T7. And `chaos-<profile>` for each nemesis profile (`chaos-cache` with the cache).
 
 #![warn(missing_docs)]
 
@@ -19,11 +18,11 @@ use std::time::Duration;
 
 use election::ElectorConfig;
 use sim::check::{
-    epochs, fenced_epochs, job_slots, linearizability, liveness, strict_exclusivity, unexplained_overlaps, Failovers,
-    LeaseKeys, Verdict, DEFAULT_BUDGET,
+    cache_staleness, epochs, fenced_epochs, job_slots, linearizability, liveness, strict_exclusivity, unexplained_overlaps, Failovers,
+    LeaseKeys, StalenessBounds, Verdict, DEFAULT_BUDGET,
 };
 use sim::{
-    elector, http_client, nemesis, simulate_with_clients, EventKind, Fault, FaultKind, FaultSchedule, Profile, Run,
+    elector, http_client, nemesis, CacheLoad, simulate_with_clients, EventKind, Fault, FaultKind, FaultSchedule, Profile, Run,
     Seed, SimConfig, SimError, SimRng, Target, Workload,
 };
 
@@ -115,6 +114,9 @@ pub struct Scenario {
     /// Every node serves `/health`, and a client host sends a request this often, round robin
     /// with load-balancer failover.
     pub requests_every: Option<Duration>,
+    /// Every node runs the coherent cache over a source database and reads and writes
+    /// through it; cache staleness is checked.
+    pub cache: Option<CacheLoad>,
 }
 
 /// A name that is no scenario.
@@ -159,6 +161,7 @@ fn plan(
         expect: vec![],
         plan_failover: None,
         requests_every: None,
+        cache: None,
     }
 }
 
@@ -170,6 +173,11 @@ impl Scenario {
 
     fn with_requests(mut self, every: Duration) -> Scenario {
         self.requests_every = Some(every);
+        self
+    }
+
+    fn with_cache(mut self, load: CacheLoad) -> Scenario {
+        self.cache = Some(load);
         self
     }
 
@@ -245,6 +253,22 @@ pub fn catalogue() -> Vec<Scenario> {
         )
         .expecting([Expect::EveryRequestAnswered, Expect::EveryInstanceServesItsShare])
         .with_requests(millis(500)),
+        plan(
+            "MI-06",
+            GW,
+            "update through instance 1, read through instance 2 (cached): it sees the update within 1 s",
+            gateway(3),
+            40,
+            vec![],
+        )
+        .with_cache(CacheLoad {
+            keys: 1,
+            read_every: millis(100),
+            write_every: secs(4),
+            writer: Some(1),
+            ..CacheLoad::new()
+        })
+        .expecting([Expect::UpdateSeenWithin { writer: 1, reader: 2, within: secs(1) }]),
         plan(
             "MI-07",
             GW,
@@ -384,6 +408,7 @@ pub fn catalogue() -> Vec<Scenario> {
             expect: vec![],
             plan_failover: None,
             requests_every: None,
+            cache: (profile == Profile::Cache).then(CacheLoad::new),
         });
     }
     scenarios
@@ -432,6 +457,7 @@ impl Scenario {
         config.nodes = self.nodes;
         config.safety_phase = self.safety_phase;
         config.liveness_phase = self.liveness_phase;
+        config.source_db = self.cache.is_some();
         let mut rng = SimRng::new(seed, "nemesis");
         config.schedule.faults = match &self.faults {
             Faults::Profile(profile) => {
@@ -490,6 +516,9 @@ impl Scenario {
         let program = match subject {
             Subject::Production => {
                 let mut workload = Workload::none().with_fenced_writes(renew / 2).with_slots(self.slot);
+                if let Some(load) = self.cache {
+                    workload = workload.with_cache(load);
+                }
                 if let Some(every) = self.requests_every {
                     workload = workload.with_health();
                     // Every instance there will be, those the schedule adds included.
@@ -526,6 +555,10 @@ impl Scenario {
         let production = subject == Subject::Production;
         if production {
             verdicts.push(job_slots(&run.events, run.liveness_from_us + bound_us, run.end_us, self.slot));
+        }
+        if let Some(load) = self.cache.filter(|_| production) {
+            let bounds = StalenessBounds::of(load.liveness, load.entry_ttl, millis(50));
+            verdicts.push(cache_staleness(&run.events, bounds, run.liveness_from_us, run.end_us));
         }
         let expected = self.expect.iter().filter(|e| production || !e.needs_requests());
         verdicts.extend(expected.map(|e| e.check(self, &run, &failovers)));

@@ -530,7 +530,7 @@ fn timeline(
                     at(e.at_us)
                 );
             }
-            EventKind::CacheRead { key, version } | EventKind::CacheWrite { key, version } => {
+            EventKind::CacheRead { key, version, .. } | EventKind::CacheWrite { key, version, .. } => {
                 let write = matches!(e.kind, EventKind::CacheWrite { .. });
                 let (class, what) = if write { ("cachewrite", "committed") } else { ("cacheread", "read") };
                 let _ = writeln!(

@@ -69,10 +69,12 @@ pub enum EventKind {
     /// A client's HTTP request (`GET /health`), sent first to `first` at `sent_us`, answered by
     /// `served_by` (None: no instance answered) after `attempts` instances were tried.
     HttpRequest { request: u64, first: String, served_by: Option<String>, is_leader: bool, attempts: u32, sent_us: u64 },
-    /// A cache read returned `version`.
-    CacheRead { key: String, version: u64 },
-    /// A write committed `version`.
-    CacheWrite { key: String, version: u64 },
+    /// A cache read, begun at `started_us`, returned `version` (0: never written); `hit`
+    /// when answered from memory.
+    CacheRead { key: String, version: u64, started_us: u64, hit: bool },
+    /// A write committed `version` (recorded when the write returned); `published` when its
+    /// invalidation was published.
+    CacheWrite { key: String, version: u64, published: bool },
     /// A fault began (`what` is its JSON, targets resolved).
     FaultInjected { what: String },
     /// A fault ended.

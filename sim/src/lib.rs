@@ -43,8 +43,11 @@ pub use gate::{Gate, Gated, NodeSpawner};
 pub use history::{first_divergence, trace_hash, Divergence, Event, EventKind, History, Recorder};
 pub use http::{http_client, HEALTH_PORT};
 pub use nemesis::Profile;
-pub use net::{SimConnector, TurmoilListener, REDIS_HOST, REDIS_PORT};
-pub use program::{elector, program, NodeContext, NodeProgram, Workload, FENCED_RESOURCE, SLOT_CLAIMS, SLOT_JOB};
+pub use net::{SimConnector, TurmoilListener, REDIS_HOST, REDIS_PORT, SOURCE_HOST};
+pub use program::{
+    elector, program, CacheLoad, NodeContext, NodeProgram, Workload, CACHE_CHANNEL, CACHE_PREFIX, FENCED_RESOURCE,
+    SLOT_CLAIMS, SLOT_JOB,
+};
 pub use seed::{fnv1a, Seed, SeedError, SimRng};
 pub use world::{simulate, simulate_with_clients, Run, SimConfig, SimError};
 

@@ -27,11 +27,16 @@ pub enum Profile {
     Redis,
     /// A per-seed mix of all of the above.
     All,
+    /// Faults aimed at a pub/sub-invalidated cache: dropped subscriber connections, a node cut
+    /// off from Redis (the source database stays reachable), short pauses (a reader between
+    /// its source read and its fill), held links (a late subscribe confirmation), Redis
+    /// restarts.
+    Cache,
 }
 
 impl Profile {
     /// Every profile, in the order `list` shows them.
-    pub const ALL: [Profile; 7] = [
+    pub const ALL: [Profile; 8] = [
         Profile::Quiet,
         Profile::Partitions,
         Profile::Pauses,
@@ -39,6 +44,7 @@ impl Profile {
         Profile::Crashes,
         Profile::Redis,
         Profile::All,
+        Profile::Cache,
     ];
 
     /// The profile's name.
@@ -51,6 +57,7 @@ impl Profile {
             Profile::Crashes => "crashes",
             Profile::Redis => "redis",
             Profile::All => "all",
+            Profile::Cache => "cache",
         }
     }
 
@@ -66,6 +73,9 @@ impl Profile {
             Profile::Crashes => "kill -9 and graceful stops with restarts as new incarnations",
             Profile::Redis => "Redis restarts (with the deployment's persistence), dropped connections, slow commands",
             Profile::All => "a per-seed mix of every family above",
+            Profile::Cache => {
+                "aimed at the cache: dropped subscriptions, a node cut off from Redis, pauses between read and fill, held links, Redis restarts"
+            }
         }
     }
 
@@ -93,7 +103,7 @@ impl fmt::Display for Profile {
 
 /// A name that is no profile.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unknown nemesis profile {0:?} (quiet, partitions, pauses, clocks, crashes, redis, all)")]
+#[error("unknown nemesis profile {0:?} (quiet, partitions, pauses, clocks, crashes, redis, all, cache)")]
 pub struct UnknownProfile(pub String);
 
 impl FromStr for Profile {
@@ -164,6 +174,15 @@ fn fault_of(family: Profile, rng: &mut SimRng, aim: Aim, ttl_ms: u64) -> FaultKi
         },
         Profile::Crashes if rng.chance(0.7) => FaultKind::Crash { node },
         Profile::Crashes => FaultKind::Stop { node },
+        Profile::Cache => match rng.below(6) {
+            0 => FaultKind::RedisDropConnections,
+            1 => FaultKind::PartitionRedis { node },
+            // Short: a reader frozen between its source read and its fill while writes go on.
+            2 => FaultKind::Pause { node },
+            3 => FaultKind::Hold { node },
+            4 => FaultKind::Latency { node, latency_ms: rng.between(ttl_ms / 10, ttl_ms) },
+            _ => FaultKind::RedisRestart { persistence: None },
+        },
         _ => match rng.below(4) {
             // The deployment decides what a restart keeps, not the nemesis.
             0 | 1 => FaultKind::RedisRestart { persistence: None },

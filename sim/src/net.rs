@@ -12,17 +12,29 @@ pub const REDIS_HOST: &str = "redis";
 /// The port Redis listens on.
 pub const REDIS_PORT: u16 = 6379;
 
-/// The node's [`election::Connector`]: turmoil TCP streams to the Redis host, each one
-/// recording the commands and replies it carries.
+/// The source-of-truth database's host name (a second Redis-protocol server, present when
+/// [`crate::SimConfig::source_db`] is set): the cache's versioned store, reachable while
+/// Redis is not.
+pub const SOURCE_HOST: &str = "db";
+
+/// The node's [`election::Connector`]: turmoil TCP streams to one host (Redis, or the source
+/// database), each one recording the commands and replies it carries.
 #[derive(Debug, Clone)]
 pub struct SimConnector {
     recorder: Recorder,
+    host: &'static str,
+    /// Shared by a node's connectors, so that connection ids in its history are unique.
     connections: Arc<AtomicU64>,
 }
 
 impl SimConnector {
     pub(crate) fn new(recorder: Recorder) -> Self {
-        SimConnector { recorder, connections: Arc::default() }
+        SimConnector { recorder, host: REDIS_HOST, connections: Arc::default() }
+    }
+
+    /// The same node's streams to `host` instead.
+    pub(crate) fn to(&self, host: &'static str) -> Self {
+        SimConnector { host, ..self.clone() }
     }
 }
 
@@ -30,14 +42,15 @@ impl election::Connector for SimConnector {
     fn connect(&self) -> election::BoxFuture<'static, io::Result<election::BoxStream>> {
         let recorder = self.recorder.clone();
         let conn = self.connections.fetch_add(1, Ordering::Relaxed);
+        let host = self.host;
         Box::pin(async move {
-            let stream = turmoil::net::TcpStream::connect((REDIS_HOST, REDIS_PORT)).await?;
+            let stream = turmoil::net::TcpStream::connect((host, REDIS_PORT)).await?;
             Ok(Box::new(RecordingStream::new(stream, conn, recorder)) as election::BoxStream)
         })
     }
 
     fn describe(&self) -> String {
-        format!("turmoil://{REDIS_HOST}:{REDIS_PORT}")
+        format!("turmoil://{}:{REDIS_PORT}", self.host)
     }
 }
 

@@ -8,7 +8,10 @@ use std::rc::Rc;
 use std::sync::Arc;
 use std::time::Duration;
 
-use election::{Clock, Elector, ElectorConfig, ElectorEvent, FencedResource, LeaderContext, SlotClaims, WriteOutcome};
+use election::{
+    Cache, CacheConfig, Clock, Elector, ElectorConfig, ElectorEvent, FencedResource, LeaderContext, RedisSource,
+    SlotClaims, WriteOutcome,
+};
 use tokio_util::sync::CancellationToken;
 
 use crate::clock::SimClock;
@@ -28,6 +31,8 @@ pub struct NodeContext {
     pub clock: SimClock,
     /// Streams to Redis over the simulated network.
     pub connector: SimConnector,
+    /// Streams to the source-of-truth database ([`crate::SOURCE_HOST`]), when the run has one.
+    pub source: SimConnector,
     /// Where to start background tasks (they pause and crash with the node).
     pub spawner: NodeSpawner,
     /// Random numbers of this node incarnation, from the run's seed.
@@ -69,6 +74,72 @@ pub struct Workload {
     pub slots: Option<Duration>,
     /// Serve `GET /health` over HTTP/1.1 on [`crate::HEALTH_PORT`] (every node, leader or not).
     pub health: bool,
+    /// Run an [`election::Cache`] of the source database and read and write through it.
+    pub cache: Option<CacheLoad>,
+}
+
+/// The pub/sub channel of the cache workload's invalidations.
+pub const CACHE_CHANNEL: &str = "splitbrain:invalidations";
+
+/// The prefix of the cache workload's keys in the source database.
+pub const CACHE_PREFIX: &str = "cache:";
+
+/// The cache workload: every node runs an [`election::Cache`] over the source database
+/// ([`crate::SOURCE_HOST`]), invalidated through Redis; it reads a random key every
+/// `read_every` and (if it is a writer) writes one every `write_every`, jittered ±50 %.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CacheLoad {
+    /// Keys `k0` .. `k<keys-1>`.
+    pub keys: u32,
+    /// Between reads.
+    pub read_every: Duration,
+    /// Between writes (on average).
+    pub write_every: Duration,
+    /// Only `node-<writer>` writes; `None`: every node.
+    pub writer: Option<u32>,
+    /// [`CacheConfig::liveness`].
+    pub liveness: Duration,
+    /// [`CacheConfig::ping_interval`].
+    pub ping_interval: Duration,
+    /// [`CacheConfig::command_timeout`].
+    pub command_timeout: Duration,
+    /// [`CacheConfig::entry_ttl`].
+    pub entry_ttl: Duration,
+}
+
+impl CacheLoad {
+    /// 3 keys read every 100 ms and written about every second by every node; the cache's
+    /// defaults except entries kept 10 s.
+    pub fn new() -> CacheLoad {
+        let defaults = CacheConfig::new(CACHE_CHANNEL);
+        CacheLoad {
+            keys: 3,
+            read_every: Duration::from_millis(100),
+            write_every: Duration::from_secs(1),
+            writer: None,
+            liveness: defaults.liveness,
+            ping_interval: defaults.ping_interval,
+            command_timeout: defaults.command_timeout,
+            entry_ttl: Duration::from_secs(10),
+        }
+    }
+
+    /// The cache's configuration.
+    pub fn config(&self) -> CacheConfig {
+        CacheConfig {
+            liveness: self.liveness,
+            ping_interval: self.ping_interval,
+            command_timeout: self.command_timeout,
+            entry_ttl: self.entry_ttl,
+            ..CacheConfig::new(CACHE_CHANNEL)
+        }
+    }
+}
+
+impl Default for CacheLoad {
+    fn default() -> Self {
+        CacheLoad::new()
+    }
 }
 
 impl Workload {
@@ -85,6 +156,11 @@ impl Workload {
     /// Adds the `/health` endpoint.
     pub fn with_health(self) -> Workload {
         Workload { health: true, ..self }
+    }
+
+    /// Adds the cache workload.
+    pub fn with_cache(self, load: CacheLoad) -> Workload {
+        Workload { cache: Some(load), ..self }
     }
 
     /// Adds the periodic job with slots of `every`.
@@ -127,6 +203,9 @@ async fn run_elector(ctx: NodeContext, config: ElectorConfig, workload: Workload
     let handle = elector.handle();
     if workload.health {
         ctx.spawner.spawn_local(crate::http::serve_health(ctx.clone(), handle.clone()));
+    }
+    if let Some(load) = workload.cache {
+        ctx.spawner.spawn_local(cache_node(ctx.clone(), load));
     }
     let shutdown = ctx.shutdown.clone();
     ctx.spawner.spawn_local(async move {
@@ -263,6 +342,49 @@ async fn slot_job(leader: LeaderContext, every: Duration, ctx: NodeContext) {
                 epoch: token.0,
                 sent_us,
             });
+        }
+    }
+}
+
+/// The cache workload on one node: a reader, and a writer if this node writes.
+async fn cache_node(mut ctx: NodeContext, load: CacheLoad) {
+    let clock: Arc<dyn Clock> = Arc::new(ctx.clock.clone());
+    let spawner: Arc<dyn election::Spawner> = Arc::new(ctx.spawner.clone());
+    let source = RedisSource::new(ctx.source.clone(), CACHE_PREFIX, load.command_timeout)
+        .clock(clock.clone())
+        .spawner(spawner.clone());
+    let cache = match Cache::builder(load.config(), ctx.connector.clone(), Arc::new(source))
+        .clock(clock)
+        .spawner(spawner)
+        .start()
+    {
+        Ok(cache) => cache,
+        Err(e) => panic!("invalid cache configuration for {}: {e}", ctx.name),
+    };
+    let number = ctx.name.rsplit('-').next().and_then(|n| n.parse::<u32>().ok());
+    if load.writer.is_none() || load.writer == number {
+        let (cache, ctx) = (cache.clone(), ctx.clone());
+        let mut rng = ctx.rng.clone().fork("cache-writer");
+        ctx.spawner.clone().spawn_local(async move {
+            for n in 0u64.. {
+                let every = load.write_every.as_micros() as u64;
+                ctx.clock.sleep(Duration::from_micros(rng.between(every / 2, every * 3 / 2))).await;
+                let key = format!("k{}", rng.below(u64::from(load.keys)));
+                let value = format!("{}#{n}", ctx.name);
+                if let Ok(put) = cache.put(&key, &value).await {
+                    ctx.recorder.record(EventKind::CacheWrite { key, version: put.version, published: put.published });
+                }
+            }
+        });
+    }
+    let mut rng = ctx.rng.fork("cache-reader");
+    loop {
+        ctx.clock.sleep(load.read_every).await;
+        let key = format!("k{}", rng.below(u64::from(load.keys)));
+        let (started_us, hits) = (ctx.recorder.now_us(), cache.metrics().hits);
+        if let Ok(read) = cache.get(&key).await {
+            let hit = cache.metrics().hits > hits;
+            ctx.recorder.record(EventKind::CacheRead { key, version: read.version, started_us, hit });
         }
     }
 }

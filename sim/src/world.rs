@@ -16,7 +16,7 @@ use crate::clock::{ClockTrace, SimClock, TrueTime, EPOCH_UNIX_MS};
 use crate::fault::{Fault, FaultKind, FaultSchedule, Target};
 use crate::gate::{Gate, Gated, NodeSpawner};
 use crate::history::{believed_leaders, trace_hash, Event, EventKind, History, Recorder};
-use crate::net::{SimConnector, TurmoilListener, REDIS_HOST, REDIS_PORT};
+use crate::net::{SimConnector, TurmoilListener, REDIS_HOST, REDIS_PORT, SOURCE_HOST};
 use crate::program::{NodeContext, NodeProgram};
 use crate::seed::{Seed, SimRng};
 
@@ -42,6 +42,9 @@ pub struct SimConfig {
     /// fault may name another, from that restart on). Fencing epochs survive a restart only
     /// when every increment is durable, so a correct deployment runs AOF with `fsync always`.
     pub persistence: Persistence,
+    /// Whether the run has a source-of-truth database host ([`crate::SOURCE_HOST`]): a second
+    /// Redis-protocol server, persisting every write, that no Redis fault touches.
+    pub source_db: bool,
 }
 
 impl SimConfig {
@@ -57,6 +60,7 @@ impl SimConfig {
             liveness_phase: Duration::from_secs(30),
             schedule: FaultSchedule::default(),
             persistence: Persistence::AofAlways,
+            source_db: false,
         }
     }
 
@@ -186,7 +190,12 @@ impl<'a> World<'a> {
             holds: BTreeMap::new(),
             program: program.clone(),
         };
-        world.add_redis_host();
+        world.add_server_host(REDIS_HOST, world.redis.clone());
+        if config.source_db {
+            let server_config = ServerConfig { persistence: Persistence::AofAlways, seed: !config.seed.0, ..ServerConfig::default() };
+            let db = Server::new(server_config, Arc::new(SimClock::new(world.time.clone())));
+            world.add_server_host(SOURCE_HOST, db);
+        }
         for name in config.node_names() {
             world.add_node(name, program.clone());
         }
@@ -197,9 +206,8 @@ impl<'a> World<'a> {
         world
     }
 
-    fn add_redis_host(&mut self) {
-        let server = self.redis.clone();
-        self.sim.host(REDIS_HOST, move || {
+    fn add_server_host(&mut self, host: &str, server: Server) {
+        self.sim.host(host, move || {
             let server = server.clone();
             async move {
                 let listener = turmoil::net::TcpListener::bind(("0.0.0.0", REDIS_PORT)).await?;
@@ -224,11 +232,13 @@ impl<'a> World<'a> {
             let token = CancellationToken::new();
             *host_shutdown.borrow_mut() = token.clone();
             let recorder = Recorder::new(history.clone(), &host_name, inc, host_clock.clone());
+            let connector = SimConnector::new(recorder.clone());
             let ctx = NodeContext {
                 name: host_name.clone(),
                 incarnation: inc,
                 clock: host_clock.clone(),
-                connector: SimConnector::new(recorder.clone()),
+                connector: connector.clone(),
+                source: connector.to(SOURCE_HOST),
                 spawner: NodeSpawner::new(host_gate.clone()),
                 rng: SimRng::new(seed, &format!("{host_name}#{inc}")),
                 shutdown: token,
@@ -452,6 +462,9 @@ impl World<'_> {
     fn peers(&self, node: &str) -> Vec<String> {
         let mut peers: Vec<String> = self.nodes.iter().map(|n| n.name.clone()).filter(|n| n != node).collect();
         peers.push(REDIS_HOST.to_owned());
+        if self.config.source_db {
+            peers.push(SOURCE_HOST.to_owned());
+        }
         peers
     }
 

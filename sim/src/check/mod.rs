@@ -3,7 +3,7 @@
 //!
 //! Epochs (1), no two leaders within a fencing epoch with fenced writes in order (2), strict
 //! lease exclusivity with its cause (3), linearizability of the lease's Redis operations (4),
-//! leader-only job slots (5), liveness and failover times (6).
+//! leader-only job slots (5), liveness and failover times (6), bounded cache staleness (7).
 
 mod epochs;
 mod exclusivity;
@@ -11,6 +11,7 @@ mod fencing;
 mod jobs;
 mod linear;
 mod liveness;
+mod staleness;
 mod terms;
 
 use serde::Serialize;
@@ -23,6 +24,7 @@ pub use fencing::fenced_epochs;
 pub use jobs::job_slots;
 pub use linear::{linearizability, LeaseKeys, DEFAULT_BUDGET};
 pub use liveness::{liveness, Failovers};
+pub use staleness::{cache_staleness, StalenessBounds};
 pub use terms::{terms, Term};
 
 /// The properties the checkers decide.
@@ -46,6 +48,8 @@ pub enum Property {
     Expectation,
     /// A leader again within the bound once faults heal.
     Liveness,
+    /// Cache reads are at most the bound stale, and caches recover after faults heal.
+    CacheStaleness,
 }
 
 /// What a checker decided.
