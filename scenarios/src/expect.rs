@@ -311,7 +311,8 @@ fn update_seen(run: &Run, writer: u32, reader: u32, within: Duration) -> Verdict
         let seen = reads.iter().find(|(r, v, k, _)| *k == key && *v >= *version && r.at_us >= w.at_us);
         let Some((r, _, _, _)) = seen else {
             if run.end_us - w.at_us > within.as_micros() as u64 {
-                let text = format!("{reader} never read version {version} of {key}, written by {} at {}", who(w), at(w.at_us));
+                let text =
+                    format!("{reader} never read version {version} of {key}, written by {} at {}", who(w), at(w.at_us));
                 return Verdict::violated(Property::Expectation, text, vec![w.clone()]);
             }
             continue;
@@ -333,7 +334,9 @@ fn update_seen(run: &Run, writer: u32, reader: u32, within: Duration) -> Verdict
     }
     let hits = reads.iter().filter(|(_, _, _, hit)| *hit).count();
     if writes == 0 || hits == 0 {
-        let text = format!("{writes} updates by {writer} seen by {reader}, {hits} of its reads from its cache: nothing to judge");
+        let text = format!(
+            "{writes} updates by {writer} seen by {reader}, {hits} of its reads from its cache: nothing to judge"
+        );
         return Verdict::violated(Property::Expectation, text, vec![]);
     }
     Verdict::pass(

@@ -18,12 +18,12 @@ use std::time::Duration;
 
 use election::ElectorConfig;
 use sim::check::{
-    cache_staleness, epochs, fenced_epochs, job_slots, linearizability, liveness, strict_exclusivity, unexplained_overlaps, Failovers,
-    LeaseKeys, StalenessBounds, Verdict, DEFAULT_BUDGET,
+    cache_staleness, epochs, fenced_epochs, job_slots, linearizability, liveness, strict_exclusivity,
+    unexplained_overlaps, Failovers, LeaseKeys, StalenessBounds, Verdict, DEFAULT_BUDGET,
 };
 use sim::{
-    elector, http_client, nemesis, CacheLoad, simulate_with_clients, EventKind, Fault, FaultKind, FaultSchedule, Profile, Run,
-    Seed, SimConfig, SimError, SimRng, Target, Workload,
+    alongside, elector, http_client, nemesis, simulate_with_clients, CacheLoad, EventKind, Fault, FaultKind,
+    FaultSchedule, Profile, Run, Seed, SimConfig, SimError, SimRng, Target, Workload,
 };
 
 pub use expect::Expect;
@@ -424,8 +424,19 @@ pub fn find(name: &str) -> Result<Scenario, UnknownScenario> {
 pub enum Subject {
     /// The production elector (`election`), with a fenced writer and a periodic job.
     Production,
-    /// The zoo's elector with one classic bug (or none).
+    /// The zoo's elector with one classic bug (or none), or the zoo's cache with one (beside
+    /// the production elector).
     Zoo(zoo::Bug),
+}
+
+impl Subject {
+    /// Whether the nodes run the production elector (a zoo cache runs beside it).
+    pub fn elector_is_production(self) -> bool {
+        match self {
+            Subject::Production => true,
+            Subject::Zoo(bug) => bug.is_cache(),
+        }
+    }
 }
 
 /// What a run of a scenario came to.
@@ -513,10 +524,16 @@ impl Scenario {
             config.schedule = schedule.clone();
         }
         let mut clients = Vec::new();
+        // The production elector runs unless the subject is a zoo elector; the cache is the
+        // production one unless the subject is a zoo cache.
         let program = match subject {
-            Subject::Production => {
+            Subject::Zoo(bug) if !bug.is_cache() => {
+                let margin = ttl / 100 + millis(2);
+                zoo::elector(zoo::Timings { key: key.to_owned(), ttl, renew, retry, margin }, bug)
+            }
+            _ => {
                 let mut workload = Workload::none().with_fenced_writes(renew / 2).with_slots(self.slot);
-                if let Some(load) = self.cache {
+                if let (Some(load), Subject::Production) = (self.cache, subject) {
                     workload = workload.with_cache(load);
                 }
                 if let Some(every) = self.requests_every {
@@ -526,16 +543,16 @@ impl Scenario {
                     let targets = (1..=config.nodes + added).map(|i| format!("node-{i}")).collect();
                     clients.push(("client".to_owned(), http_client(targets, every, secs(1))));
                 }
-                elector(
+                let program = elector(
                     move |node| {
                         ElectorConfig::new(key, node.name.clone(), node.incarnation).with_timings(ttl, renew, retry)
                     },
                     workload,
-                )
-            }
-            Subject::Zoo(bug) => {
-                let margin = ttl / 100 + millis(2);
-                zoo::elector(zoo::Timings { key: key.to_owned(), ttl, renew, retry, margin }, bug)
+                );
+                match (self.cache, subject) {
+                    (Some(load), Subject::Zoo(bug)) => alongside(program, move |ctx| zoo::cache_node(ctx, load, bug)),
+                    _ => program,
+                }
             }
         };
         let run = simulate_with_clients(&config, program, clients)?;
@@ -552,7 +569,8 @@ impl Scenario {
             linearizability(&run.events, &[LeaseKeys::of_election(key)], &run.redis_clock, DEFAULT_BUDGET),
             live,
         ];
-        let production = subject == Subject::Production;
+        // Leader-only jobs and HTTP run with the production elector.
+        let production = subject.elector_is_production();
         if production {
             verdicts.push(job_slots(&run.events, run.liveness_from_us + bound_us, run.end_us, self.slot));
         }

@@ -58,6 +58,7 @@ scenarios! {
     mi_03: "MI-03", 4;
     mi_04: "MI-04", 4;
     mi_05: "MI-05", 4;
+    mi_06: "MI-06", 4;
     mi_07: "MI-07", 4;
     mi_08: "MI-08", 4;
     mi_09: "MI-09", 4;
@@ -79,4 +80,5 @@ scenarios! {
     chaos_crashes: "chaos-crashes", 20;
     chaos_redis: "chaos-redis", 20;
     chaos_all: "chaos-all", 20;
+    chaos_cache: "chaos-cache", 20;
 }

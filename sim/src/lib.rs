@@ -45,8 +45,8 @@ pub use http::{http_client, HEALTH_PORT};
 pub use nemesis::Profile;
 pub use net::{SimConnector, TurmoilListener, REDIS_HOST, REDIS_PORT, SOURCE_HOST};
 pub use program::{
-    elector, program, CacheLoad, NodeContext, NodeProgram, Workload, CACHE_CHANNEL, CACHE_PREFIX, FENCED_RESOURCE,
-    SLOT_CLAIMS, SLOT_JOB,
+    alongside, cache_workload, elector, production_cache, program, CacheClient, CacheLoad, NodeContext, NodeProgram,
+    Workload, CACHE_CHANNEL, CACHE_PREFIX, FENCED_RESOURCE, SLOT_CLAIMS, SLOT_JOB,
 };
 pub use seed::{fnv1a, Seed, SeedError, SimRng};
 pub use world::{simulate, simulate_with_clients, Run, SimConfig, SimError};

@@ -55,6 +55,20 @@ where
     Rc::new(move |ctx| Box::pin(f(ctx)))
 }
 
+/// `program`, with `task` started beside it in every incarnation of the node (on the node's
+/// spawner: it pauses and crashes with the node).
+pub fn alongside<F, Fut>(program: NodeProgram, task: F) -> NodeProgram
+where
+    F: Fn(NodeContext) -> Fut + 'static,
+    Fut: Future<Output = ()> + 'static,
+{
+    let task = Rc::new(task);
+    Rc::new(move |ctx: NodeContext| {
+        ctx.spawner.spawn_local(task(ctx.clone()));
+        program(ctx)
+    })
+}
+
 /// The key of the resource the elector program's fenced writer writes.
 pub const FENCED_RESOURCE: &str = "splitbrain:fenced";
 
@@ -205,7 +219,7 @@ async fn run_elector(ctx: NodeContext, config: ElectorConfig, workload: Workload
         ctx.spawner.spawn_local(crate::http::serve_health(ctx.clone(), handle.clone()));
     }
     if let Some(load) = workload.cache {
-        ctx.spawner.spawn_local(cache_node(ctx.clone(), load));
+        ctx.spawner.spawn_local(cache_workload(ctx.clone(), load, production_cache(&ctx, load)));
     }
     let shutdown = ctx.shutdown.clone();
     ctx.spawner.spawn_local(async move {
@@ -346,21 +360,46 @@ async fn slot_job(leader: LeaderContext, every: Duration, ctx: NodeContext) {
     }
 }
 
-/// The cache workload on one node: a reader, and a writer if this node writes.
-async fn cache_node(mut ctx: NodeContext, load: CacheLoad) {
+/// A cache as the cache workload uses it: the production [`election::Cache`], or one of
+/// the user's own (the zoo's mutants plug in here).
+pub trait CacheClient: Clone + 'static {
+    /// Reads `key`: its version, and whether it came from memory.
+    fn get(&self, key: &str) -> impl Future<Output = Option<(u64, bool)>>;
+    /// Writes `key`: the committed version, and whether its invalidation was published.
+    fn put(&self, key: &str, value: &str) -> impl Future<Output = Option<(u64, bool)>>;
+}
+
+impl CacheClient for Cache {
+    async fn get(&self, key: &str) -> Option<(u64, bool)> {
+        let hits = self.metrics().hits;
+        let read = Cache::get(self, key).await.ok()?;
+        Some((read.version, self.metrics().hits > hits))
+    }
+
+    async fn put(&self, key: &str, value: &str) -> Option<(u64, bool)> {
+        Cache::put(self, key, value).await.ok().map(|put| (put.version, put.published))
+    }
+}
+
+/// The production cache of a node: [`election::Cache`] over the source database
+/// ([`crate::SOURCE_HOST`]), invalidated through Redis, on the node's clock and spawner.
+pub fn production_cache(ctx: &NodeContext, load: CacheLoad) -> Cache {
     let clock: Arc<dyn Clock> = Arc::new(ctx.clock.clone());
     let spawner: Arc<dyn election::Spawner> = Arc::new(ctx.spawner.clone());
     let source = RedisSource::new(ctx.source.clone(), CACHE_PREFIX, load.command_timeout)
         .clock(clock.clone())
         .spawner(spawner.clone());
-    let cache = match Cache::builder(load.config(), ctx.connector.clone(), Arc::new(source))
-        .clock(clock)
-        .spawner(spawner)
-        .start()
-    {
+    match Cache::builder(load.config(), ctx.connector.clone(), Arc::new(source)).clock(clock).spawner(spawner).start() {
         Ok(cache) => cache,
         Err(e) => panic!("invalid cache configuration for {}: {e}", ctx.name),
-    };
+    }
+}
+
+/// The cache workload on one node, through `cache`: a reader of a random key every
+/// `read_every`, and, if this node writes, a writer of a random key about every
+/// `write_every`; each read and write recorded ([`EventKind::CacheRead`],
+/// [`EventKind::CacheWrite`]).
+pub async fn cache_workload(ctx: NodeContext, load: CacheLoad, cache: impl CacheClient) {
     let number = ctx.name.rsplit('-').next().and_then(|n| n.parse::<u32>().ok());
     if load.writer.is_none() || load.writer == number {
         let (cache, ctx) = (cache.clone(), ctx.clone());
@@ -371,20 +410,19 @@ async fn cache_node(mut ctx: NodeContext, load: CacheLoad) {
                 ctx.clock.sleep(Duration::from_micros(rng.between(every / 2, every * 3 / 2))).await;
                 let key = format!("k{}", rng.below(u64::from(load.keys)));
                 let value = format!("{}#{n}", ctx.name);
-                if let Ok(put) = cache.put(&key, &value).await {
-                    ctx.recorder.record(EventKind::CacheWrite { key, version: put.version, published: put.published });
+                if let Some((version, published)) = cache.put(&key, &value).await {
+                    ctx.recorder.record(EventKind::CacheWrite { key, version, published });
                 }
             }
         });
     }
-    let mut rng = ctx.rng.fork("cache-reader");
+    let mut rng = ctx.rng.clone().fork("cache-reader");
     loop {
         ctx.clock.sleep(load.read_every).await;
         let key = format!("k{}", rng.below(u64::from(load.keys)));
-        let (started_us, hits) = (ctx.recorder.now_us(), cache.metrics().hits);
-        if let Ok(read) = cache.get(&key).await {
-            let hit = cache.metrics().hits > hits;
-            ctx.recorder.record(EventKind::CacheRead { key, version: read.version, started_us, hit });
+        let started_us = ctx.recorder.now_us();
+        if let Some((version, hit)) = cache.get(&key).await {
+            ctx.recorder.record(EventKind::CacheRead { key, version, started_us, hit });
         }
     }
 }

@@ -192,7 +192,8 @@ impl<'a> World<'a> {
         };
         world.add_server_host(REDIS_HOST, world.redis.clone());
         if config.source_db {
-            let server_config = ServerConfig { persistence: Persistence::AofAlways, seed: !config.seed.0, ..ServerConfig::default() };
+            let server_config =
+                ServerConfig { persistence: Persistence::AofAlways, seed: !config.seed.0, ..ServerConfig::default() };
             let db = Server::new(server_config, Arc::new(SimClock::new(world.time.clone())));
             world.add_server_host(SOURCE_HOST, db);
         }

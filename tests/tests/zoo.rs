@@ -69,3 +69,53 @@ fn plain_del_release_is_caught_within_200_seeds_of_pauses() {
     let (seeds, verdict) = seeds_to_catch(Bug::PlainDelRelease, Profile::Pauses, 200).expect("caught within 200 seeds");
     eprintln!("plain-del-release caught after {seeds} seeds: {}", verdict.explanation);
 }
+
+/// The zoo cache with `bug` (the correct one for [`Bug::None`]) beside the production
+/// elector, under the `cache` profile; its staleness verdict.
+fn cache_run(seed: Seed, bug: Bug) -> (Run, Verdict) {
+    let load = sim::CacheLoad::new();
+    let mut config = SimConfig::new(seed);
+    config.source_db = true;
+    config.safety_phase = Duration::from_secs(60);
+    config.liveness_phase = Duration::from_secs(20);
+    let aim = nemesis::Aim { ttl: TTL, safety_phase: config.safety_phase, nodes: 3 };
+    config.schedule = nemesis::schedule(Profile::Cache, &mut SimRng::new(seed, "nemesis"), aim);
+    let elector = sim::elector(
+        |node| {
+            election::ElectorConfig::new("leader", node.name.clone(), node.incarnation).with_timings(
+                TTL,
+                Duration::from_secs(1),
+                RETRY,
+            )
+        },
+        sim::Workload::none(),
+    );
+    let program = sim::alongside(elector, move |ctx| zoo::cache_node(ctx, load, bug));
+    let run = simulate(&config, program).expect("the simulation runs");
+    let bounds = sim::check::StalenessBounds::of(load.liveness, load.entry_ttl, Duration::from_millis(50));
+    let verdict = sim::check::cache_staleness(&run.events, bounds, run.liveness_from_us, run.end_us);
+    (run, verdict)
+}
+
+#[test]
+fn the_correct_zoo_cache_passes_under_the_cache_profile() {
+    for seed in test_seeds(10) {
+        let (run, verdict) = cache_run(seed, Bug::None);
+        if !verdict.passed() {
+            panic!("{}", failure_report(&run, &verdict.explanation, "zoo", "the_correct_zoo_cache"));
+        }
+    }
+}
+
+#[test]
+fn cache_mutants_are_caught_within_20_seeds_of_the_cache_profile() {
+    for bug in [Bug::CacheNoFlushOnReconnect, Bug::CachePublishBeforeCommit] {
+        let mut seeds = SimRng::new(Seed(0x2009), bug.name());
+        let caught = (1..=20).find_map(|n| {
+            let (_, verdict) = cache_run(Seed(seeds.next_u64()), bug);
+            (!verdict.passed()).then_some((n, verdict))
+        });
+        let (n, verdict) = caught.unwrap_or_else(|| panic!("{bug} escaped 20 seeds"));
+        eprintln!("{bug} caught after {n} seed(s): {}", verdict.explanation);
+    }
+}

@@ -10,6 +10,8 @@
 
 #![warn(missing_docs)]
 
+mod cache;
+
 use std::fmt;
 use std::str::FromStr;
 use std::time::Duration;
@@ -17,6 +19,8 @@ use std::time::Duration;
 use election::{Connection, LuaScript};
 use redis::Value;
 use sim::{program, EventKind, NodeContext, NodeProgram};
+
+pub use cache::{cache_node, ZooCache};
 
 /// One classic bug (or none).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -31,12 +35,28 @@ pub enum Bug {
     PlainPexpireRenew,
     /// Renew as `GET` == me, then `PEXPIRE`, in two round trips.
     GetThenPexpireRenew,
+    /// Cache: no flush when the pub/sub connection drops and comes back.
+    CacheNoFlushOnReconnect,
+    /// Cache: the invalidation is published before the write commits.
+    CachePublishBeforeCommit,
 }
 
 impl Bug {
     /// Every variant, the correct one first.
-    pub const ALL: [Bug; 5] =
-        [Bug::None, Bug::PlainDelRelease, Bug::GetThenDelRelease, Bug::PlainPexpireRenew, Bug::GetThenPexpireRenew];
+    pub const ALL: [Bug; 7] = [
+        Bug::None,
+        Bug::PlainDelRelease,
+        Bug::GetThenDelRelease,
+        Bug::PlainPexpireRenew,
+        Bug::GetThenPexpireRenew,
+        Bug::CacheNoFlushOnReconnect,
+        Bug::CachePublishBeforeCommit,
+    ];
+
+    /// Whether the bug is in the cache (the elector is then the production one).
+    pub fn is_cache(self) -> bool {
+        matches!(self, Bug::CacheNoFlushOnReconnect | Bug::CachePublishBeforeCommit)
+    }
 
     /// Its name on the command line.
     pub fn name(self) -> &'static str {
@@ -46,6 +66,8 @@ impl Bug {
             Bug::GetThenDelRelease => "get-then-del-release",
             Bug::PlainPexpireRenew => "plain-pexpire-renew",
             Bug::GetThenPexpireRenew => "get-then-pexpire-renew",
+            Bug::CacheNoFlushOnReconnect => "cache-no-flush-on-reconnect",
+            Bug::CachePublishBeforeCommit => "cache-publish-before-commit",
         }
     }
 }
@@ -59,6 +81,8 @@ impl Bug {
             Bug::GetThenDelRelease => "release as GET == me, then DEL: two round trips",
             Bug::PlainPexpireRenew => "renew by plain PEXPIRE, without checking the lease is still its own",
             Bug::GetThenPexpireRenew => "renew as GET == me, then PEXPIRE: two round trips",
+            Bug::CacheNoFlushOnReconnect => "cache: keeps its entries when the pub/sub connection drops and comes back",
+            Bug::CachePublishBeforeCommit => "cache: publishes the invalidation before the write commits",
         }
     }
 }

@@ -45,7 +45,11 @@ pub fn cache_staleness(events: &[Event], bounds: StalenessBounds, healed_us: u64
     for e in events {
         if let EventKind::CacheWrite { key, version, published } = &e.kind {
             let bound = if *published { bounds.published } else { bounds.unpublished };
-            writes.entry(key).or_default().push(Write { due_us: e.at_us + bound.as_micros() as u64, version: *version, event: e });
+            writes.entry(key).or_default().push(Write {
+                due_us: e.at_us + bound.as_micros() as u64,
+                version: *version,
+                event: e,
+            });
         }
     }
     let mut due: BTreeMap<&str, (Vec<u64>, Vec<usize>)> = BTreeMap::new();
@@ -112,9 +116,10 @@ fn stale(
     let bound = if published { bounds.published } else { bounds.unpublished };
     let from = if hit { "from its cache" } else { "from the source" };
     let mut faults: Vec<String> = Vec::new();
-    for e in events.iter().filter(|e| e.at_us >= missed.event.at_us.saturating_sub(5_000_000) && e.at_us <= read.at_us) {
+    for e in events.iter().filter(|e| e.at_us >= missed.event.at_us.saturating_sub(5_000_000) && e.at_us <= read.at_us)
+    {
         match &e.kind {
-            EventKind::FaultInjected { what } if what.contains(&read.node) || what.contains("redis") => {
+            EventKind::FaultInjected { what } if touches(what, &read.node) => {
                 faults.push(format!("{} at {}", what, at(e.at_us)))
             }
             EventKind::Paused | EventKind::Crashed if e.node == read.node => {
@@ -126,7 +131,10 @@ fn stale(
     let why = if faults.is_empty() {
         "No fault touched the reader or Redis in between: a bug in the cache (an invalidation applied too late, or a fill that raced it).".to_owned()
     } else {
-        format!("In between: {}. Likely an invalidation lost while the subscription was down, and the cache not flushed.", faults.join("; "))
+        format!(
+            "In between: {}. Likely an invalidation lost while the subscription was down, and the cache not flushed.",
+            faults.join("; ")
+        )
     };
     format!(
         "{} read {key} {from} at {} (begun {}) and got version {version}, but {} had written version {} at {} ({}), {:.3} s before the read began — beyond the {:.3} s bound. {why}",
@@ -140,6 +148,12 @@ fn stale(
         (started_us - missed.event.at_us) as f64 / 1e6,
         bound.as_secs_f64(),
     )
+}
+
+/// Whether a fault (its history form, `<JSON> on [nodes]`) touched `node` or Redis itself.
+fn touches(what: &str, node: &str) -> bool {
+    let (json, nodes) = what.rsplit_once(" on [").unwrap_or((what, ""));
+    json.contains("\"fault\":\"redis-") || nodes.trim_end_matches(']').split(", ").any(|n| n == node)
 }
 
 /// A node up at the end that answered no read after the faults healed (plus the longest
@@ -194,7 +208,8 @@ mod tests {
 
     #[test]
     fn reads_within_the_bound_may_be_stale_and_later_ones_may_not() {
-        let ok = history(vec![write(1000, "node-1", 1, true), read(1900, 1901, "node-2", 0), read(2100, 2101, "node-2", 1)]);
+        let ok =
+            history(vec![write(1000, "node-1", 1, true), read(1900, 1901, "node-2", 0), read(2100, 2101, "node-2", 1)]);
         assert!(cache_staleness(&ok, BOUNDS, 0, 3_000_000).passed());
         let bad = history(vec![write(1000, "node-1", 1, true), read(2100, 2101, "node-2", 0)]);
         let verdict = cache_staleness(&bad, BOUNDS, 0, 3_000_000);
@@ -212,7 +227,11 @@ mod tests {
 
     #[test]
     fn a_newer_version_than_the_due_write_is_fine() {
-        let ok = history(vec![write(1000, "node-1", 1, true), write(1500, "node-3", 2, true), read(2100, 2101, "node-2", 2)]);
+        let ok = history(vec![
+            write(1000, "node-1", 1, true),
+            write(1500, "node-3", 2, true),
+            read(2100, 2101, "node-2", 2),
+        ]);
         assert!(cache_staleness(&ok, BOUNDS, 0, 3_000_000).passed());
     }
 
