@@ -35,6 +35,14 @@ pub enum Bug {
     PlainPexpireRenew,
     /// Renew as `GET` == me, then `PEXPIRE`, in two round trips.
     GetThenPexpireRenew,
+    /// Renewal failures are only logged: the node keeps leading as if it had renewed.
+    RenewFailureOnlyLogged,
+    /// After losing leadership the node never campaigns again.
+    NoCampaignAfterLoss,
+    /// `EVALSHA` answered NOSCRIPT (Redis restarted) is taken for a successful renewal.
+    NoscriptAsSuccess,
+    /// The local deadline is the full TTL from the reply, not TTL − margin from the send.
+    DeadlineWithoutMargin,
     /// Cache: no flush when the pub/sub connection drops and comes back.
     CacheNoFlushOnReconnect,
     /// Cache: the invalidation is published before the write commits.
@@ -43,12 +51,16 @@ pub enum Bug {
 
 impl Bug {
     /// Every variant, the correct one first.
-    pub const ALL: [Bug; 7] = [
+    pub const ALL: [Bug; 11] = [
         Bug::None,
         Bug::PlainDelRelease,
         Bug::GetThenDelRelease,
         Bug::PlainPexpireRenew,
         Bug::GetThenPexpireRenew,
+        Bug::RenewFailureOnlyLogged,
+        Bug::NoCampaignAfterLoss,
+        Bug::NoscriptAsSuccess,
+        Bug::DeadlineWithoutMargin,
         Bug::CacheNoFlushOnReconnect,
         Bug::CachePublishBeforeCommit,
     ];
@@ -66,6 +78,10 @@ impl Bug {
             Bug::GetThenDelRelease => "get-then-del-release",
             Bug::PlainPexpireRenew => "plain-pexpire-renew",
             Bug::GetThenPexpireRenew => "get-then-pexpire-renew",
+            Bug::RenewFailureOnlyLogged => "renew-failure-only-logged",
+            Bug::NoCampaignAfterLoss => "no-campaign-after-loss",
+            Bug::NoscriptAsSuccess => "noscript-as-success",
+            Bug::DeadlineWithoutMargin => "deadline-without-margin",
             Bug::CacheNoFlushOnReconnect => "cache-no-flush-on-reconnect",
             Bug::CachePublishBeforeCommit => "cache-publish-before-commit",
         }
@@ -81,6 +97,10 @@ impl Bug {
             Bug::GetThenDelRelease => "release as GET == me, then DEL: two round trips",
             Bug::PlainPexpireRenew => "renew by plain PEXPIRE, without checking the lease is still its own",
             Bug::GetThenPexpireRenew => "renew as GET == me, then PEXPIRE: two round trips",
+            Bug::RenewFailureOnlyLogged => "renewal failures only logged: leadership and jobs continue",
+            Bug::NoCampaignAfterLoss => "after losing leadership it never campaigns again",
+            Bug::NoscriptAsSuccess => "EVALSHA failing with NOSCRIPT after a Redis restart taken for a renewal",
+            Bug::DeadlineWithoutMargin => "local deadline = reply + the full TTL (no margin, not from the send)",
             Bug::CacheNoFlushOnReconnect => "cache: keeps its entries when the pub/sub connection drops and comes back",
             Bug::CachePublishBeforeCommit => "cache: publishes the invalidation before the write commits",
         }
@@ -237,7 +257,7 @@ impl Node {
             let args = [prefix.clone(), self.ttl_ms(), format!("{{\"instance\":\"{}\",\"epoch\":", self.ctx.name)];
             if let Some(Value::Int(epoch)) = self.script(|n| &n.acquire, &keys, &args).await {
                 let (value, epoch) = (format!("{prefix}{epoch}"), epoch as u64);
-                let deadline = sent + self.local_lease_us();
+                let deadline = self.deadline_after(sent);
                 self.held = Some((value.clone(), epoch));
                 let deadline_true_us = self.ctx.recorder.true_at(deadline);
                 self.ctx.recorder.record(EventKind::Acquired { epoch, deadline_local_us: deadline, deadline_true_us });
@@ -245,6 +265,10 @@ impl Node {
                 self.lead(&value, epoch, deadline).await;
                 self.held = None;
                 self.release_lease(&value, epoch).await;
+                if self.bug == Bug::NoCampaignAfterLoss {
+                    tracing::info!(epoch, "lost leadership: not campaigning again");
+                    return std::future::pending().await;
+                }
             }
             self.sleep_until(self.now() + self.t.retry.as_micros() as i64).await;
         }
@@ -252,6 +276,15 @@ impl Node {
 
     fn local_lease_us(&self) -> i64 {
         (self.t.ttl.saturating_sub(self.t.margin)).as_micros() as i64
+    }
+
+    /// The local deadline after a successful request sent at `sent` (local µs).
+    fn deadline_after(&self, sent: i64) -> i64 {
+        match self.bug {
+            // From the reply, the whole TTL: latency and drift eat into another's lease.
+            Bug::DeadlineWithoutMargin => self.now() + self.t.ttl.as_micros() as i64,
+            _ => sent + self.local_lease_us(),
+        }
     }
 
     /// Leads until the lease is lost or its deadline passes.
@@ -267,7 +300,18 @@ impl Node {
             let sent = self.now();
             match self.renew_lease(value).await {
                 Some(true) => {
-                    deadline = deadline.max(sent + self.local_lease_us());
+                    deadline = deadline.max(self.deadline_after(sent));
+                    next_renewal = sent + self.t.renew.as_micros() as i64;
+                    let deadline_true_us = self.ctx.recorder.true_at(deadline);
+                    self.ctx.recorder.record(EventKind::Renewed {
+                        epoch,
+                        deadline_local_us: deadline,
+                        deadline_true_us,
+                    });
+                }
+                Some(_) | None if self.bug == Bug::RenewFailureOnlyLogged => {
+                    tracing::warn!(epoch, "renewal failed (logged only): leading on");
+                    deadline = deadline.max(self.deadline_after(sent));
                     next_renewal = sent + self.t.renew.as_micros() as i64;
                     let deadline_true_us = self.ctx.recorder.true_at(deadline);
                     self.ctx.recorder.record(EventKind::Renewed {
@@ -305,6 +349,22 @@ impl Node {
                 }
                 let reply = self.query(redis::cmd("PEXPIRE").arg(&key).arg(&ttl)).await?;
                 Some(reply == Value::Int(1))
+            }
+            Bug::NoscriptAsSuccess => {
+                // EVALSHA only; its error is checked for "a reply came back", not for NOSCRIPT.
+                let sha = self.renew.sha().to_owned();
+                let evalsha = redis::cmd("EVALSHA").arg(sha).arg(2).arg(&key).arg(&info).arg(value).arg(&ttl).clone();
+                let limit = self.t.renew / 2;
+                self.connect().await;
+                let conn = self.conn.as_mut()?;
+                match election::timeout(&self.ctx.clock, limit, evalsha.query_async::<Value>(conn)).await {
+                    Some(Ok(reply)) => Some(reply == Value::Int(1)),
+                    Some(Err(e)) if e.code() == Some("NOSCRIPT") => Some(true),
+                    _ => {
+                        self.conn = None;
+                        None
+                    }
+                }
             }
             _ => {
                 let reply = self.script(|n| &n.renew, &[key, info], &[value.to_owned(), ttl]).await?;
