@@ -269,13 +269,15 @@ fn fuzz(args: &[String]) -> Result<ExitCode, String> {
         }
         // Progress, on stderr, until the workers finish.
         scope.spawn(|| {
+            // On a terminal the line redraws twice a second; in a log (CI) a line every 30 s.
+            let every = if std::io::IsTerminal::is_terminal(&std::io::stderr()) { 500 } else { 30_000 };
             let mut last = Instant::now();
             while !(stop.load(Ordering::Relaxed)
                 || time.is_some_and(|t| started.elapsed() >= t)
                 || budget.is_some_and(|b| done.load(Ordering::Relaxed) >= b))
             {
                 std::thread::sleep(Duration::from_millis(100));
-                if last.elapsed() >= Duration::from_millis(500) {
+                if last.elapsed() >= Duration::from_millis(every) {
                     last = Instant::now();
                     progress(started, done.load(Ordering::Relaxed), violations.load(Ordering::Relaxed));
                 }
@@ -283,7 +285,9 @@ fn fuzz(args: &[String]) -> Result<ExitCode, String> {
         });
     });
     progress(started, done.load(Ordering::Relaxed), violations.load(Ordering::Relaxed));
-    eprintln!();
+    if std::io::IsTerminal::is_terminal(&std::io::stderr()) {
+        eprintln!();
+    }
 
     for error in errors.lock().unwrap().iter() {
         eprintln!("simulation failed: {error}");
@@ -303,10 +307,15 @@ fn fuzz(args: &[String]) -> Result<ExitCode, String> {
 
 fn progress(started: Instant, done: u64, violations: u64) {
     let elapsed = started.elapsed().as_secs_f64();
-    eprint!(
-        "\r[{elapsed:6.1} s] {done} seeds, {:.1} seeds/s, {violations} violation(s)   ",
+    let line = format!(
+        "[{elapsed:6.1} s] {done} seeds, {:.1} seeds/s, {violations} violation(s)",
         done as f64 / elapsed.max(1e-9)
     );
+    if std::io::IsTerminal::is_terminal(&std::io::stderr()) {
+        eprint!("\r{line}   ");
+    } else {
+        eprintln!("{line}");
+    }
     let _ = std::io::stderr().flush();
 }
 
