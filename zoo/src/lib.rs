@@ -298,19 +298,13 @@ impl Node {
                 return;
             }
             let sent = self.now();
-            match self.renew_lease(value).await {
+            let mut renewed = self.renew_lease(value).await;
+            if self.bug == Bug::RenewFailureOnlyLogged && renewed != Some(true) {
+                tracing::warn!(epoch, "renewal failed (logged only): leading on");
+                renewed = Some(true);
+            }
+            match renewed {
                 Some(true) => {
-                    deadline = deadline.max(self.deadline_after(sent));
-                    next_renewal = sent + self.t.renew.as_micros() as i64;
-                    let deadline_true_us = self.ctx.recorder.true_at(deadline);
-                    self.ctx.recorder.record(EventKind::Renewed {
-                        epoch,
-                        deadline_local_us: deadline,
-                        deadline_true_us,
-                    });
-                }
-                Some(_) | None if self.bug == Bug::RenewFailureOnlyLogged => {
-                    tracing::warn!(epoch, "renewal failed (logged only): leading on");
                     deadline = deadline.max(self.deadline_after(sent));
                     next_renewal = sent + self.t.renew.as_micros() as i64;
                     let deadline_true_us = self.ctx.recorder.true_at(deadline);
