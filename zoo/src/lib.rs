@@ -158,6 +158,9 @@ struct Node {
     t: Timings,
     bug: Bug,
     conn: Option<Connection>,
+    /// Whether the renew script was loaded (`SCRIPT LOAD`, once at start: the
+    /// NOSCRIPT-as-success mutant's way).
+    loaded: bool,
     /// The lease value and epoch while this node leads.
     held: Option<(String, u64)>,
     acquire: LuaScript,
@@ -172,6 +175,7 @@ async fn run(ctx: NodeContext, t: Timings, bug: Bug) {
         t,
         bug,
         conn: None,
+        loaded: false,
         held: None,
         acquire: LuaScript::new(election::ACQUIRE),
         renew: LuaScript::new(election::RENEW),
@@ -345,7 +349,12 @@ impl Node {
                 Some(reply == Value::Int(1))
             }
             Bug::NoscriptAsSuccess => {
-                // EVALSHA only; its error is checked for "a reply came back", not for NOSCRIPT.
+                // The script is loaded once, at start; afterwards EVALSHA only, and its error
+                // is taken for success when it is NOSCRIPT (a restarted Redis forgot it).
+                if !self.loaded {
+                    let source = self.renew.source();
+                    self.loaded = self.query(redis::cmd("SCRIPT").arg("LOAD").arg(source)).await.is_some();
+                }
                 let sha = self.renew.sha().to_owned();
                 let evalsha = redis::cmd("EVALSHA").arg(sha).arg(2).arg(&key).arg(&info).arg(value).arg(&ttl).clone();
                 let limit = self.t.renew / 2;
