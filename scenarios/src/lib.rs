@@ -23,7 +23,7 @@ use sim::check::{
 };
 use sim::{
     alongside, elector, http_client, nemesis, simulate_with_clients, CacheLoad, EventKind, Fault, FaultKind,
-    FaultSchedule, Profile, Run, Seed, SimConfig, SimError, SimRng, Target, Workload,
+    FaultSchedule, Persistence, Profile, Run, Seed, SimConfig, SimError, SimRng, Target, Workload,
 };
 
 pub use expect::Expect;
@@ -434,7 +434,7 @@ impl Subject {
     pub fn elector_is_production(self) -> bool {
         match self {
             Subject::Production => true,
-            Subject::Zoo(bug) => bug.is_cache(),
+            Subject::Zoo(bug) => bug.is_cache() || bug.is_deployment(),
         }
     }
 }
@@ -523,17 +523,24 @@ impl Scenario {
         if let Some(schedule) = schedule {
             config.schedule = schedule.clone();
         }
+        if subject == Subject::Zoo(zoo::Bug::UnpersistedFencingCounter) {
+            config.persistence = Persistence::None;
+        }
         let mut clients = Vec::new();
         // The production elector runs unless the subject is a zoo elector; the cache is the
         // production one unless the subject is a zoo cache.
         let program = match subject {
-            Subject::Zoo(bug) if !bug.is_cache() => {
+            Subject::Zoo(bug) if !bug.is_cache() && !bug.is_deployment() => {
                 let margin = ttl / 100 + millis(2);
                 zoo::elector(zoo::Timings { key: key.to_owned(), ttl, renew, retry, margin }, bug)
             }
             _ => {
                 let mut workload = Workload::none().with_fenced_writes(renew / 2).with_slots(self.slot);
-                if let (Some(load), Subject::Production) = (self.cache, subject) {
+                let cache_bug = match subject {
+                    Subject::Zoo(bug) if bug.is_cache() => Some(bug),
+                    _ => None,
+                };
+                if let (Some(load), None) = (self.cache, cache_bug) {
                     workload = workload.with_cache(load);
                 }
                 if let Some(every) = self.requests_every {
@@ -549,8 +556,8 @@ impl Scenario {
                     },
                     workload,
                 );
-                match (self.cache, subject) {
-                    (Some(load), Subject::Zoo(bug)) => alongside(program, move |ctx| zoo::cache_node(ctx, load, bug)),
+                match (self.cache, cache_bug) {
+                    (Some(load), Some(bug)) => alongside(program, move |ctx| zoo::cache_node(ctx, load, bug)),
                     _ => program,
                 }
             }

@@ -39,6 +39,7 @@ mutants! {
     renew_failure_only_logged: Bug::RenewFailureOnlyLogged, 5, Property::StrictExclusivity;
     no_campaign_after_loss: Bug::NoCampaignAfterLoss, 16, Property::Liveness;
     noscript_as_success: Bug::NoscriptAsSuccess, 20, Property::StrictExclusivity;
+    unpersisted_fencing_counter: Bug::UnpersistedFencingCounter, 15, Property::Epochs;
     cache_no_flush_on_reconnect: Bug::CacheNoFlushOnReconnect, 8, Property::CacheStaleness;
     cache_publish_before_commit: Bug::CachePublishBeforeCommit, 4, Property::CacheStaleness;
 }

@@ -42,6 +42,7 @@ pub use fault::{Fault, FaultKind, FaultSchedule, ScheduleError, Target};
 pub use gate::{Gate, Gated, NodeSpawner};
 pub use history::{first_divergence, trace_hash, Divergence, Event, EventKind, History, Recorder};
 pub use http::{http_client, HEALTH_PORT};
+pub use model::Persistence;
 pub use nemesis::Profile;
 pub use net::{SimConnector, TurmoilListener, REDIS_HOST, REDIS_PORT, SOURCE_HOST};
 pub use program::{

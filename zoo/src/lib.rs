@@ -43,6 +43,9 @@ pub enum Bug {
     NoscriptAsSuccess,
     /// The local deadline is the full TTL from the reply, not TTL − margin from the send.
     DeadlineWithoutMargin,
+    /// The fencing counter lives in a Redis without persistence: a restart hands out epoch
+    /// numbers again (the production elector, deployed so).
+    UnpersistedFencingCounter,
     /// Cache: no flush when the pub/sub connection drops and comes back.
     CacheNoFlushOnReconnect,
     /// Cache: the invalidation is published before the write commits.
@@ -51,7 +54,7 @@ pub enum Bug {
 
 impl Bug {
     /// Every variant, the correct one first.
-    pub const ALL: [Bug; 11] = [
+    pub const ALL: [Bug; 12] = [
         Bug::None,
         Bug::PlainDelRelease,
         Bug::GetThenDelRelease,
@@ -61,6 +64,7 @@ impl Bug {
         Bug::NoCampaignAfterLoss,
         Bug::NoscriptAsSuccess,
         Bug::DeadlineWithoutMargin,
+        Bug::UnpersistedFencingCounter,
         Bug::CacheNoFlushOnReconnect,
         Bug::CachePublishBeforeCommit,
     ];
@@ -68,6 +72,12 @@ impl Bug {
     /// Whether the bug is in the cache (the elector is then the production one).
     pub fn is_cache(self) -> bool {
         matches!(self, Bug::CacheNoFlushOnReconnect | Bug::CachePublishBeforeCommit)
+    }
+
+    /// Whether the bug is in the deployment, not the code: the production elector and cache
+    /// run, on a Redis configured wrongly.
+    pub fn is_deployment(self) -> bool {
+        self == Bug::UnpersistedFencingCounter
     }
 
     /// Its name on the command line.
@@ -82,6 +92,7 @@ impl Bug {
             Bug::NoCampaignAfterLoss => "no-campaign-after-loss",
             Bug::NoscriptAsSuccess => "noscript-as-success",
             Bug::DeadlineWithoutMargin => "deadline-without-margin",
+            Bug::UnpersistedFencingCounter => "unpersisted-fencing-counter",
             Bug::CacheNoFlushOnReconnect => "cache-no-flush-on-reconnect",
             Bug::CachePublishBeforeCommit => "cache-publish-before-commit",
         }
@@ -101,6 +112,9 @@ impl Bug {
             Bug::NoCampaignAfterLoss => "after losing leadership it never campaigns again",
             Bug::NoscriptAsSuccess => "EVALSHA failing with NOSCRIPT after a Redis restart taken for a renewal",
             Bug::DeadlineWithoutMargin => "local deadline = reply + the full TTL (no margin, not from the send)",
+            Bug::UnpersistedFencingCounter => {
+                "the fencing counter in a Redis without persistence: a restart reissues epochs"
+            }
             Bug::CacheNoFlushOnReconnect => "cache: keeps its entries when the pub/sub connection drops and comes back",
             Bug::CachePublishBeforeCommit => "cache: publishes the invalidation before the write commits",
         }
