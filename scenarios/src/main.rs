@@ -45,8 +45,9 @@ fn command(args: &[String]) -> Result<ExitCode, String> {
                 println!("profile {:<10} {}", profile.name(), profile.describe());
             }
             println!();
+            let width = zoo::Bug::ALL.iter().map(|b| b.name().len()).max().unwrap_or(0);
             for bug in zoo::Bug::ALL {
-                println!("mutant {:<23} {}", bug.name(), bug.describe());
+                println!("mutant {:<width$} {}", bug.name(), bug.describe());
             }
             Ok(ExitCode::SUCCESS)
         }
