@@ -50,6 +50,11 @@ pub enum FaultKind {
     Hold { node: Target },
     /// The node freezes (a stop-the-world GC, a VM migration); its clock keeps running.
     Pause { node: Target },
+    /// The node freezes, as `pause`, but at a moment of its own: armed when the fault begins,
+    /// it fires at the node's next `moment` (between a read and the write that depends on it,
+    /// or between a check and the act), and the pause lasts the fault's duration from then.
+    /// If the moment does not come before the safety phase ends, nothing happens.
+    PauseAt { node: Target, moment: Moment },
     /// The node's clock runs `drift_ppm` fast (negative: slow).
     ClockDrift { node: Target, drift_ppm: i64 },
     /// The node's clock jumps by `jump_ms` (instantaneous).
@@ -77,6 +82,39 @@ pub enum FaultKind {
     AddNode,
     /// Scale down: the node stops gracefully and does not come back.
     RemoveNode { node: Target },
+}
+
+/// A moment in a node's own work at which a [`FaultKind::PauseAt`] freezes it. Commands that
+/// only read (`GET`, `HGET`, `EXISTS`, `PTTL`, ...) are reads; commands that may change data
+/// (`SET`, `DEL`, `PEXPIRE`, `EVAL`, `EVALSHA`, `PUBLISH`, ...) are writes; connection
+/// commands (`PING`, `HELLO`, `SUBSCRIBE`, ...) are neither.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Moment {
+    /// Right after the reply to a read arrives, before the node acts on it.
+    AfterRead,
+    /// Right before a write leaves, after the node decided to send it.
+    BeforeWrite,
+}
+
+/// What a command is to [`Moment`]: a read (`Some(true)`), a write (`Some(false)`), or neither.
+pub(crate) fn is_read(command: &[u8]) -> Option<bool> {
+    const READS: [&str; 16] = [
+        "GET", "MGET", "HGET", "HMGET", "HGETALL", "HEXISTS", "EXISTS", "TTL", "PTTL", "STRLEN", "TYPE", "GETRANGE",
+        "SMEMBERS", "SISMEMBER", "LRANGE", "ZRANGE",
+    ];
+    const NEITHER: [&str; 14] = [
+        "PING", "HELLO", "ECHO", "AUTH", "SELECT", "CLIENT", "SUBSCRIBE", "UNSUBSCRIBE", "PSUBSCRIBE",
+        "PUNSUBSCRIBE", "SCRIPT", "INFO", "QUIT", "RESET",
+    ];
+    let name = std::str::from_utf8(command).ok()?.to_ascii_uppercase();
+    if READS.contains(&name.as_str()) {
+        Some(true)
+    } else if NEITHER.contains(&name.as_str()) {
+        None
+    } else {
+        Some(false)
+    }
 }
 
 /// One fault: what, and when, in milliseconds of true time.
@@ -191,6 +229,7 @@ fn check(kind: &FaultKind, nodes: &[String]) -> Result<(), String> {
         | FaultKind::Latency { node: t, .. }
         | FaultKind::Hold { node: t }
         | FaultKind::Pause { node: t }
+        | FaultKind::PauseAt { node: t, .. }
         | FaultKind::ClockJump { node: t, .. }
         | FaultKind::Crash { node: t }
         | FaultKind::Stop { node: t }
@@ -234,10 +273,16 @@ mod tests {
                     duration_ms: 4_000,
                     kind: FaultKind::RedisRestart { persistence: Some("aof-everysec".into()) },
                 },
+                Fault {
+                    at_ms: 4_000,
+                    duration_ms: 2_000,
+                    kind: FaultKind::PauseAt { node: Target::Leader, moment: Moment::AfterRead },
+                },
             ],
         };
         let json = schedule.to_json();
         assert!(json.contains(r#""fault": "pause""#) && json.contains(r#""node": "leader""#), "{json}");
+        assert!(json.contains(r#""fault": "pause-at""#) && json.contains(r#""moment": "after-read""#), "{json}");
         assert_eq!(serde_json::from_str::<FaultSchedule>(&json).unwrap(), schedule);
     }
 
@@ -256,5 +301,15 @@ mod tests {
             let err = schedule.validate(&nodes).unwrap_err().to_string();
             assert!(err.starts_with("fault 0 (") && !err.contains('\n'), "{err}");
         }
+    }
+
+    #[test]
+    fn commands_are_reads_writes_or_neither() {
+        assert_eq!(is_read(b"get"), Some(true));
+        assert_eq!(is_read(b"HGETALL"), Some(true));
+        assert_eq!(is_read(b"EVALSHA"), Some(false));
+        assert_eq!(is_read(b"del"), Some(false));
+        assert_eq!(is_read(b"PING"), None);
+        assert_eq!(is_read(b"SUBSCRIBE"), None);
     }
 }

@@ -1,6 +1,11 @@
 //! Pause: a gate around every task a node runs. While the gate is closed no task of the node
 //! is polled — each stops at its next `.await` and resumes after — so a paused node does
 //! nothing at all, the redis-rs connection driver included. turmoil has no pause; this is it.
+//!
+//! A gate can also be armed to close itself at a moment of the node's own (see
+//! [`crate::fault::Moment`]): the node's Redis streams close it right after a read's reply
+//! arrives, or right before a write leaves, so that a pause lands inside a check-then-act
+//! window that a pause at a fixed time would almost never hit.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -9,11 +14,17 @@ use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll, Waker};
 use tracing::Instrument;
 
+use crate::fault::Moment;
+
 /// Opens and closes a node's tasks.
 #[derive(Debug, Default)]
 pub struct Gate {
     paused: AtomicBool,
     waiting: Mutex<Vec<Waker>>,
+    /// The moment at which the gate closes itself, while armed.
+    armed: Mutex<Option<Moment>>,
+    /// Set when an armed gate closed itself; taken by the world.
+    fired: AtomicBool,
 }
 
 impl Gate {
@@ -34,6 +45,52 @@ impl Gate {
     pub fn is_paused(&self) -> bool {
         self.paused.load(Ordering::SeqCst)
     }
+
+    /// Arms the gate to close itself at the node's next `moment`.
+    pub fn arm(&self, moment: Moment) {
+        *self.armed.lock().expect("gate lock") = Some(moment);
+    }
+
+    /// Disarms the gate; whether it was still armed.
+    pub fn disarm(&self) -> bool {
+        self.armed.lock().expect("gate lock").take().is_some()
+    }
+
+    /// The moment the gate is armed for, if any.
+    pub fn armed(&self) -> Option<Moment> {
+        *self.armed.lock().expect("gate lock")
+    }
+
+    /// The armed moment came: the gate closes and stays closed until resumed. Whether it was
+    /// armed for `moment`.
+    pub(crate) fn fire(&self, moment: Moment) -> bool {
+        let mut armed = self.armed.lock().expect("gate lock");
+        if *armed != Some(moment) {
+            return false;
+        }
+        *armed = None;
+        self.pause();
+        self.fired.store(true, Ordering::SeqCst);
+        true
+    }
+
+    /// Whether the gate closed itself since the last call.
+    pub(crate) fn take_fired(&self) -> bool {
+        self.fired.swap(false, Ordering::SeqCst)
+    }
+
+    /// While paused, registers `waker` to be woken on resume and returns true.
+    pub(crate) fn park(&self, waker: &Waker) -> bool {
+        if !self.is_paused() {
+            return false;
+        }
+        let mut waiting = self.waiting.lock().expect("gate lock");
+        if !self.is_paused() {
+            return false;
+        }
+        waiting.push(waker.clone());
+        true
+    }
 }
 
 /// A future that only makes progress while its gate is open.
@@ -52,13 +109,9 @@ impl<F: Future> Gated<F> {
 impl<F: Future> Future for Gated<F> {
     type Output = F::Output;
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
-        if self.gate.is_paused() {
-            let mut waiting = self.gate.waiting.lock().expect("gate lock");
-            // Checked again under the lock: a resume in between would have found no waker.
-            if self.gate.is_paused() {
-                waiting.push(cx.waker().clone());
-                return Poll::Pending;
-            }
+        // `park` checks again under the lock: a resume in between would have found no waker.
+        if self.gate.park(cx.waker()) {
+            return Poll::Pending;
         }
         self.inner.as_mut().poll(cx)
     }

@@ -38,7 +38,7 @@ mod wire;
 mod world;
 
 pub use clock::{true_now_us, ClockTrace, SimClock, TrueTime, DRIFT_PPM_MAX, EPOCH_UNIX_MS};
-pub use fault::{Fault, FaultKind, FaultSchedule, ScheduleError, Target};
+pub use fault::{Fault, FaultKind, FaultSchedule, Moment, ScheduleError, Target};
 pub use gate::{Gate, Gated, NodeSpawner};
 pub use history::{first_divergence, trace_hash, Divergence, Event, EventKind, History, Recorder};
 pub use http::{http_client, HEALTH_PORT};

@@ -6,7 +6,7 @@ use std::fmt;
 use std::str::FromStr;
 use std::time::Duration;
 
-use crate::fault::{Fault, FaultKind, FaultSchedule, Target};
+use crate::fault::{Fault, FaultKind, FaultSchedule, Moment, Target};
 use crate::seed::SimRng;
 
 /// A family of faults.
@@ -68,7 +68,9 @@ impl Profile {
             Profile::Partitions => {
                 "node-Redis and node-node partitions, one-way, isolation, latency spikes, loss, held links"
             }
-            Profile::Pauses => "process pauses (GC, VM migration), often of the leader at the worst moment",
+            Profile::Pauses => {
+                "process pauses (GC, VM migration), often of the leader, half of them right after a read or before a write"
+            }
             Profile::Clocks => "clock drift up to 5% and jumps, on nodes and on Redis",
             Profile::Crashes => "kill -9 and graceful stops with restarts as new incarnations",
             Profile::Redis => "Redis restarts (with the deployment's persistence), dropped connections, slow commands",
@@ -165,7 +167,9 @@ fn fault_of(family: Profile, rng: &mut SimRng, aim: Aim, ttl_ms: u64) -> FaultKi
             _ if rng.chance(0.5) => FaultKind::Hold { node },
             _ => FaultKind::Loss { node, rate: 0.05 + rng.unit() * 0.5 },
         },
-        Profile::Pauses => FaultKind::Pause { node },
+        // Half at a random time, half at a moment of the node's own: right after a read's
+        // reply or right before a write (a check-then-act window).
+        Profile::Pauses => pause(node, rng),
         Profile::Clocks => match rng.below(4) {
             0 => FaultKind::ClockDrift { node, drift_ppm: rng.between(0, 100_000) as i64 - 50_000 },
             1 => FaultKind::ClockJump { node, jump_ms: rng.between(0, 2 * ttl_ms) as i64 - ttl_ms as i64 },
@@ -178,7 +182,7 @@ fn fault_of(family: Profile, rng: &mut SimRng, aim: Aim, ttl_ms: u64) -> FaultKi
             0 => FaultKind::RedisDropConnections,
             1 => FaultKind::PartitionRedis { node },
             // Short: a reader frozen between its source read and its fill while writes go on.
-            2 => FaultKind::Pause { node },
+            2 => pause(node, rng),
             3 => FaultKind::Hold { node },
             4 => FaultKind::Latency { node, latency_ms: rng.between(ttl_ms / 10, ttl_ms) },
             _ => FaultKind::RedisRestart { persistence: None },
@@ -189,6 +193,15 @@ fn fault_of(family: Profile, rng: &mut SimRng, aim: Aim, ttl_ms: u64) -> FaultKi
             2 => FaultKind::RedisDropConnections,
             _ => FaultKind::RedisSlow { delay_ms: rng.between(1, ttl_ms / 2) },
         },
+    }
+}
+
+/// A pause of `node`: at the fault's time, or at its next read or write.
+fn pause(node: Target, rng: &mut SimRng) -> FaultKind {
+    match rng.below(4) {
+        0 | 1 => FaultKind::Pause { node },
+        2 => FaultKind::PauseAt { node, moment: Moment::AfterRead },
+        _ => FaultKind::PauseAt { node, moment: Moment::BeforeWrite },
     }
 }
 

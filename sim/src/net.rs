@@ -4,6 +4,7 @@ use std::io;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
+use crate::gate::Gate;
 use crate::history::Recorder;
 use crate::wire::RecordingStream;
 
@@ -22,14 +23,16 @@ pub const SOURCE_HOST: &str = "db";
 #[derive(Debug, Clone)]
 pub struct SimConnector {
     recorder: Recorder,
+    /// The node's gate: its streams close it at an armed moment ([`crate::fault::Moment`]).
+    gate: Arc<Gate>,
     host: &'static str,
     /// Shared by a node's connectors, so that connection ids in its history are unique.
     connections: Arc<AtomicU64>,
 }
 
 impl SimConnector {
-    pub(crate) fn new(recorder: Recorder) -> Self {
-        SimConnector { recorder, host: REDIS_HOST, connections: Arc::default() }
+    pub(crate) fn new(recorder: Recorder, gate: Arc<Gate>) -> Self {
+        SimConnector { recorder, gate, host: REDIS_HOST, connections: Arc::default() }
     }
 
     /// The same node's streams to `host` instead.
@@ -40,12 +43,12 @@ impl SimConnector {
 
 impl election::Connector for SimConnector {
     fn connect(&self) -> election::BoxFuture<'static, io::Result<election::BoxStream>> {
-        let recorder = self.recorder.clone();
+        let (recorder, gate) = (self.recorder.clone(), self.gate.clone());
         let conn = self.connections.fetch_add(1, Ordering::Relaxed);
         let host = self.host;
         Box::pin(async move {
             let stream = turmoil::net::TcpStream::connect((host, REDIS_PORT)).await?;
-            Ok(Box::new(RecordingStream::new(stream, conn, recorder)) as election::BoxStream)
+            Ok(Box::new(RecordingStream::new(stream, conn, recorder, gate)) as election::BoxStream)
         })
     }
 

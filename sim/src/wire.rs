@@ -1,9 +1,12 @@
 //! Recording Redis commands as the client saw them: a stream wrapper that decodes the RESP
 //! a client writes (invocations) and reads (completions) and records both with true time.
+//! The same wrapper closes the node's gate at an armed [`Moment`]: right after a read's reply
+//! arrives, or right before a write leaves.
 
 use std::collections::VecDeque;
 use std::io;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{ready, Context, Poll};
 
 use bytes::BytesMut;
@@ -11,6 +14,8 @@ use redis_protocol::resp2::decode::decode_bytes_mut;
 use redis_protocol::resp2::types::BytesFrame;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
+use crate::fault::{is_read, Moment};
+use crate::gate::Gate;
 use crate::history::{EventKind, Recorder};
 
 /// A client stream that records each command it carries and each reply.
@@ -18,9 +23,11 @@ pub struct RecordingStream<S> {
     inner: S,
     conn: u64,
     recorder: Recorder,
+    gate: Arc<Gate>,
     written: BytesMut,
     read: BytesMut,
-    pending: VecDeque<u64>,
+    /// Commands sent and not answered yet: their op numbers, and whether each is a read.
+    pending: VecDeque<(u64, Option<bool>)>,
     next_op: u64,
     /// After bytes that do not parse (a stream cut mid-frame), stop recording this stream.
     broken: bool,
@@ -29,11 +36,12 @@ pub struct RecordingStream<S> {
 }
 
 impl<S> RecordingStream<S> {
-    pub(crate) fn new(inner: S, conn: u64, recorder: Recorder) -> Self {
+    pub(crate) fn new(inner: S, conn: u64, recorder: Recorder, gate: Arc<Gate>) -> Self {
         RecordingStream {
             inner,
             conn,
             recorder,
+            gate,
             written: BytesMut::new(),
             read: BytesMut::new(),
             pending: VecDeque::new(),
@@ -49,13 +57,14 @@ impl<S> RecordingStream<S> {
         }
         self.written.extend_from_slice(bytes);
         while let Some(frame) = self.next_frame(true) {
+            let read = command(&frame).and_then(is_read);
             let args = match frame {
                 BytesFrame::Array(items) => items.iter().map(short).collect(),
                 other => vec![short(&other)],
             };
             let op = self.next_op;
             self.next_op += 1;
-            self.pending.push_back(op);
+            self.pending.push_back((op, read));
             self.recorder.record(EventKind::RedisInvoke { conn: self.conn, op, args });
         }
     }
@@ -67,12 +76,27 @@ impl<S> RecordingStream<S> {
         self.read.extend_from_slice(bytes);
         while let Some(frame) = self.next_frame(false) {
             let reply = short(&frame);
-            let kind = match self.pending.pop_front() {
-                Some(op) => EventKind::RedisComplete { conn: self.conn, op, reply },
-                None => EventKind::RedisPush { conn: self.conn, reply },
+            let (kind, read) = match self.pending.pop_front() {
+                Some((op, read)) => (EventKind::RedisComplete { conn: self.conn, op, reply }, read),
+                None => (EventKind::RedisPush { conn: self.conn, reply }, None),
             };
             self.recorder.record(kind);
+            if read == Some(true) && self.gate.fire(Moment::AfterRead) {
+                self.recorder.record(EventKind::Paused);
+            }
         }
+    }
+
+    /// Whether `bytes`, sent after what was sent so far, complete a write command.
+    fn completes_a_write(&self, bytes: &[u8]) -> bool {
+        let mut buf = self.written.clone();
+        buf.extend_from_slice(bytes);
+        while let Ok(Some((frame, _, _))) = decode_bytes_mut(&mut buf) {
+            if command(&frame).and_then(is_read) == Some(false) {
+                return true;
+            }
+        }
+        false
     }
 
     fn next_frame(&mut self, outgoing: bool) -> Option<BytesFrame> {
@@ -85,6 +109,17 @@ impl<S> RecordingStream<S> {
                 None
             }
         }
+    }
+}
+
+/// A command frame's name.
+fn command(frame: &BytesFrame) -> Option<&[u8]> {
+    match frame {
+        BytesFrame::Array(items) => match items.first()? {
+            BytesFrame::BulkString(name) | BytesFrame::SimpleString(name) => Some(name),
+            _ => None,
+        },
+        _ => None,
     }
 }
 
@@ -130,6 +165,17 @@ impl<S: AsyncRead + Unpin> AsyncRead for RecordingStream<S> {
 
 impl<S: AsyncWrite + Unpin> AsyncWrite for RecordingStream<S> {
     fn poll_write(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+        // Armed before a write: the node freezes with the write still in its hands.
+        if self.gate.armed() == Some(Moment::BeforeWrite)
+            && !self.broken
+            && self.completes_a_write(buf)
+            && self.gate.fire(Moment::BeforeWrite)
+        {
+            self.recorder.record(EventKind::Paused);
+        }
+        if self.gate.park(cx.waker()) {
+            return Poll::Pending;
+        }
         let written = ready!(Pin::new(&mut self.inner).poll_write(cx, buf))?;
         self.sent(&buf[..written]);
         Poll::Ready(Ok(written))

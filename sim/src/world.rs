@@ -233,7 +233,7 @@ impl<'a> World<'a> {
             let token = CancellationToken::new();
             *host_shutdown.borrow_mut() = token.clone();
             let recorder = Recorder::new(history.clone(), &host_name, inc, host_clock.clone());
-            let connector = SimConnector::new(recorder.clone());
+            let connector = SimConnector::new(recorder.clone(), host_gate.clone());
             let ctx = NodeContext {
                 name: host_name.clone(),
                 incarnation: inc,
@@ -264,6 +264,7 @@ impl<'a> World<'a> {
             timeline.insert((fault.start().as_micros() as u64, i as u64), Action::Start(fault.clone()));
         }
         let mut sequence = self.config.schedule.faults.len() as u64;
+        let mut armed: Vec<(Active, u64)> = Vec::new();
         let mut liveness = false;
         loop {
             let now = self.sim.elapsed();
@@ -276,13 +277,37 @@ impl<'a> World<'a> {
                 match entry.remove() {
                     Action::Start(fault) => {
                         if let Some(active) = self.start(&fault) {
-                            let heal_us = (fault.end().as_micros() as u64).min(safety_us).max(now_us);
                             sequence += 1;
-                            timeline.insert((heal_us, sequence), Action::Heal(active));
+                            if matches!(fault.kind, FaultKind::PauseAt { .. }) {
+                                // Armed until the safety phase ends; healed once it fired.
+                                timeline.insert((safety_us.max(now_us), sequence), Action::Disarm(active.clone()));
+                                armed.push((active, fault.duration_ms * 1000));
+                            } else {
+                                let heal_us = (fault.end().as_micros() as u64).min(safety_us).max(now_us);
+                                timeline.insert((heal_us, sequence), Action::Heal(active));
+                            }
                         }
                     }
                     Action::Heal(active) => self.heal(&active),
+                    Action::Disarm(active) => {
+                        if self.node(&active.nodes[0]).gate.disarm() {
+                            armed.retain(|(a, _)| a.nodes[0] != active.nodes[0]);
+                            self.history.record("nemesis", 0, None, EventKind::FaultHealed { what: active.what });
+                        }
+                    }
                 }
+            }
+            // Gates armed for a moment of the node's own that closed themselves in the last step.
+            let mut i = 0;
+            while i < armed.len() {
+                if !self.node(&armed[i].0.nodes[0]).gate.take_fired() {
+                    i += 1;
+                    continue;
+                }
+                let (active, duration_us) = armed.remove(i);
+                self.pause_links(&active.nodes[0], true);
+                sequence += 1;
+                timeline.insert(((now_us + duration_us).min(safety_us).max(now_us), sequence), Action::Heal(active));
             }
             if !liveness && now_us >= safety_us {
                 liveness = true;
@@ -328,6 +353,8 @@ impl World<'_> {
 enum Action {
     Start(Fault),
     Heal(Active),
+    /// The end of a `pause-at` fault's window: disarmed if it has not fired.
+    Disarm(Active),
 }
 
 /// What a link fault does to its messages.
@@ -397,6 +424,7 @@ impl World<'_> {
             | FaultKind::Loss { node, .. }
             | FaultKind::Hold { node }
             | FaultKind::Pause { node }
+            | FaultKind::PauseAt { node, .. }
             | FaultKind::ClockDrift { node, .. }
             | FaultKind::ClockJump { node, .. }
             | FaultKind::Crash { node }
@@ -413,6 +441,10 @@ impl World<'_> {
             while nodes.len() < count.min(up.len() + nodes.len()) && !up.is_empty() {
                 nodes.push(up.remove(self.rng.below(up.len() as u64) as usize));
             }
+        }
+        if matches!(fault.kind, FaultKind::PauseAt { .. }) && self.node(&nodes[0]).gate.armed().is_some() {
+            // One armed moment per node at a time.
+            return None;
         }
         let what = format!("{} on [{}]", serde_json::to_string(fault).expect("faults serialize"), nodes.join(", "));
         self.history.record("nemesis", 0, None, EventKind::FaultInjected { what: what.clone() });
@@ -496,6 +528,8 @@ impl World<'_> {
             }
             FaultKind::Hold { .. } => self.link(LinkFault::Hold, &nodes[0], REDIS_HOST, on),
             FaultKind::Pause { .. } => self.pause(&nodes[0], on),
+            FaultKind::PauseAt { moment, .. } if on => self.node(&nodes[0]).gate.arm(*moment),
+            FaultKind::PauseAt { .. } => self.pause(&nodes[0], false),
             FaultKind::ClockDrift { drift_ppm, .. } => {
                 self.node(&nodes[0]).clock.set_drift(if on { *drift_ppm } else { 0 })
             }
@@ -519,11 +553,8 @@ impl World<'_> {
     }
 
     fn pause(&mut self, name: &str, on: bool) {
-        if !self.count(format!("pause {name}"), on) {
+        if !self.pause_links(name, on) {
             return;
-        }
-        for peer in self.peers(name) {
-            self.link(LinkFault::Hold, name, &peer, on);
         }
         if on {
             self.node(name).gate.pause();
@@ -532,6 +563,18 @@ impl World<'_> {
             self.record_for(name, EventKind::Resumed);
             self.node(name).gate.resume();
         }
+    }
+
+    /// Counts a pause of `name` in (`on`) or out, holding its links while it is paused;
+    /// whether the node's pause state changes.
+    fn pause_links(&mut self, name: &str, on: bool) -> bool {
+        if !self.count(format!("pause {name}"), on) {
+            return false;
+        }
+        for peer in self.peers(name) {
+            self.link(LinkFault::Hold, name, &peer, on);
+        }
+        true
     }
 
     fn crash(&mut self, name: &str, on: bool) {
