@@ -13,7 +13,12 @@ use crate::scripts::{LuaScript, CLAIM_SLOT, FENCED_WRITE};
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum WriteOutcome {
     /// Stored; the resource's highest epoch is now the writer's.
-    Accepted,
+    Accepted {
+        /// The epoch of the write this one replaced (None: the resource was empty). Never
+        /// above the writer's: a history of these shows the order the resource applied
+        /// writes in, timed-out writes included.
+        replaced: Option<FencingToken>,
+    },
     /// Refused: the resource already accepted a write with a higher epoch.
     Rejected {
         /// The highest epoch the resource has accepted.
@@ -29,7 +34,7 @@ pub enum WriteOutcome {
 /// use election::{FencedResource, WriteOutcome};
 /// let schedule = FencedResource::new("jobs:schedule");
 /// match schedule.write(&mut conn, token, "v2").await? {
-///     WriteOutcome::Accepted => {}
+///     WriteOutcome::Accepted { .. } => {}
 ///     WriteOutcome::Rejected { highest } => tracing::warn!(%highest, "deposed: a newer leader wrote"),
 /// }
 /// # Ok(()) }
@@ -59,7 +64,7 @@ impl FencedResource {
         let reply = self.script.invoke(conn, &[&self.key], &[token.0.to_string(), value.to_owned()]).await?;
         let (accepted, epoch): (i64, u64) = redis::from_redis_value(reply.value)?;
         Ok(match accepted {
-            1 => WriteOutcome::Accepted,
+            1 => WriteOutcome::Accepted { replaced: (epoch > 0).then_some(FencingToken(epoch)) },
             _ => WriteOutcome::Rejected { highest: FencingToken(epoch) },
         })
     }

@@ -30,7 +30,7 @@
 //!             while !leader.is_stopping() {
 //!                 // Every write carries this term's token: a deposed leader's write is refused.
 //!                 match last_check.write(&mut conn, leader.token(), "ok").await {
-//!                     Ok(WriteOutcome::Accepted) => {}
+//!                     Ok(WriteOutcome::Accepted { .. }) => {}
 //!                     Ok(WriteOutcome::Rejected { highest }) => return tracing::warn!(%highest, "a newer leader wrote"),
 //!                     Err(e) => tracing::warn!(%e, "health check write failed"),
 //!                 }

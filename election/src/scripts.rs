@@ -102,8 +102,8 @@ return 0
 "#;
 
 /// Fenced write: store a value in the resource hash only if the writer's epoch is at least
-/// the highest epoch the resource has accepted. Returns `{1, epoch}` when accepted and
-/// `{0, highest}` when refused.
+/// the highest epoch the resource has accepted. Returns `{1, replaced}` when accepted (the
+/// epoch it held before, 0 when empty) and `{0, highest}` when refused.
 ///
 /// KEYS: resource. ARGV: epoch, value.
 pub const FENCED_WRITE: &str = r#"
@@ -113,7 +113,7 @@ if epoch < highest then
   return {0, highest}
 end
 redis.call('HSET', KEYS[1], 'epoch', ARGV[1], 'value', ARGV[2])
-return {1, epoch}
+return {1, highest}
 "#;
 
 /// Slot claim: record that the periodic job's slot `ARGV[2]` ran, only if the claimer's epoch

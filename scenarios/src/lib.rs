@@ -18,8 +18,8 @@ use std::time::Duration;
 
 use election::ElectorConfig;
 use sim::check::{
-    cache_staleness, epochs, fenced_epochs, job_slots, linearizability, liveness, strict_exclusivity,
-    unexplained_overlaps, Failovers, LeaseKeys, StalenessBounds, Verdict, DEFAULT_BUDGET,
+    cache_staleness, epochs, fenced_epochs, job_slots, jobs_stopped_before_release, linearizability, liveness,
+    strict_exclusivity, unexplained_overlaps, Failovers, LeaseKeys, StalenessBounds, Verdict, DEFAULT_BUDGET,
 };
 use sim::{
     alongside, elector, http_client, nemesis, simulate_with_clients, CacheLoad, EventKind, Fault, FaultKind,
@@ -574,6 +574,7 @@ impl Scenario {
             fenced_epochs(&run.events),
             exclusivity,
             linearizability(&run.events, &[LeaseKeys::of_election(key)], &run.redis_clock, DEFAULT_BUDGET),
+            jobs_stopped_before_release(&run.events),
             live,
         ];
         // Leader-only jobs and HTTP run with the production elector.

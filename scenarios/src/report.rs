@@ -517,7 +517,7 @@ fn timeline(
         let Some(y) = lanes.y(&e.node) else { continue };
         let ex = x(e.at_us);
         match &e.kind {
-            EventKind::FencedWrite { epoch, accepted, value, sent_us } => {
+            EventKind::FencedWrite { epoch, accepted, value, sent_us, .. } => {
                 let (class, what) = if *accepted { ("write", "accepted") } else { ("write rejected", "rejected") };
                 let _ = writeln!(
                     svg,

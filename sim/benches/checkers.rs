@@ -67,8 +67,13 @@ fn history(events: usize, with_redis: bool) -> Vec<Event> {
                 node,
                 EventKind::Renewed { epoch, deadline_local_us: 0, deadline_true_us: (t + 1_000) * 1000 },
             );
-            let write =
-                EventKind::FencedWrite { epoch, accepted: true, value: String::new(), sent_us: (at + 10) * 1000 };
+            let write = EventKind::FencedWrite {
+                epoch,
+                accepted: true,
+                value: String::new(),
+                sent_us: (at + 10) * 1000,
+                replaced: None,
+            };
             push(&mut out, at + 15, node, write);
             slot += 1;
             push(

@@ -100,12 +100,38 @@ pub enum Moment {
 /// What a command is to [`Moment`]: a read (`Some(true)`), a write (`Some(false)`), or neither.
 pub(crate) fn is_read(command: &[u8]) -> Option<bool> {
     const READS: [&str; 16] = [
-        "GET", "MGET", "HGET", "HMGET", "HGETALL", "HEXISTS", "EXISTS", "TTL", "PTTL", "STRLEN", "TYPE", "GETRANGE",
-        "SMEMBERS", "SISMEMBER", "LRANGE", "ZRANGE",
+        "GET",
+        "MGET",
+        "HGET",
+        "HMGET",
+        "HGETALL",
+        "HEXISTS",
+        "EXISTS",
+        "TTL",
+        "PTTL",
+        "STRLEN",
+        "TYPE",
+        "GETRANGE",
+        "SMEMBERS",
+        "SISMEMBER",
+        "LRANGE",
+        "ZRANGE",
     ];
     const NEITHER: [&str; 14] = [
-        "PING", "HELLO", "ECHO", "AUTH", "SELECT", "CLIENT", "SUBSCRIBE", "UNSUBSCRIBE", "PSUBSCRIBE",
-        "PUNSUBSCRIBE", "SCRIPT", "INFO", "QUIT", "RESET",
+        "PING",
+        "HELLO",
+        "ECHO",
+        "AUTH",
+        "SELECT",
+        "CLIENT",
+        "SUBSCRIBE",
+        "UNSUBSCRIBE",
+        "PSUBSCRIBE",
+        "PUNSUBSCRIBE",
+        "SCRIPT",
+        "INFO",
+        "QUIT",
+        "RESET",
     ];
     let name = std::str::from_utf8(command).ok()?.to_ascii_uppercase();
     if READS.contains(&name.as_str()) {

@@ -41,6 +41,10 @@ pub enum EventKind {
     Acquired { epoch: u64, deadline_local_us: i64, deadline_true_us: u64 },
     /// The lease was renewed.
     Renewed { epoch: u64, deadline_local_us: i64, deadline_true_us: u64 },
+    /// The node's belief moved without a renewal: it now believes it leads until this
+    /// deadline (an elector whose deadline follows something else than its monotonic clock —
+    /// its wall clock, a count of missed heartbeats — reports it so).
+    Believes { epoch: u64, deadline_local_us: i64, deadline_true_us: u64 },
     /// A renewal request failed.
     RenewFailed { epoch: u64 },
     /// A term ended.
@@ -63,9 +67,9 @@ pub enum EventKind {
     JobFinished { job: String, epoch: u64 },
     /// A leader-only periodic job ran its `slot` (its claim, sent at `sent_us`, was granted).
     SlotRun { job: String, slot: u64, epoch: u64, sent_us: u64 },
-    /// A write to the fenced resource (sent at `sent_us`, recorded when answered) and
-    /// whether it was accepted.
-    FencedWrite { epoch: u64, accepted: bool, value: String, sent_us: u64 },
+    /// A write to the fenced resource (sent at `sent_us`, recorded when answered), whether it
+    /// was accepted, and the epoch the resource held before it (None: empty, or unknown).
+    FencedWrite { epoch: u64, accepted: bool, value: String, sent_us: u64, replaced: Option<u64> },
     /// A client's HTTP request (`GET /health`), sent first to `first` at `sent_us`, answered by
     /// `served_by` (None: no instance answered) after `attempts` instances were tried.
     HttpRequest { request: u64, first: String, served_by: Option<String>, is_leader: bool, attempts: u32, sent_us: u64 },
@@ -207,7 +211,8 @@ pub fn believed_leaders(events: &[Event], at_us: u64) -> Vec<(String, u64)> {
         let term = terms.entry(event.node.as_str()).or_insert(None);
         match &event.kind {
             EventKind::Acquired { epoch, deadline_true_us, .. }
-            | EventKind::Renewed { epoch, deadline_true_us, .. } => {
+            | EventKind::Renewed { epoch, deadline_true_us, .. }
+            | EventKind::Believes { epoch, deadline_true_us, .. } => {
                 *term = Some((*epoch, *deadline_true_us));
             }
             EventKind::SteppedDown { .. } | EventKind::Crashed | EventKind::ElectionStarted | EventKind::Exited => {

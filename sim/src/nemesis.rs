@@ -72,7 +72,9 @@ impl Profile {
                 "process pauses (GC, VM migration), often of the leader, half of them right after a read or before a write"
             }
             Profile::Clocks => "clock drift up to 5% and jumps, on nodes and on Redis",
-            Profile::Crashes => "kill -9 and graceful stops with restarts as new incarnations",
+            Profile::Crashes => {
+                "kill -9 and graceful stops (half of them stalling in the hand-over) with restarts as new incarnations"
+            }
             Profile::Redis => "Redis restarts (with the deployment's persistence), dropped connections, slow commands",
             Profile::All => "a per-seed mix of every family above",
             Profile::Cache => {
@@ -141,7 +143,21 @@ pub fn schedule(profile: Profile, rng: &mut SimRng, aim: Aim) -> FaultSchedule {
         let family = *rng.pick(&families);
         let at_ms = rng.between(ttl_ms, phase_ms - ttl_ms / 2);
         let duration_ms = rng.between(ttl_ms / 5, 3 * ttl_ms).min(phase_ms - at_ms);
-        faults.push(Fault { at_ms, duration_ms, kind: fault_of(family, rng, aim, ttl_ms) });
+        let kind = fault_of(family, rng, aim, ttl_ms);
+        if let FaultKind::Stop { node } = &kind {
+            // Half the graceful stops stall on the way out (shutdown hooks, a GC): the node
+            // freezes within its hand-over, after a read or before a write.
+            if rng.chance(0.5) {
+                let stall_ms = rng.between(ttl_ms / 5, 3 * ttl_ms).min(phase_ms - at_ms);
+                let moment = *rng.pick(&[Moment::AfterRead, Moment::BeforeWrite]);
+                faults.push(Fault {
+                    at_ms,
+                    duration_ms: stall_ms,
+                    kind: FaultKind::PauseAt { node: node.clone(), moment },
+                });
+            }
+        }
+        faults.push(Fault { at_ms, duration_ms, kind });
     }
     faults.sort_by_key(|f| f.at_ms);
     FaultSchedule { faults }

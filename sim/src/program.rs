@@ -320,8 +320,11 @@ async fn fenced_writer(leader: LeaderContext, every: Duration, ctx: NodeContext)
         let Some(conn) = redis.get().await else { continue };
         let written = election::timeout(&ctx.clock, limit, resource.write(conn, token, &value)).await;
         if let Some(outcome) = redis.keep_if(written.and_then(Result::ok)) {
-            let accepted = outcome == WriteOutcome::Accepted;
-            ctx.recorder.record(EventKind::FencedWrite { epoch: token.0, accepted, value, sent_us });
+            let (accepted, replaced) = match outcome {
+                WriteOutcome::Accepted { replaced } => (true, replaced.map(|t| t.0)),
+                WriteOutcome::Rejected { highest } => (false, Some(highest.0)),
+            };
+            ctx.recorder.record(EventKind::FencedWrite { epoch: token.0, accepted, value, sent_us, replaced });
         }
     }
 }

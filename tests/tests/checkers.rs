@@ -187,6 +187,7 @@ mod generated {
                     accepted: true,
                     value: String::new(),
                     sent_us: sent * 1000,
+                    replaced: None,
                 };
                 events.push(event(sent + 10, term.node, kind));
             }
@@ -331,7 +332,13 @@ mod generated {
             let last = terms.last().unwrap();
             let before = &terms[terms.len() - 2];
             let sent = last.writes[0] + 20;
-            let kind = EventKind::FencedWrite { epoch: before.epoch, accepted: true, value: String::new(), sent_us: sent * 1000 };
+            let kind = EventKind::FencedWrite {
+                epoch: before.epoch,
+                accepted: true,
+                value: String::new(),
+                sent_us: sent * 1000,
+                replaced: None,
+            };
             let stale = event(sent + 5, before.node, kind);
             prop_assert!(!fenced_epochs(&history(&terms, vec![stale])).passed());
         }

@@ -258,13 +258,14 @@ async fn fenced_resource_accepts_writes_only_in_epoch_order(server: impl Backend
     let mut conn = election::connect(&connector, &election::TokioSpawner, &Default::default()).await.unwrap();
     let resource = FencedResource::new("jobs:schedule");
     assert_eq!(resource.read(&mut conn).await.unwrap(), None);
-    assert_eq!(resource.write(&mut conn, FencingToken(5), "a").await.unwrap(), WriteOutcome::Accepted);
-    assert_eq!(resource.write(&mut conn, FencingToken(5), "b").await.unwrap(), WriteOutcome::Accepted);
+    let accepted = |replaced: Option<u64>| WriteOutcome::Accepted { replaced: replaced.map(FencingToken) };
+    assert_eq!(resource.write(&mut conn, FencingToken(5), "a").await.unwrap(), accepted(None));
+    assert_eq!(resource.write(&mut conn, FencingToken(5), "b").await.unwrap(), accepted(Some(5)));
     assert_eq!(
         resource.write(&mut conn, FencingToken(4), "stale").await.unwrap(),
         WriteOutcome::Rejected { highest: FencingToken(5) }
     );
-    assert_eq!(resource.write(&mut conn, FencingToken(9), "c").await.unwrap(), WriteOutcome::Accepted);
+    assert_eq!(resource.write(&mut conn, FencingToken(9), "c").await.unwrap(), accepted(Some(5)));
     assert_eq!(resource.read(&mut conn).await.unwrap(), Some(("c".to_owned(), FencingToken(9))));
 }
 

@@ -157,7 +157,11 @@ mod tests {
         let verdict = strict_exclusivity(&events);
         assert_eq!(verdict.outcome, Outcome::Violated);
         assert!(verdict.explanation.contains("both believed they led for 3.000 s"), "{}", verdict.explanation);
-        assert!(verdict.explanation.contains("a#1 was paused, but its lease deadline runs on"), "{}", verdict.explanation);
+        assert!(
+            verdict.explanation.contains("a#1 was paused, but its lease deadline runs on"),
+            "{}",
+            verdict.explanation
+        );
         assert_eq!(unexplained_overlaps(&events).outcome, Outcome::Violated);
     }
 

@@ -23,6 +23,9 @@ pub fn fenced_epochs(events: &[Event]) -> Verdict {
     if let Some(v) = writes_out_of_order(&writes) {
         return v;
     }
+    if let Some(v) = resource_went_back(events) {
+        return v;
+    }
     if let Some(v) = writes_outside_their_term(&writes, &terms) {
         return v;
     }
@@ -104,6 +107,76 @@ fn writes_out_of_order(writes: &[(&Event, u64, u64)]) -> Option<Verdict> {
     None
 }
 
+/// The resource's own answers, against real time. Each write's reply says which epoch the
+/// resource held just before it (accepted: the epoch it replaced; refused: the highest). A
+/// resource that checks tokens never goes back: an accepted write never replaces a higher
+/// epoch, and a write sent after another completed never finds a lower epoch than that one
+/// left — which also catches a stale write whose own reply never came.
+fn resource_went_back(events: &[Event]) -> Option<Verdict> {
+    // (event, epoch before, epoch after, sent)
+    let mut answers: Vec<(&Event, Option<u64>, u64, u64)> = Vec::new();
+    for e in events {
+        if let EventKind::FencedWrite { epoch, accepted, sent_us, replaced, .. } = e.kind {
+            if accepted && replaced.is_some_and(|r| r > epoch) {
+                let explanation = format!(
+                    "the fenced resource accepted {}'s write with epoch {epoch} over epoch {}: it does not check \
+                     fencing tokens (or not their order)",
+                    who(e),
+                    replaced.unwrap_or_default(),
+                );
+                return Some(Verdict::violated(Property::FencedEpochs, explanation, vec![e.clone()]));
+            }
+            let after = if accepted { epoch.max(replaced.unwrap_or(0)) } else { replaced.unwrap_or(0) };
+            answers.push((e, replaced, after, sent_us));
+        }
+    }
+    let mut by_completion: Vec<&(&Event, Option<u64>, u64, u64)> = answers.iter().collect();
+    by_completion.sort_by_key(|(e, ..)| e.at_us);
+    let mut by_send: Vec<&(&Event, Option<u64>, u64, u64)> = answers.iter().collect();
+    by_send.sort_by_key(|(.., sent)| *sent);
+    let (mut done, mut highest) = (0, None::<&(&Event, Option<u64>, u64, u64)>);
+    for write in by_send {
+        while done < by_completion.len() && by_completion[done].0.at_us < write.3 {
+            if highest.is_none_or(|h| by_completion[done].2 > h.2) {
+                highest = Some(by_completion[done]);
+            }
+            done += 1;
+        }
+        let Some(before) = write.1 else {
+            // The resource was empty: Redis lost it (a restart without persistence).
+            highest = None;
+            continue;
+        };
+        if let Some(earlier) = highest.filter(|h| h.2 > before) {
+            let restarted = events.iter().any(|e| {
+                e.at_us >= earlier.0.at_us
+                    && e.at_us <= write.3
+                    && matches!(&e.kind, EventKind::FaultInjected { what } if what.contains("redis-restart"))
+            });
+            let why = if restarted {
+                "Redis restarted in between and came back with an older copy: the resource lost accepted writes"
+            } else {
+                "the resource applied a lower epoch after a higher one (a stale write, perhaps one whose reply never \
+                 came) — it does not check fencing tokens"
+            };
+            let explanation = format!(
+                "{} wrote at {} and found the fenced resource at epoch {before}, but {} had left it at epoch {} at {}: {why}",
+                who(write.0),
+                at(write.3),
+                who(earlier.0),
+                earlier.2,
+                at(earlier.0.at_us),
+            );
+            return Some(Verdict::violated(
+                Property::FencedEpochs,
+                explanation,
+                vec![earlier.0.clone(), write.0.clone()],
+            ));
+        }
+    }
+    None
+}
+
 /// An accepted write not sent by its epoch's holder within that holder's term.
 fn writes_outside_their_term(writes: &[(&Event, u64, u64)], terms: &[Term]) -> Option<Verdict> {
     let index = by_epoch(terms);
@@ -171,6 +244,31 @@ mod tests {
         let verdict = fenced_epochs(&events);
         assert!(
             verdict.explanation.starts_with("two leaders in epoch 1: a#1 led from t=0.000 s to t=3.000 s"),
+            "{}",
+            verdict.explanation
+        );
+    }
+
+    #[test]
+    fn a_resource_that_goes_back_is_caught() {
+        let mut events = two_terms();
+        events.extend([write_over(500, 520, "a", 1, true, 0), write_over(4_500, 4_520, "b", 2, true, 1)]);
+        assert!(fenced_epochs(&history(events.clone())).passed());
+        // a's stale write landed over b's and its reply says so.
+        let mut over = events.clone();
+        over.push(write_over(2_900, 4_700, "a", 1, true, 2));
+        let verdict = fenced_epochs(&history(over));
+        assert!(
+            verdict.explanation.contains("accepted a#1's write with epoch 1 over epoch 2"),
+            "{}",
+            verdict.explanation
+        );
+        // a's stale write's reply never came, but b's next write found epoch 1.
+        events.push(write_over(5_000, 5_020, "b", 2, true, 1));
+        let verdict = fenced_epochs(&history(events));
+        assert_eq!(verdict.outcome, Outcome::Violated);
+        assert!(
+            verdict.explanation.contains("found the fenced resource at epoch 1, but b#1 had left it at epoch 2"),
             "{}",
             verdict.explanation
         );

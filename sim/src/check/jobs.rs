@@ -93,6 +93,55 @@ pub fn job_slots(events: &[Event], healthy_from_us: u64, end_us: u64, every: Dur
     Verdict::pass(Property::LeaderOnlyJobs, format!("{} slots ran, each once, each by its leader", runs.len()))
 }
 
+/// Checks that a node releases a lease only after the leader-only jobs of that term stopped:
+/// a release tells every other node it may take over at once, and a successor's jobs must not
+/// run beside the old ones.
+pub fn jobs_stopped_before_release(events: &[Event]) -> Verdict {
+    // Jobs running, by (node, incarnation, epoch): the job and its start event.
+    let mut running: BTreeMap<(&str, u64, u64), Vec<(&str, &Event)>> = BTreeMap::new();
+    let mut releases = 0;
+    for event in events {
+        let key = |epoch: u64| (event.node.as_str(), event.incarnation, epoch);
+        match &event.kind {
+            EventKind::JobStarted { job, epoch } => running.entry(key(*epoch)).or_default().push((job, event)),
+            EventKind::JobFinished { job, epoch } => {
+                if let Some(jobs) = running.get_mut(&key(*epoch)) {
+                    if let Some(i) = jobs.iter().position(|(j, _)| j == job) {
+                        jobs.remove(i);
+                    }
+                }
+            }
+            EventKind::Released { epoch } => {
+                releases += 1;
+                if let Some((job, started)) = running.get(&key(*epoch)).and_then(|jobs| jobs.first()) {
+                    let stopped = events.iter().find(|e| {
+                        e.node == event.node
+                            && e.incarnation == event.incarnation
+                            && e.at_us >= event.at_us
+                            && matches!(&e.kind, EventKind::JobFinished { job: j, epoch: x } if j == job && x == epoch)
+                    });
+                    let after = match stopped {
+                        Some(e) => format!("it stopped only at {}", at(e.at_us)),
+                        None => "it never stopped".to_owned(),
+                    };
+                    let explanation = format!(
+                        "{} released its lease of epoch {epoch} at {} while its job {job} (started at {}) still ran — \
+                         {after}: a successor could start {job} beside it",
+                        who(event),
+                        at(event.at_us),
+                        at(started.at_us),
+                    );
+                    let mut evidence = vec![(*started).clone(), event.clone()];
+                    evidence.extend(stopped.cloned());
+                    return Verdict::violated(Property::LeaderOnlyJobs, explanation, evidence);
+                }
+            }
+            _ => {}
+        }
+    }
+    Verdict::pass(Property::LeaderOnlyJobs, format!("{releases} releases, each after its term's jobs stopped"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -104,6 +153,26 @@ mod tests {
     }
 
     const EVERY: Duration = Duration::from_secs(1);
+
+    #[test]
+    fn a_release_while_a_job_runs_is_caught() {
+        let started = |ms| ev(ms, "a", 1, EventKind::JobStarted { job: "writer".into(), epoch: 1 });
+        let finished = |ms| ev(ms, "a", 1, EventKind::JobFinished { job: "writer".into(), epoch: 1 });
+        let released = |ms| ev(ms, "a", 1, EventKind::Released { epoch: 1 });
+        let good = history(vec![acquired(0, "a", 1, 3_000), started(10), finished(2_000), released(2_010)]);
+        assert!(jobs_stopped_before_release(&good).passed());
+        let bad = history(vec![acquired(0, "a", 1, 3_000), started(10), released(2_000), finished(2_300)]);
+        let verdict = jobs_stopped_before_release(&bad);
+        assert_eq!(verdict.outcome, Outcome::Violated);
+        assert!(
+            verdict.explanation.starts_with(
+                "a#1 released its lease of epoch 1 at t=2.000 s while its job writer (started at t=0.010 s) still ran \
+                 — it stopped only at t=2.300 s"
+            ),
+            "{}",
+            verdict.explanation
+        );
+    }
 
     #[test]
     fn slots_run_once_by_their_leaders_pass() {

@@ -21,7 +21,7 @@ use crate::history::Event;
 pub use epochs::epochs;
 pub use exclusivity::{strict_exclusivity, unexplained_overlaps};
 pub use fencing::fenced_epochs;
-pub use jobs::job_slots;
+pub use jobs::{job_slots, jobs_stopped_before_release};
 pub use linear::{linearizability, LeaseKeys, DEFAULT_BUDGET};
 pub use liveness::{liveness, Failovers};
 pub use staleness::{cache_staleness, StalenessBounds};
@@ -146,8 +146,23 @@ pub(crate) mod fixtures {
             ms,
             node,
             1,
-            EventKind::FencedWrite { epoch, accepted, value: format!("{node}@{ms}"), sent_us: sent_ms * 1000 },
+            EventKind::FencedWrite {
+                epoch,
+                accepted,
+                value: format!("{node}@{ms}"),
+                sent_us: sent_ms * 1000,
+                replaced: None,
+            },
         )
+    }
+
+    /// A write whose reply said the resource held `replaced` before it.
+    pub fn write_over(sent_ms: u64, ms: u64, node: &str, epoch: u64, accepted: bool, replaced: u64) -> Event {
+        let mut event = write(sent_ms, ms, node, epoch, accepted);
+        if let EventKind::FencedWrite { replaced: r, .. } = &mut event.kind {
+            *r = Some(replaced);
+        }
+        event
     }
 
     /// Numbers events in order, as a history does.

@@ -75,6 +75,14 @@ pub fn terms(events: &[Event]) -> Vec<Term> {
                     term.2 = term.2.max(*deadline_true_us);
                 }
             }
+            EventKind::Believes { deadline_true_us, .. } => {
+                // Reported before the old deadline passed; it may move either way.
+                if let Some(term) = open.get_mut(&key) {
+                    if event.at_us <= term.2 {
+                        term.2 = *deadline_true_us;
+                    }
+                }
+            }
             EventKind::SteppedDown { .. } | EventKind::Crashed | EventKind::Exited => {
                 if let Some((acquired, epoch, deadline)) = open.remove(&key) {
                     done.push(close(acquired, epoch, deadline, Some(event)));
