@@ -23,7 +23,7 @@ use sim::check::{
 };
 use sim::{
     alongside, elector, http_client, nemesis, simulate_with_clients, CacheLoad, EventKind, Fault, FaultKind,
-    FaultSchedule, Persistence, Profile, Run, Seed, SimConfig, SimError, SimRng, Target, Workload,
+    FaultSchedule, Profile, Run, Seed, SimConfig, SimError, SimRng, Target, Workload,
 };
 
 pub use expect::Expect;
@@ -523,8 +523,11 @@ impl Scenario {
         if let Some(schedule) = schedule {
             config.schedule = schedule.clone();
         }
-        if subject == Subject::Zoo(zoo::Bug::UnpersistedFencingCounter) {
-            config.persistence = Persistence::None;
+        if let Some(persistence) = match subject {
+            Subject::Zoo(bug) => bug.persistence(),
+            Subject::Production => None,
+        } {
+            config.persistence = persistence;
         }
         let mut clients = Vec::new();
         // The production elector runs unless the subject is a zoo elector; the cache is the

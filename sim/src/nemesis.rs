@@ -71,7 +71,7 @@ impl Profile {
             Profile::Pauses => {
                 "process pauses (GC, VM migration), often of the leader, half of them right after a read or before a write"
             }
-            Profile::Clocks => "clock drift up to 5% and jumps, on nodes and on Redis",
+            Profile::Clocks => "clock drift up to 5% and jumps (some as the leader loses Redis), on nodes and on Redis",
             Profile::Crashes => {
                 "kill -9 and graceful stops (half of them stalling in the hand-over) with restarts as new incarnations"
             }
@@ -157,7 +157,24 @@ pub fn schedule(profile: Profile, rng: &mut SimRng, aim: Aim) -> FaultSchedule {
                 });
             }
         }
+        if let FaultKind::ClockJump { node: Target::Leader, .. } = &kind {
+            // Half the leader's clock steps come as it loses Redis — the moment a step decides
+            // how long it goes on believing a lease it can no longer renew.
+            if rng.chance(0.5) {
+                faults.push(Fault { at_ms, duration_ms, kind: FaultKind::PartitionRedis { node: Target::Leader } });
+            }
+        }
+        let on_leader = target_of(&kind) == Some(&Target::Leader);
         faults.push(Fault { at_ms, duration_ms, kind });
+        // Faults come in clusters: a third of those aimed at the leader bring one of another
+        // of the seed's families, at the same moment, on the leader too (its clock steps back
+        // as it loses Redis; it pauses while partitioned).
+        let others: Vec<Profile> = families.iter().copied().filter(|f| *f != family).collect();
+        if on_leader && !others.is_empty() && rng.chance(0.3) {
+            let other = *rng.pick(&others);
+            let kind = fault_on(other, rng, aim, ttl_ms, Target::Leader);
+            faults.push(Fault { at_ms, duration_ms, kind });
+        }
     }
     faults.sort_by_key(|f| f.at_ms);
     FaultSchedule { faults }
@@ -171,8 +188,33 @@ fn target(rng: &mut SimRng, aim: Aim) -> Target {
     }
 }
 
+/// The node a fault is aimed at, if one.
+fn target_of(kind: &FaultKind) -> Option<&Target> {
+    match kind {
+        FaultKind::PartitionRedis { node }
+        | FaultKind::Isolate { node }
+        | FaultKind::Latency { node, .. }
+        | FaultKind::Loss { node, .. }
+        | FaultKind::Hold { node }
+        | FaultKind::Pause { node }
+        | FaultKind::PauseAt { node, .. }
+        | FaultKind::ClockDrift { node, .. }
+        | FaultKind::ClockJump { node, .. }
+        | FaultKind::Crash { node }
+        | FaultKind::Stop { node } => Some(node),
+        FaultKind::PartitionNodes { a, .. } => Some(a),
+        _ => None,
+    }
+}
+
 fn fault_of(family: Profile, rng: &mut SimRng, aim: Aim, ttl_ms: u64) -> FaultKind {
     let node = target(rng, aim);
+    fault_on(family, rng, aim, ttl_ms, node)
+}
+
+/// A fault of `family` aimed at `node` (or at Redis, or at the whole deployment, as the
+/// fault drawn is).
+fn fault_on(family: Profile, rng: &mut SimRng, aim: Aim, ttl_ms: u64, node: Target) -> FaultKind {
     match family {
         Profile::Partitions => match rng.below(7) {
             0 | 1 => FaultKind::PartitionRedis { node },

@@ -16,55 +16,69 @@ use std::fmt;
 use std::str::FromStr;
 use std::time::Duration;
 
-use election::{Connection, LuaScript};
+use std::cell::Cell;
+use std::rc::Rc;
+
+use election::{Clock, Connection, FencedResource, FencingToken, LuaScript, WriteOutcome};
 use redis::Value;
-use sim::{program, EventKind, NodeContext, NodeProgram};
+use sim::{program, EventKind, NodeContext, NodeProgram, SimClock, FENCED_RESOURCE};
+use tokio::sync::{oneshot, watch};
 
 pub use cache::{cache_node, ZooCache};
 
-/// One classic bug (or none).
+/// One classic bug (or none), numbered as in the zoo's plan.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Bug {
     /// The correct elector.
     None,
-    /// Release by plain `DEL`, without checking that the lease is still ours.
+    /// 1. Release by plain `DEL`, without checking that the lease is still ours.
     PlainDelRelease,
-    /// Release as `GET` == me, then `DEL`: two round trips, another owner may come between.
+    /// 2. Release as `GET` == me, then `DEL`: two round trips, another owner may come between.
     GetThenDelRelease,
-    /// Renew by plain `PEXPIRE`, without checking that the lease is still ours.
+    /// 3. Renew by plain `PEXPIRE`, without checking that the lease is still ours.
     PlainPexpireRenew,
-    /// Renew as `GET` == me, then `PEXPIRE`, in two round trips.
+    /// 4. Renew as `GET` == me, then `PEXPIRE`, in two round trips.
     GetThenPexpireRenew,
-    /// Renewal failures are only logged: the node keeps leading as if it had renewed.
+    /// 5. Renewal failures are only logged: the node keeps leading as if it had renewed.
     RenewFailureOnlyLogged,
-    /// After losing leadership the node never campaigns again.
-    NoCampaignAfterLoss,
-    /// `EVALSHA` answered NOSCRIPT (Redis restarted) is taken for a successful renewal.
-    NoscriptAsSuccess,
-    /// The local deadline is the full TTL from the reply, not TTL − margin from the send.
-    DeadlineWithoutMargin,
-    /// The fencing counter lives in a Redis without persistence: a restart hands out epoch
-    /// numbers again (the production elector, deployed so).
+    /// 6. The local lease deadline is kept on the wall clock (`SystemTime`), not the monotonic one.
+    WallClockDeadline,
+    /// 7. The fenced resource does not check fencing tokens: it takes every write.
+    UncheckedFencingToken,
+    /// 8. The fencing counter lives in a Redis without persistence: a restart hands out epoch
+    ///    numbers again (the production elector, deployed so).
     UnpersistedFencingCounter,
-    /// Cache: no flush when the pub/sub connection drops and comes back.
+    /// 9. On stepping down, the lease is released before the leader-only jobs have stopped.
+    ReleaseBeforeJobsStop,
+    /// 10. After losing leadership the node never campaigns again.
+    NoCampaignAfterLoss,
+    /// 11. `EVALSHA` answered NOSCRIPT (Redis restarted) is taken for a successful renewal.
+    NoscriptAsSuccess,
+    /// 12. Step-down only after TTL / renew missed heartbeats: their total equals the TTL, with
+    ///     no margin for the time the heartbeats themselves take.
+    DeadlineWithoutMargin,
+    /// 13. Cache: no flush when the pub/sub connection drops and comes back.
     CacheNoFlushOnReconnect,
-    /// Cache: the invalidation is published before the write commits.
+    /// 14. Cache: the invalidation is published before the write commits.
     CachePublishBeforeCommit,
 }
 
 impl Bug {
-    /// Every variant, the correct one first.
-    pub const ALL: [Bug; 12] = [
+    /// Every variant, the correct one first, then in the plan's order.
+    pub const ALL: [Bug; 15] = [
         Bug::None,
         Bug::PlainDelRelease,
         Bug::GetThenDelRelease,
         Bug::PlainPexpireRenew,
         Bug::GetThenPexpireRenew,
         Bug::RenewFailureOnlyLogged,
+        Bug::WallClockDeadline,
+        Bug::UncheckedFencingToken,
+        Bug::UnpersistedFencingCounter,
+        Bug::ReleaseBeforeJobsStop,
         Bug::NoCampaignAfterLoss,
         Bug::NoscriptAsSuccess,
         Bug::DeadlineWithoutMargin,
-        Bug::UnpersistedFencingCounter,
         Bug::CacheNoFlushOnReconnect,
         Bug::CachePublishBeforeCommit,
     ];
@@ -80,6 +94,11 @@ impl Bug {
         self == Bug::UnpersistedFencingCounter
     }
 
+    /// The persistence of the Redis the mutant is deployed on, when the bug is there.
+    pub fn persistence(self) -> Option<sim::Persistence> {
+        (self == Bug::UnpersistedFencingCounter).then_some(sim::Persistence::None)
+    }
+
     /// Its name on the command line.
     pub fn name(self) -> &'static str {
         match self {
@@ -89,10 +108,13 @@ impl Bug {
             Bug::PlainPexpireRenew => "plain-pexpire-renew",
             Bug::GetThenPexpireRenew => "get-then-pexpire-renew",
             Bug::RenewFailureOnlyLogged => "renew-failure-only-logged",
+            Bug::WallClockDeadline => "wall-clock-deadline",
+            Bug::UncheckedFencingToken => "unchecked-fencing-token",
+            Bug::UnpersistedFencingCounter => "unpersisted-fencing-counter",
+            Bug::ReleaseBeforeJobsStop => "release-before-jobs-stop",
             Bug::NoCampaignAfterLoss => "no-campaign-after-loss",
             Bug::NoscriptAsSuccess => "noscript-as-success",
             Bug::DeadlineWithoutMargin => "deadline-without-margin",
-            Bug::UnpersistedFencingCounter => "unpersisted-fencing-counter",
             Bug::CacheNoFlushOnReconnect => "cache-no-flush-on-reconnect",
             Bug::CachePublishBeforeCommit => "cache-publish-before-commit",
         }
@@ -109,12 +131,15 @@ impl Bug {
             Bug::PlainPexpireRenew => "renew by plain PEXPIRE, without checking the lease is still its own",
             Bug::GetThenPexpireRenew => "renew as GET == me, then PEXPIRE: two round trips",
             Bug::RenewFailureOnlyLogged => "renewal failures only logged: leadership and jobs continue",
-            Bug::NoCampaignAfterLoss => "after losing leadership it never campaigns again",
-            Bug::NoscriptAsSuccess => "EVALSHA failing with NOSCRIPT after a Redis restart taken for a renewal",
-            Bug::DeadlineWithoutMargin => "local deadline = reply + the full TTL (no margin, not from the send)",
+            Bug::WallClockDeadline => "the local lease deadline kept on the wall clock, not the monotonic one",
+            Bug::UncheckedFencingToken => "the fenced resource does not check fencing tokens",
             Bug::UnpersistedFencingCounter => {
                 "the fencing counter in a Redis without persistence: a restart reissues epochs"
             }
+            Bug::ReleaseBeforeJobsStop => "on stepping down, the lease released before the leader-only jobs stopped",
+            Bug::NoCampaignAfterLoss => "after losing leadership it never campaigns again",
+            Bug::NoscriptAsSuccess => "EVALSHA failing with NOSCRIPT after a Redis restart taken for a renewal",
+            Bug::DeadlineWithoutMargin => "steps down only after TTL / renew missed heartbeats (no margin)",
             Bug::CacheNoFlushOnReconnect => "cache: keeps its entries when the pub/sub connection drops and comes back",
             Bug::CachePublishBeforeCommit => "cache: publishes the invalidation before the write commits",
         }
@@ -167,6 +192,44 @@ pub fn elector(timings: Timings, bug: Bug) -> NodeProgram {
     program(move |ctx| run(ctx, timings.clone(), bug))
 }
 
+/// The name of the zoo leader's job.
+pub const WRITER_JOB: &str = "fenced-writer";
+
+/// What the node believes of its lease, shared with its leader-only job.
+struct Belief {
+    clock: SimClock,
+    bug: Bug,
+    /// Whether the node leads (cleared when it steps down).
+    leading: Cell<bool>,
+    /// The deadline on the monotonic clock (local µs).
+    until_local: Cell<i64>,
+    /// The deadline on the wall clock (ms): the wall-clock mutant's.
+    until_wall_ms: Cell<i64>,
+}
+
+impl Belief {
+    /// The deadline as a local (monotonic) instant, as the clocks read now; `i64::MAX` for
+    /// the missed-heartbeats mutant, which has none.
+    fn deadline(&self) -> i64 {
+        match self.bug {
+            Bug::WallClockDeadline => self.clock.local_us() + (self.until_wall_ms.get() - self.clock.wall_ms()) * 1000,
+            Bug::DeadlineWithoutMargin => i64::MAX,
+            _ => self.until_local.get(),
+        }
+    }
+
+    /// Whether the node believes it leads now.
+    fn holds(&self) -> bool {
+        self.leading.get() && self.clock.local_us() < self.deadline()
+    }
+}
+
+/// The running leader-only job: a stop signal and its end.
+struct Job {
+    stop: watch::Sender<bool>,
+    done: oneshot::Receiver<()>,
+}
+
 struct Node {
     ctx: NodeContext,
     t: Timings,
@@ -177,6 +240,8 @@ struct Node {
     loaded: bool,
     /// The lease value and epoch while this node leads.
     held: Option<(String, u64)>,
+    belief: Rc<Belief>,
+    job: Option<Job>,
     acquire: LuaScript,
     renew: LuaScript,
     release: LuaScript,
@@ -184,6 +249,13 @@ struct Node {
 
 async fn run(ctx: NodeContext, t: Timings, bug: Bug) {
     ctx.recorder.record(EventKind::ElectionStarted);
+    let belief = Belief {
+        clock: ctx.clock.clone(),
+        bug,
+        leading: Cell::new(false),
+        until_local: Cell::new(0),
+        until_wall_ms: Cell::new(0),
+    };
     let mut node = Node {
         ctx,
         t,
@@ -191,6 +263,8 @@ async fn run(ctx: NodeContext, t: Timings, bug: Bug) {
         conn: None,
         loaded: false,
         held: None,
+        belief: Rc::new(belief),
+        job: None,
         acquire: LuaScript::new(election::ACQUIRE),
         renew: LuaScript::new(election::RENEW),
         release: LuaScript::new(election::RELEASE),
@@ -202,8 +276,7 @@ async fn run(ctx: NodeContext, t: Timings, bug: Bug) {
         () = node.campaign() => {}
     }
     if let Some((value, epoch)) = node.held.take() {
-        node.ctx.recorder.record(EventKind::SteppedDown { epoch, reason: "Shutdown".into() });
-        node.release_lease(&value, epoch).await;
+        node.end_term(&value, epoch, "Shutdown").await;
     }
     node.ctx.recorder.record(EventKind::Exited);
 }
@@ -270,19 +343,22 @@ impl Node {
         loop {
             self.ctx.recorder.record(EventKind::AcquireAttempt);
             let sent = self.now();
+            let sent_wall_ms = self.ctx.clock.wall_ms();
             let prefix = format!("{}/{:016x}/", self.ctx.name, self.ctx.incarnation);
             let keys = self.keys();
             let args = [prefix.clone(), self.ttl_ms(), format!("{{\"instance\":\"{}\",\"epoch\":", self.ctx.name)];
             if let Some(Value::Int(epoch)) = self.script(|n| &n.acquire, &keys, &args).await {
                 let (value, epoch) = (format!("{prefix}{epoch}"), epoch as u64);
-                let deadline = self.deadline_after(sent);
+                self.extend(sent, sent_wall_ms);
+                self.belief.leading.set(true);
                 self.held = Some((value.clone(), epoch));
-                let deadline_true_us = self.ctx.recorder.true_at(deadline);
-                self.ctx.recorder.record(EventKind::Acquired { epoch, deadline_local_us: deadline, deadline_true_us });
+                let (deadline_local_us, deadline_true_us) = self.reported_deadline(sent);
+                self.ctx.recorder.record(EventKind::Acquired { epoch, deadline_local_us, deadline_true_us });
                 tracing::info!(epoch, "became the leader");
-                self.lead(&value, epoch, deadline).await;
+                self.start_job(epoch);
+                let reason = self.lead(&value, epoch, sent, deadline_local_us).await;
                 self.held = None;
-                self.release_lease(&value, epoch).await;
+                self.end_term(&value, epoch, reason).await;
                 if self.bug == Bug::NoCampaignAfterLoss {
                     tracing::info!(epoch, "lost leadership: not campaigning again");
                     return std::future::pending().await;
@@ -292,30 +368,54 @@ impl Node {
         }
     }
 
-    fn local_lease_us(&self) -> i64 {
-        (self.t.ttl.saturating_sub(self.t.margin)).as_micros() as i64
+    /// Heartbeats the missed-heartbeats mutant allows: their total is the TTL.
+    fn heartbeats(&self) -> u32 {
+        (self.t.ttl.as_micros() / self.t.renew.as_micros().max(1)).max(1) as u32
     }
 
-    /// The local deadline after a successful request sent at `sent` (local µs).
-    fn deadline_after(&self, sent: i64) -> i64 {
-        match self.bug {
-            // From the reply, the whole TTL: latency and drift eat into another's lease.
-            Bug::DeadlineWithoutMargin => self.now() + self.t.ttl.as_micros() as i64,
-            _ => sent + self.local_lease_us(),
-        }
+    /// The belief after a successful request sent at `sent` (local µs; `sent_wall_ms` on
+    /// the wall clock): the lease runs `ttl - margin` from the send.
+    fn extend(&self, sent: i64, sent_wall_ms: i64) {
+        let lease = self.t.ttl.saturating_sub(self.t.margin);
+        let until = sent + lease.as_micros() as i64;
+        self.belief.until_local.set(self.belief.until_local.get().max(until));
+        let until_wall = sent_wall_ms + lease.as_millis() as i64;
+        self.belief.until_wall_ms.set(self.belief.until_wall_ms.get().max(until_wall));
     }
 
-    /// Leads until the lease is lost or its deadline passes.
-    async fn lead(&mut self, value: &str, epoch: u64, mut deadline: i64) {
-        let mut next_renewal = self.now() + self.t.renew.as_micros() as i64;
+    /// The deadline to report, local and true: the belief's, or for the missed-heartbeats
+    /// mutant (which has none) the latest step-down its count allows if every heartbeat
+    /// from the one at `sent` on fails, each taking up to a heartbeat.
+    fn reported_deadline(&self, sent: i64) -> (i64, u64) {
+        let local = match self.bug {
+            Bug::DeadlineWithoutMargin => sent + (self.t.renew.as_micros() as i64) * (i64::from(self.heartbeats()) + 1),
+            _ => self.belief.deadline(),
+        };
+        (local, self.ctx.recorder.true_at(local))
+    }
+
+    /// Leads until the lease is lost or its deadline passes; why it ended.
+    async fn lead(&mut self, value: &str, epoch: u64, acquired_at: i64, mut reported: i64) -> &'static str {
+        let renew_us = self.t.renew.as_micros() as i64;
+        let mut next_renewal = acquired_at + renew_us;
+        let mut missed = 0;
         loop {
-            self.sleep_until(next_renewal.min(deadline)).await;
-            if self.now() >= deadline {
-                self.ctx.recorder.record(EventKind::SteppedDown { epoch, reason: "DeadlinePassed".into() });
-                tracing::warn!(epoch, "lease deadline passed: stepping down");
-                return;
+            let deadline = self.belief.deadline();
+            if self.bug == Bug::WallClockDeadline && (deadline - reported).abs() > 2_000 {
+                // Its wall clock moved: so did its belief, in true time.
+                reported = deadline;
+                let deadline_true_us = self.ctx.recorder.true_at(deadline);
+                self.ctx.recorder.record(EventKind::Believes { epoch, deadline_local_us: deadline, deadline_true_us });
             }
-            let sent = self.now();
+            if self.now() >= deadline {
+                tracing::warn!(epoch, "lease deadline passed: stepping down");
+                return "DeadlinePassed";
+            }
+            if self.now() < next_renewal {
+                self.sleep_until(next_renewal.min(deadline)).await;
+                continue;
+            }
+            let (sent, sent_wall_ms) = (self.now(), self.ctx.clock.wall_ms());
             let mut renewed = self.renew_lease(value).await;
             if self.bug == Bug::RenewFailureOnlyLogged && renewed != Some(true) {
                 tracing::warn!(epoch, "renewal failed (logged only): leading on");
@@ -323,25 +423,66 @@ impl Node {
             }
             match renewed {
                 Some(true) => {
-                    deadline = deadline.max(self.deadline_after(sent));
-                    next_renewal = sent + self.t.renew.as_micros() as i64;
-                    let deadline_true_us = self.ctx.recorder.true_at(deadline);
-                    self.ctx.recorder.record(EventKind::Renewed {
-                        epoch,
-                        deadline_local_us: deadline,
-                        deadline_true_us,
-                    });
+                    missed = 0;
+                    self.extend(sent, sent_wall_ms);
+                    next_renewal = sent + renew_us;
+                    let (deadline_local_us, deadline_true_us) = self.reported_deadline(sent);
+                    reported = deadline_local_us;
+                    self.ctx.recorder.record(EventKind::Renewed { epoch, deadline_local_us, deadline_true_us });
                 }
                 Some(false) => {
-                    self.ctx.recorder.record(EventKind::SteppedDown { epoch, reason: "LeaseLost".into() });
                     tracing::warn!(epoch, "the lease is no longer ours: stepping down");
-                    return;
+                    return "LeaseLost";
                 }
                 None => {
                     self.ctx.recorder.record(EventKind::RenewFailed { epoch });
-                    next_renewal = self.now() + self.t.retry.as_micros() as i64;
+                    if self.bug == Bug::DeadlineWithoutMargin {
+                        // A heartbeat ticker: every `renew`, whatever the last one took.
+                        missed += 1;
+                        if missed >= self.heartbeats() {
+                            tracing::warn!(epoch, missed, "heartbeats missed for a whole TTL: stepping down");
+                            return "HeartbeatsMissed";
+                        }
+                        next_renewal += renew_us;
+                    } else {
+                        next_renewal = self.now() + self.t.retry.as_micros() as i64;
+                    }
                 }
             }
+        }
+    }
+
+    /// Ends a term: stops believing, stops the leader-only job, releases the lease (the
+    /// release-before-jobs-stop mutant: releases, then stops the job).
+    async fn end_term(&mut self, value: &str, epoch: u64, reason: &str) {
+        self.belief.leading.set(false);
+        self.ctx.recorder.record(EventKind::SteppedDown { epoch, reason: reason.into() });
+        if self.bug == Bug::ReleaseBeforeJobsStop {
+            self.release_lease(value, epoch).await;
+            self.stop_job().await;
+        } else {
+            self.stop_job().await;
+            self.release_lease(value, epoch).await;
+        }
+    }
+
+    /// Starts the leader-only job of the term of `epoch`.
+    fn start_job(&mut self, epoch: u64) {
+        let (stop, stopped) = watch::channel(false);
+        let (finished, done) = oneshot::channel();
+        let job = writer(self.ctx.clone(), self.belief.clone(), epoch, self.t.renew / 2, stopped, self.bug);
+        self.ctx.spawner.spawn_local(async move {
+            job.await;
+            let _ = finished.send(());
+        });
+        self.job = Some(Job { stop, done });
+    }
+
+    /// Asks the job to stop and waits until it has (it finishes a write in flight).
+    async fn stop_job(&mut self) {
+        if let Some(job) = self.job.take() {
+            let _ = job.stop.send(true);
+            let _ = job.done.await;
         }
     }
 
@@ -407,4 +548,69 @@ impl Node {
             tracing::info!(epoch, bug = %self.bug, "released the lease");
         }
     }
+}
+
+/// A fenced write that takes every token: the unchecked-fencing-token mutant's resource.
+/// Like the correct one it answers with the epoch it replaced.
+const UNCHECKED_WRITE: &str = r#"
+local before = tonumber(redis.call('HGET', KEYS[1], 'epoch') or '0')
+redis.call('HSET', KEYS[1], 'epoch', ARGV[1], 'value', ARGV[2])
+return {1, before}
+"#;
+
+/// The leader-only job: every `every`, while the node believes it leads, write
+/// `<node>#<n>` to the fenced resource with the term's epoch; stop when told (finishing a
+/// write in flight) or when the belief is gone.
+async fn writer(
+    ctx: NodeContext,
+    belief: Rc<Belief>,
+    epoch: u64,
+    every: Duration,
+    mut stop: watch::Receiver<bool>,
+    bug: Bug,
+) {
+    ctx.recorder.record(EventKind::JobStarted { job: WRITER_JOB.into(), epoch });
+    let resource = FencedResource::new(FENCED_RESOURCE);
+    let unchecked = LuaScript::new(UNCHECKED_WRITE);
+    let mut conn: Option<Connection> = None;
+    for n in 0u64.. {
+        tokio::select! {
+            biased;
+            _ = stop.wait_for(|stop| *stop) => break,
+            () = ctx.clock.sleep(every) => {}
+        }
+        if !belief.holds() {
+            break;
+        }
+        let value = format!("{}#{n}", ctx.name);
+        let sent_us = ctx.recorder.now_us();
+        if conn.is_none() {
+            let options = Default::default();
+            let opening = election::connect(&ctx.connector, &ctx.spawner, &options);
+            conn = election::timeout(&ctx.clock, every, opening).await.and_then(Result::ok);
+        }
+        let Some(c) = conn.as_mut() else { continue };
+        let written = if bug == Bug::UncheckedFencingToken {
+            let keys = [FENCED_RESOURCE];
+            let args = [epoch.to_string(), value.clone()];
+            let reply = election::timeout(&ctx.clock, every, unchecked.invoke(c, &keys, &args)).await;
+            reply
+                .and_then(Result::ok)
+                .and_then(|r| redis::from_redis_value::<(i64, u64)>(r.value).ok())
+                .map(|(_, before)| WriteOutcome::Accepted { replaced: (before > 0).then_some(FencingToken(before)) })
+        } else {
+            let written = resource.write(c, FencingToken(epoch), &value);
+            election::timeout(&ctx.clock, every, written).await.and_then(Result::ok)
+        };
+        let Some(outcome) = written else {
+            conn = None;
+            continue;
+        };
+        let (accepted, replaced) = match outcome {
+            WriteOutcome::Accepted { replaced } => (true, replaced.map(|t| t.0)),
+            WriteOutcome::Rejected { highest } => (false, Some(highest.0)),
+        };
+        ctx.recorder.record(EventKind::FencedWrite { epoch, accepted, value, sent_us, replaced });
+    }
+    ctx.recorder.record(EventKind::JobFinished { job: WRITER_JOB.into(), epoch });
 }

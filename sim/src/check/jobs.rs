@@ -98,7 +98,8 @@ pub fn job_slots(events: &[Event], healthy_from_us: u64, end_us: u64, every: Dur
 /// run beside the old ones.
 pub fn jobs_stopped_before_release(events: &[Event]) -> Verdict {
     // Jobs running, by (node, incarnation, epoch): the job and its start event.
-    let mut running: BTreeMap<(&str, u64, u64), Vec<(&str, &Event)>> = BTreeMap::new();
+    type Term<'a> = (&'a str, u64, u64);
+    let mut running: BTreeMap<Term, Vec<(&str, &Event)>> = BTreeMap::new();
     let mut releases = 0;
     for event in events {
         let key = |epoch: u64| (event.node.as_str(), event.incarnation, epoch);

@@ -33,11 +33,16 @@ impl Term {
 }
 
 /// Whether `event`'s node incarnation held `epoch` at `at_us`, by an index of terms by epoch.
+/// The instant a term ends counts as within it: a check of the lease made at the same instant
+/// as the step-down may have come first (one instant's events have no order in true time).
 pub(crate) fn held(by_epoch: &BTreeMap<u64, Vec<&Term>>, event: &Event, epoch: u64, at_us: u64) -> bool {
     by_epoch.get(&epoch).is_some_and(|terms| {
-        terms
-            .iter()
-            .any(|t| t.acquired.node == event.node && t.acquired.incarnation == event.incarnation && t.covers(at_us))
+        terms.iter().any(|t| {
+            t.acquired.node == event.node
+                && t.acquired.incarnation == event.incarnation
+                && t.from_us <= at_us
+                && at_us <= t.until_us
+        })
     })
 }
 
