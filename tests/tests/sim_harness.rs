@@ -6,7 +6,7 @@ use std::time::Duration;
 use election::ElectorConfig;
 use sim::{
     check_determinism, elector, failure_report, nemesis, program, simulate, test_seeds, Event, EventKind, Fault,
-    FaultKind, FaultSchedule, NodeProgram, Profile, Run, Seed, SimConfig, SimRng, Target, Workload,
+    FaultKind, FaultSchedule, Moment, NodeProgram, Profile, Run, Seed, SimConfig, SimRng, Target, Workload,
 };
 
 const TTL: Duration = Duration::from_secs(3);
@@ -390,4 +390,65 @@ fn added_node_joins_as_follower_and_removed_node_leaves_for_good() {
         !of(&run, &removed).any(|e| e.kind == EventKind::ElectionStarted && e.at_us > ms(9_000)),
         "and stayed away"
     );
+}
+
+/// A node program that reads a key and then writes it, every 100 ms (a check-then-act loop).
+fn read_then_write() -> NodeProgram {
+    program(|ctx| async move {
+        let mut conn = election::connect(&ctx.connector, &ctx.spawner, &Default::default()).await.unwrap();
+        loop {
+            election::Clock::sleep(&ctx.clock, Duration::from_millis(100)).await;
+            let seen: Option<String> = redis::cmd("GET").arg("k").query_async(&mut conn).await.unwrap();
+            let next = seen.map_or(0, |s| s.parse::<u64>().unwrap() + 1);
+            let () = redis::cmd("SET").arg("k").arg(next).query_async(&mut conn).await.unwrap();
+        }
+    })
+}
+
+/// `node`'s Redis traffic and pauses as (time, what) from `from_us` on: "GET", "SET",
+/// "reply", "paused", "resumed".
+fn traffic(run: &Run, node: &str, from_us: u64) -> Vec<(u64, String)> {
+    of(run, node)
+        .filter(|e| e.at_us >= from_us)
+        .filter_map(|e| {
+            let what = match &e.kind {
+                EventKind::RedisInvoke { args, .. } => args[0].trim_matches('"').to_owned(),
+                EventKind::RedisComplete { .. } => "reply".to_owned(),
+                EventKind::Paused => "paused".to_owned(),
+                EventKind::Resumed => "resumed".to_owned(),
+                _ => return None,
+            };
+            Some((e.at_us, what))
+        })
+        .collect()
+}
+
+#[test]
+fn pause_at_freezes_a_node_right_after_a_read_or_right_before_a_write() {
+    let node = Target::Node("node-1".into());
+    for (moment, before, after) in [(Moment::AfterRead, "GET", "SET"), (Moment::BeforeWrite, "GET", "SET")] {
+        let faults = vec![fault(1_050, 2_000, FaultKind::PauseAt { node: node.clone(), moment })];
+        let run = simulate(&config(Seed(3), 10, 2, faults), read_then_write()).expect("the simulation runs");
+        let seen = traffic(&run, "node-1", ms(1_050));
+        let paused = seen.iter().position(|(_, w)| w == "paused").expect("the armed pause fired");
+        let resumed = seen.iter().position(|(_, w)| w == "resumed").expect("and ended");
+        // The read and its reply came before the pause; the write that depends on it only
+        // after, the pause's whole length later.
+        assert_eq!(seen[paused - 2].1, before, "{moment:?}: {seen:?}");
+        assert_eq!(seen[paused - 1].1, "reply", "{moment:?}: {seen:?}");
+        assert_eq!(resumed, paused + 1, "{moment:?}: nothing happened while paused: {seen:?}");
+        assert_eq!(seen[resumed].0 - seen[paused].0, ms(2_000), "{moment:?}: {seen:?}");
+        assert_eq!(seen[resumed + 1].1, after, "{moment:?}: {seen:?}");
+        assert_eq!(run.events.iter().filter(|e| e.kind == EventKind::Paused).count(), 1, "{moment:?}: fired once");
+    }
+}
+
+#[test]
+fn a_pause_at_whose_moment_never_comes_does_nothing() {
+    // The production elector only runs scripts: it never reads.
+    let faults = vec![fault(5_000, 2_000, FaultKind::PauseAt { node: Target::Leader, moment: Moment::AfterRead })];
+    let run = run(&config(Seed(4), 20, 5, faults));
+    assert!(!run.events.iter().any(|e| e.kind == EventKind::Paused), "never fired");
+    let healed = run.events.iter().find(|e| matches!(e.kind, EventKind::FaultHealed { .. })).expect("disarmed");
+    assert_eq!(healed.at_us, ms(20_000), "disarmed when the safety phase ends");
 }

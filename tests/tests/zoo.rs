@@ -4,7 +4,8 @@
 use std::time::Duration;
 
 use sim::check::{
-    epochs, fenced_epochs, linearizability, liveness, unexplained_overlaps, LeaseKeys, Verdict, DEFAULT_BUDGET,
+    epochs, fenced_epochs, jobs_stopped_before_release, linearizability, liveness, unexplained_overlaps, LeaseKeys,
+    Verdict, DEFAULT_BUDGET,
 };
 use sim::{failure_report, nemesis, simulate, test_seeds, Profile, Run, Seed, SimConfig, SimRng};
 use zoo::{Bug, Timings};
@@ -39,6 +40,7 @@ fn verdicts(run: &Run) -> Vec<Verdict> {
         fenced_epochs(&run.events),
         unexplained_overlaps(&run.events),
         linearizability(&run.events, &[LeaseKeys::of_election("leader")], &run.redis_clock, DEFAULT_BUDGET),
+        jobs_stopped_before_release(&run.events),
         liveness(&run.events, run.liveness_from_us, run.end_us, bound_us).0,
     ]
 }
@@ -49,11 +51,13 @@ fn violation(run: &Run) -> Option<Verdict> {
 }
 
 #[test]
-fn the_correct_zoo_elector_passes_under_pauses() {
-    for seed in test_seeds(20) {
-        let run = run(seed, Profile::Pauses, Bug::None);
-        if let Some(verdict) = violation(&run) {
-            panic!("{}", failure_report(&run, &verdict.explanation, "zoo", "the_correct_zoo_elector"));
+fn the_correct_zoo_elector_passes_under_pauses_crashes_and_clocks() {
+    for profile in [Profile::Pauses, Profile::Crashes, Profile::Clocks] {
+        for seed in test_seeds(20) {
+            let run = run(seed, profile, Bug::None);
+            if let Some(verdict) = violation(&run) {
+                panic!("{profile}: {}", failure_report(&run, &verdict.explanation, "zoo", "the_correct_zoo_elector"));
+            }
         }
     }
 }
