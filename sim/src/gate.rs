@@ -23,8 +23,8 @@ pub struct Gate {
     waiting: Mutex<Vec<Waker>>,
     /// The moment at which the gate closes itself, while armed.
     armed: Mutex<Option<Moment>>,
-    /// Set when an armed gate closed itself; taken by the world.
-    fired: AtomicBool,
+    /// When an armed gate closed itself (true µs); taken by the world.
+    fired: Mutex<Option<u64>>,
 }
 
 impl Gate {
@@ -61,22 +61,22 @@ impl Gate {
         *self.armed.lock().expect("gate lock")
     }
 
-    /// The armed moment came: the gate closes and stays closed until resumed. Whether it was
-    /// armed for `moment`.
-    pub(crate) fn fire(&self, moment: Moment) -> bool {
+    /// The armed moment came, at `at_us` (true time): the gate closes and stays closed until
+    /// resumed. Whether it was armed for `moment`.
+    pub(crate) fn fire(&self, moment: Moment, at_us: u64) -> bool {
         let mut armed = self.armed.lock().expect("gate lock");
         if *armed != Some(moment) {
             return false;
         }
         *armed = None;
         self.pause();
-        self.fired.store(true, Ordering::SeqCst);
+        *self.fired.lock().expect("gate lock") = Some(at_us);
         true
     }
 
-    /// Whether the gate closed itself since the last call.
-    pub(crate) fn take_fired(&self) -> bool {
-        self.fired.swap(false, Ordering::SeqCst)
+    /// When the gate closed itself, if it did since the last call.
+    pub(crate) fn take_fired(&self) -> Option<u64> {
+        self.fired.lock().expect("gate lock").take()
     }
 
     /// While paused, registers `waker` to be woken on resume and returns true.

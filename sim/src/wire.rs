@@ -81,7 +81,7 @@ impl<S> RecordingStream<S> {
                 None => (EventKind::RedisPush { conn: self.conn, reply }, None),
             };
             self.recorder.record(kind);
-            if read == Some(true) && self.gate.fire(Moment::AfterRead) {
+            if read == Some(true) && self.gate.fire(Moment::AfterRead, self.recorder.now_us()) {
                 self.recorder.record(EventKind::Paused);
             }
         }
@@ -169,7 +169,7 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for RecordingStream<S> {
         if self.gate.armed() == Some(Moment::BeforeWrite)
             && !self.broken
             && self.completes_a_write(buf)
-            && self.gate.fire(Moment::BeforeWrite)
+            && self.gate.fire(Moment::BeforeWrite, self.recorder.now_us())
         {
             self.recorder.record(EventKind::Paused);
         }

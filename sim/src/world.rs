@@ -300,14 +300,14 @@ impl<'a> World<'a> {
             // Gates armed for a moment of the node's own that closed themselves in the last step.
             let mut i = 0;
             while i < armed.len() {
-                if !self.node(&armed[i].0.nodes[0]).gate.take_fired() {
+                let Some(fired_us) = self.node(&armed[i].0.nodes[0]).gate.take_fired() else {
                     i += 1;
                     continue;
-                }
+                };
                 let (active, duration_us) = armed.remove(i);
                 self.pause_links(&active.nodes[0], true);
                 sequence += 1;
-                timeline.insert(((now_us + duration_us).min(safety_us).max(now_us), sequence), Action::Heal(active));
+                timeline.insert(((fired_us + duration_us).min(safety_us).max(now_us), sequence), Action::Heal(active));
             }
             if !liveness && now_us >= safety_us {
                 liveness = true;
