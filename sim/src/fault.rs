@@ -143,6 +143,29 @@ pub(crate) fn is_read(command: &[u8]) -> Option<bool> {
     }
 }
 
+impl FaultKind {
+    /// The nodes (or Redis, as the end of a partition) the fault is aimed at, in order.
+    pub fn targets(&self) -> Vec<&Target> {
+        match self {
+            FaultKind::PartitionNodes { a, b } => vec![a, b],
+            FaultKind::PartitionOneWay { from, to } => vec![from, to],
+            FaultKind::PartitionRedis { node }
+            | FaultKind::Isolate { node }
+            | FaultKind::Latency { node, .. }
+            | FaultKind::Loss { node, .. }
+            | FaultKind::Hold { node }
+            | FaultKind::Pause { node }
+            | FaultKind::PauseAt { node, .. }
+            | FaultKind::ClockDrift { node, .. }
+            | FaultKind::ClockJump { node, .. }
+            | FaultKind::Crash { node }
+            | FaultKind::Stop { node }
+            | FaultKind::RemoveNode { node } => vec![node],
+            _ => vec![],
+        }
+    }
+}
+
 /// One fault: what, and when, in milliseconds of true time.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Fault {

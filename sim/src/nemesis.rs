@@ -164,7 +164,7 @@ pub fn schedule(profile: Profile, rng: &mut SimRng, aim: Aim) -> FaultSchedule {
                 faults.push(Fault { at_ms, duration_ms, kind: FaultKind::PartitionRedis { node: Target::Leader } });
             }
         }
-        let on_leader = target_of(&kind) == Some(&Target::Leader);
+        let on_leader = kind.targets().first() == Some(&&Target::Leader);
         faults.push(Fault { at_ms, duration_ms, kind });
         // Faults come in clusters: a third of those aimed at the leader bring one of another
         // of the seed's families, at the same moment, on the leader too (its clock steps back
@@ -185,25 +185,6 @@ fn target(rng: &mut SimRng, aim: Aim) -> Target {
         0 | 1 => Target::Leader,
         2 => Target::Follower,
         _ => Target::Node(format!("node-{}", 1 + rng.below(aim.nodes as u64))),
-    }
-}
-
-/// The node a fault is aimed at, if one.
-fn target_of(kind: &FaultKind) -> Option<&Target> {
-    match kind {
-        FaultKind::PartitionRedis { node }
-        | FaultKind::Isolate { node }
-        | FaultKind::Latency { node, .. }
-        | FaultKind::Loss { node, .. }
-        | FaultKind::Hold { node }
-        | FaultKind::Pause { node }
-        | FaultKind::PauseAt { node, .. }
-        | FaultKind::ClockDrift { node, .. }
-        | FaultKind::ClockJump { node, .. }
-        | FaultKind::Crash { node }
-        | FaultKind::Stop { node } => Some(node),
-        FaultKind::PartitionNodes { a, .. } => Some(a),
-        _ => None,
     }
 }
 

@@ -415,25 +415,8 @@ impl World<'_> {
     }
 
     fn start(&mut self, fault: &Fault) -> Option<Active> {
-        let targets: Vec<&Target> = match &fault.kind {
-            FaultKind::PartitionNodes { a, b } => vec![a, b],
-            FaultKind::PartitionOneWay { from, to } => vec![from, to],
-            FaultKind::PartitionRedis { node }
-            | FaultKind::Isolate { node }
-            | FaultKind::Latency { node, .. }
-            | FaultKind::Loss { node, .. }
-            | FaultKind::Hold { node }
-            | FaultKind::Pause { node }
-            | FaultKind::PauseAt { node, .. }
-            | FaultKind::ClockDrift { node, .. }
-            | FaultKind::ClockJump { node, .. }
-            | FaultKind::Crash { node }
-            | FaultKind::Stop { node }
-            | FaultKind::RemoveNode { node } => vec![node],
-            _ => vec![],
-        };
         let mut nodes = Vec::new();
-        for target in targets {
+        for target in fault.kind.targets() {
             nodes.push(self.resolve(target)?);
         }
         if let FaultKind::IsolateSet { count } = fault.kind {

@@ -69,39 +69,56 @@ fn shared_epoch(terms: &[Term]) -> Option<Verdict> {
     None
 }
 
-/// An accepted write that began after another accepted write had completed, with a lower
-/// epoch. Writes that overlap in time may take effect in either order, so only the real-time
-/// order is checked: sort by send time and sweep over completions.
-fn writes_out_of_order(writes: &[(&Event, u64, u64)]) -> Option<Verdict> {
-    let mut by_completion: Vec<&(&Event, u64, u64)> = writes.iter().collect();
-    by_completion.sort_by_key(|(e, _, _)| e.at_us);
-    let mut by_send: Vec<&(&Event, u64, u64)> = writes.iter().collect();
-    by_send.sort_by_key(|(_, _, sent)| *sent);
-    let mut done = 0;
-    let mut highest: Option<&(&Event, u64, u64)> = None;
+/// A fenced write as the sweep sees it: the event (completed at its time), when it was
+/// sent, the epoch the resource held before it (if its reply said), and the epoch it left.
+struct Answer<'a> {
+    event: &'a Event,
+    sent_us: u64,
+    before: Option<u64>,
+    after: u64,
+}
+
+/// Each of `answers` in the order they were sent, with the answer of highest `after` among
+/// those that had completed by then: the floor a write sent then must not go below.
+fn with_floor<'a, 'b>(answers: &'b [Answer<'a>]) -> Vec<(&'b Answer<'a>, Option<&'b Answer<'a>>)> {
+    let mut by_completion: Vec<&Answer> = answers.iter().collect();
+    by_completion.sort_by_key(|a| a.event.at_us);
+    let mut by_send: Vec<&Answer> = answers.iter().collect();
+    by_send.sort_by_key(|a| a.sent_us);
+    let (mut done, mut highest) = (0, None::<&Answer>);
+    let mut out = Vec::with_capacity(answers.len());
     for write in by_send {
-        while done < by_completion.len() && by_completion[done].0.at_us < write.2 {
-            if highest.is_none_or(|h| by_completion[done].1 > h.1) {
+        while done < by_completion.len() && by_completion[done].event.at_us < write.sent_us {
+            if highest.is_none_or(|h| by_completion[done].after > h.after) {
                 highest = Some(by_completion[done]);
             }
             done += 1;
         }
-        if let Some(earlier) = highest.filter(|h| h.1 > write.1) {
+        out.push((write, highest));
+    }
+    out
+}
+
+/// An accepted write that began after another accepted write had completed, with a lower
+/// epoch. Writes that overlap in time may take effect in either order, so only the real-time
+/// order is checked: sort by send time and sweep over completions.
+fn writes_out_of_order(writes: &[(&Event, u64, u64)]) -> Option<Verdict> {
+    let answers: Vec<Answer> =
+        writes.iter().map(|&(event, epoch, sent_us)| Answer { event, sent_us, before: None, after: epoch }).collect();
+    for (write, floor) in with_floor(&answers) {
+        if let Some(earlier) = floor.filter(|h| h.after > write.after) {
             let explanation = format!(
                 "{} wrote with epoch {} at {} after {} had written with epoch {} at {}: the fenced resource accepted a \
                  deposed leader's write.",
-                who(write.0),
-                write.1,
-                at(write.2),
-                who(earlier.0),
-                earlier.1,
-                at(earlier.0.at_us),
+                who(write.event),
+                write.after,
+                at(write.sent_us),
+                who(earlier.event),
+                earlier.after,
+                at(earlier.event.at_us),
             );
-            return Some(Verdict::violated(
-                Property::FencedEpochs,
-                explanation,
-                vec![earlier.0.clone(), write.0.clone()],
-            ));
+            let evidence = vec![earlier.event.clone(), write.event.clone()];
+            return Some(Verdict::violated(Property::FencedEpochs, explanation, evidence));
         }
     }
     None
@@ -111,10 +128,10 @@ fn writes_out_of_order(writes: &[(&Event, u64, u64)]) -> Option<Verdict> {
 /// resource held just before it (accepted: the epoch it replaced; refused: the highest). A
 /// resource that checks tokens never goes back: an accepted write never replaces a higher
 /// epoch, and a write sent after another completed never finds a lower epoch than that one
-/// left — which also catches a stale write whose own reply never came.
+/// left — which also catches a stale write whose own reply never came. A resource found
+/// empty is not compared (Redis lost it; the epochs checker judges that).
 fn resource_went_back(events: &[Event]) -> Option<Verdict> {
-    // (event, epoch before, epoch after, sent)
-    let mut answers: Vec<(&Event, Option<u64>, u64, u64)> = Vec::new();
+    let mut answers: Vec<Answer> = Vec::new();
     for e in events {
         if let EventKind::FencedWrite { epoch, accepted, sent_us, replaced, .. } = e.kind {
             if accepted && replaced.is_some_and(|r| r > epoch) {
@@ -127,30 +144,15 @@ fn resource_went_back(events: &[Event]) -> Option<Verdict> {
                 return Some(Verdict::violated(Property::FencedEpochs, explanation, vec![e.clone()]));
             }
             let after = if accepted { epoch.max(replaced.unwrap_or(0)) } else { replaced.unwrap_or(0) };
-            answers.push((e, replaced, after, sent_us));
+            answers.push(Answer { event: e, sent_us, before: replaced, after });
         }
     }
-    let mut by_completion: Vec<&(&Event, Option<u64>, u64, u64)> = answers.iter().collect();
-    by_completion.sort_by_key(|(e, ..)| e.at_us);
-    let mut by_send: Vec<&(&Event, Option<u64>, u64, u64)> = answers.iter().collect();
-    by_send.sort_by_key(|(.., sent)| *sent);
-    let (mut done, mut highest) = (0, None::<&(&Event, Option<u64>, u64, u64)>);
-    for write in by_send {
-        while done < by_completion.len() && by_completion[done].0.at_us < write.3 {
-            if highest.is_none_or(|h| by_completion[done].2 > h.2) {
-                highest = Some(by_completion[done]);
-            }
-            done += 1;
-        }
-        let Some(before) = write.1 else {
-            // The resource was empty: Redis lost it (a restart without persistence).
-            highest = None;
-            continue;
-        };
-        if let Some(earlier) = highest.filter(|h| h.2 > before) {
+    for (write, floor) in with_floor(&answers) {
+        let Some(before) = write.before else { continue };
+        if let Some(earlier) = floor.filter(|h| h.after > before) {
             let restarted = events.iter().any(|e| {
-                e.at_us >= earlier.0.at_us
-                    && e.at_us <= write.3
+                e.at_us >= earlier.event.at_us
+                    && e.at_us <= write.sent_us
                     && matches!(&e.kind, EventKind::FaultInjected { what } if what.contains("redis-restart"))
             });
             let why = if restarted {
@@ -161,17 +163,14 @@ fn resource_went_back(events: &[Event]) -> Option<Verdict> {
             };
             let explanation = format!(
                 "{} wrote at {} and found the fenced resource at epoch {before}, but {} had left it at epoch {} at {}: {why}",
-                who(write.0),
-                at(write.3),
-                who(earlier.0),
-                earlier.2,
-                at(earlier.0.at_us),
+                who(write.event),
+                at(write.sent_us),
+                who(earlier.event),
+                earlier.after,
+                at(earlier.event.at_us),
             );
-            return Some(Verdict::violated(
-                Property::FencedEpochs,
-                explanation,
-                vec![earlier.0.clone(), write.0.clone()],
-            ));
+            let evidence = vec![earlier.event.clone(), write.event.clone()];
+            return Some(Verdict::violated(Property::FencedEpochs, explanation, evidence));
         }
     }
     None
