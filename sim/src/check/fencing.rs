@@ -99,6 +99,20 @@ fn with_floor<'a, 'b>(answers: &'b [Answer<'a>]) -> Vec<(&'b Answer<'a>, Option<
     out
 }
 
+/// The verdict on `write`, sent after `earlier` completed and below the epoch it left: with
+/// the epoch `write` found the resource at, when its reply said.
+fn below_floor(write: &Answer, earlier: &Answer, found: Option<u64>, why: &str) -> Verdict {
+    let (w, sent, x, floor, done) =
+        (who(write.event), at(write.sent_us), who(earlier.event), earlier.after, at(earlier.event.at_us));
+    let explanation = match found {
+        None => format!("{w} wrote with epoch {} at {sent} after {x} had written with epoch {floor} at {done}: {why}", write.after),
+        Some(b) => format!(
+            "{w} wrote at {sent} and found the fenced resource at epoch {b}, but {x} had left it at epoch {floor} at {done}: {why}"
+        ),
+    };
+    Verdict::violated(Property::FencedEpochs, explanation, vec![earlier.event.clone(), write.event.clone()])
+}
+
 /// An accepted write that began after another accepted write had completed, with a lower
 /// epoch. Writes that overlap in time may take effect in either order, so only the real-time
 /// order is checked: sort by send time and sweep over completions.
@@ -107,18 +121,7 @@ fn writes_out_of_order(writes: &[(&Event, u64, u64)]) -> Option<Verdict> {
         writes.iter().map(|&(event, epoch, sent_us)| Answer { event, sent_us, before: None, after: epoch }).collect();
     for (write, floor) in with_floor(&answers) {
         if let Some(earlier) = floor.filter(|h| h.after > write.after) {
-            let explanation = format!(
-                "{} wrote with epoch {} at {} after {} had written with epoch {} at {}: the fenced resource accepted a \
-                 deposed leader's write.",
-                who(write.event),
-                write.after,
-                at(write.sent_us),
-                who(earlier.event),
-                earlier.after,
-                at(earlier.event.at_us),
-            );
-            let evidence = vec![earlier.event.clone(), write.event.clone()];
-            return Some(Verdict::violated(Property::FencedEpochs, explanation, evidence));
+            return Some(below_floor(write, earlier, None, "the fenced resource accepted a deposed leader's write."));
         }
     }
     None
@@ -161,16 +164,7 @@ fn resource_went_back(events: &[Event]) -> Option<Verdict> {
                 "the resource applied a lower epoch after a higher one (a stale write, perhaps one whose reply never \
                  came) — it does not check fencing tokens"
             };
-            let explanation = format!(
-                "{} wrote at {} and found the fenced resource at epoch {before}, but {} had left it at epoch {} at {}: {why}",
-                who(write.event),
-                at(write.sent_us),
-                who(earlier.event),
-                earlier.after,
-                at(earlier.event.at_us),
-            );
-            let evidence = vec![earlier.event.clone(), write.event.clone()];
-            return Some(Verdict::violated(Property::FencedEpochs, explanation, evidence));
+            return Some(below_floor(write, earlier, Some(before), why));
         }
     }
     None
