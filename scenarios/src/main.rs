@@ -75,6 +75,22 @@ fn value<'a>(args: &'a [String], i: &mut usize, flag: &str) -> Result<&'a str, S
     args.get(*i).map(String::as_str).ok_or_else(|| format!("{flag} needs a value"))
 }
 
+/// `command FILE [option VALUE]`: the file and the option's value, each if given.
+fn file_and_option(args: &[String], command: &str, option: &str) -> Result<(Option<String>, Option<String>), String> {
+    let (mut path, mut value_of) = (None, None);
+    let mut i = 0;
+    while i < args.len() {
+        match args[i].as_str() {
+            flag if flag == option => value_of = Some(value(args, &mut i, option)?.to_owned()),
+            flag if flag.starts_with("--") => return Err(format!("unknown option {flag:?} for {command}")),
+            file if path.is_none() => path = Some(file.to_owned()),
+            extra => return Err(format!("{command} takes one FILE; {extra:?} is a second")),
+        }
+        i += 1;
+    }
+    Ok((path, value_of))
+}
+
 fn parse_seed(s: &str) -> Result<Seed, String> {
     s.parse::<Seed>().map_err(|e| e.to_string())
 }
@@ -122,14 +138,7 @@ fn run(args: &[String]) -> Result<ExitCode, String> {
     let outcome = scenario.run_subject(seed, subject).map_err(|e| format!("{} under {seed}: {e}", scenario.name))?;
     println!("{} under seed {seed}: trace hash {:016x}", scenario.name, outcome.run.trace_hash);
     println!("schedule: {}", serde_json::to_string(&outcome.run.schedule).expect("schedules serialize"));
-    for verdict in &outcome.verdicts {
-        println!(
-            "  {:<9} {:?}: {}",
-            format!("{:?}", verdict.outcome).to_lowercase(),
-            verdict.property,
-            verdict.explanation
-        );
-    }
+    print_verdicts(&outcome);
     if let Some((min, median, p99, max)) = outcome.failovers.summary() {
         println!(
             "failovers: {} — min {min:.3} s, median {median:.3} s, p99 {p99:.3} s, max {max:.3} s",
@@ -550,16 +559,7 @@ fn print_verdicts(outcome: &Outcome) {
 /// `splitbrain shrink FILE [--out FILE]`: the smallest schedule that still violates the same
 /// property, written as a failure file (`<name>.min.json` by default).
 fn shrink(args: &[String]) -> Result<ExitCode, String> {
-    let (mut path, mut out) = (None, None);
-    let mut i = 0;
-    while i < args.len() {
-        match args[i].as_str() {
-            "--out" => out = Some(value(args, &mut i, "--out")?.to_owned()),
-            flag if flag.starts_with("--") => return Err(format!("unknown option {flag:?} for shrink")),
-            file => path = Some(file.to_owned()),
-        }
-        i += 1;
-    }
+    let (path, out) = file_and_option(args, "shrink", "--out")?;
     let path = path.ok_or("shrink needs a FILE (a failure file written by fuzz)")?;
     let failure = FailureFile::load(std::path::Path::new(&path))?;
     let before = failure.file.schedule.faults.len();
@@ -663,17 +663,7 @@ fn merge(args: &[String]) -> Result<ExitCode, String> {
 
 /// `splitbrain report FILE --html OUT`: replays a failure file and draws it as a timeline.
 fn report(args: &[String]) -> Result<ExitCode, String> {
-    let (mut path, mut out) = (None, None);
-    let mut i = 0;
-    while i < args.len() {
-        match args[i].as_str() {
-            "--html" => out = Some(value(args, &mut i, "--html")?.to_owned()),
-            flag if flag.starts_with("--") => return Err(format!("unknown option {flag:?} for report")),
-            file if path.is_none() => path = Some(file.to_owned()),
-            extra => return Err(format!("report takes one FILE; {extra:?} is a second")),
-        }
-        i += 1;
-    }
+    let (path, out) = file_and_option(args, "report", "--html")?;
     let path = path.ok_or("report needs a FILE (a failure file written by fuzz or shrink)")?;
     let out = out.ok_or("report needs --html OUT (the page to write)")?;
     let failure = FailureFile::load(std::path::Path::new(&path))?;
