@@ -91,6 +91,11 @@ fn file_and_option(args: &[String], command: &str, option: &str) -> Result<(Opti
     Ok((path, value_of))
 }
 
+/// A positive count: `what` names it in the error.
+fn count(what: &str, n: &str) -> Result<u64, String> {
+    n.parse::<u64>().ok().filter(|n| *n > 0).ok_or_else(|| format!("bad {what} {n:?}"))
+}
+
 fn parse_seed(s: &str) -> Result<Seed, String> {
     s.parse::<Seed>().map_err(|e| e.to_string())
 }
@@ -183,10 +188,7 @@ fn fuzz(args: &[String]) -> Result<ExitCode, String> {
                 seeds = Some(n.parse::<u64>().map_err(|_| format!("bad seed count {n:?}"))?);
             }
             "--time" => time = Some(parse_duration(value(args, &mut i, "--time")?)?),
-            "--jobs" => {
-                let n = value(args, &mut i, "--jobs")?;
-                jobs = Some(n.parse::<usize>().ok().filter(|j| *j > 0).ok_or_else(|| format!("bad job count {n:?}"))?);
-            }
+            "--jobs" => jobs = Some(count("job count", value(args, &mut i, "--jobs")?)? as usize),
             "--shard" => {
                 let s = value(args, &mut i, "--shard")?;
                 let bad = || format!("bad shard {s:?} (I/N with 1 <= I <= N)");
@@ -413,14 +415,8 @@ fn failovers(args: &[String]) -> Result<ExitCode, String> {
     let mut i = 0;
     while i < args.len() {
         match args[i].as_str() {
-            "--seeds" => {
-                let n = value(args, &mut i, "--seeds")?;
-                seeds = n.parse().ok().filter(|n| *n > 0).ok_or_else(|| format!("bad seed count {n:?}"))?;
-            }
-            "--jobs" => {
-                let n = value(args, &mut i, "--jobs")?;
-                jobs = n.parse().ok().filter(|j| *j > 0).ok_or_else(|| format!("bad job count {n:?}"))?;
-            }
+            "--seeds" => seeds = count("seed count", value(args, &mut i, "--seeds")?)?,
+            "--jobs" => jobs = count("job count", value(args, &mut i, "--jobs")?)? as usize,
             other => return Err(format!("unknown option {other:?} for failovers; {USAGE}")),
         }
         i += 1;
@@ -588,10 +584,7 @@ fn bench(args: &[String]) -> Result<ExitCode, String> {
     let mut i = 0;
     while i < args.len() {
         match args[i].as_str() {
-            "--seeds" => {
-                let n = value(args, &mut i, "--seeds")?;
-                seeds = n.parse().ok().filter(|n| *n > 0).ok_or_else(|| format!("bad seed count {n:?}"))?;
-            }
+            "--seeds" => seeds = count("seed count", value(args, &mut i, "--seeds")?)?,
             other => return Err(format!("unknown option {other:?} for bench; {USAGE}")),
         }
         i += 1;
@@ -695,8 +688,6 @@ fn zoo_table(args: &[String]) -> Result<ExitCode, String> {
     let mut bugs = Vec::new();
     let mut i = 0;
     while i < args.len() {
-        let count =
-            |name: &str, n: &str| n.parse::<u64>().ok().filter(|n| *n > 0).ok_or_else(|| format!("bad {name} {n:?}"));
         match args[i].as_str() {
             "--streams" => streams = count("stream count", value(args, &mut i, "--streams")?)?,
             "--budget" => budget = count("seed budget", value(args, &mut i, "--budget")?)?,
