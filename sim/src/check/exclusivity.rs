@@ -99,17 +99,33 @@ fn exclusivity(events: &[Event], excuse: bool) -> Verdict {
 /// jump is named in the verdict, as the likely trigger of the bug, not as its excuse.
 fn cause(events: &[Event], before: &Term, after: &Term) -> (bool, String) {
     let window = |e: &&Event| e.at_us >= before.from_us && e.at_us <= after.from_us;
+    // A drift acts for as long as it lasts: one that began before the earlier term counts;
+    // a jump acts once, when it happens.
     let faults: Vec<&str> = events
         .iter()
-        .filter(window)
-        .filter_map(|e| match &e.kind {
-            EventKind::FaultInjected { what } => Some(what.as_str()),
+        .enumerate()
+        .filter_map(|(i, e)| match &e.kind {
+            EventKind::FaultInjected { what } if e.at_us <= after.from_us => {
+                let lasting = what.contains("drift");
+                let healed = events[i..].iter().find_map(|h| match &h.kind {
+                    EventKind::FaultHealed { what: w } if w == what => Some(h.at_us),
+                    _ => None,
+                });
+                let active = if lasting {
+                    healed.is_none_or(|h| h >= before.from_us)
+                } else {
+                    e.at_us >= before.from_us
+                };
+                active.then_some(what.as_str())
+            }
             _ => None,
         })
         .collect();
     let involving = |name: &str| faults.iter().any(|f| f.contains(name));
-    if involving("\"clock-drift\"") {
-        return (true, "a node's clock drifted beyond the elector's drift margin".to_owned());
+    // Only the earlier holder's own clock running slow stretches its belief.
+    let holder = format!("on [{}]", before.acquired.node);
+    if faults.iter().any(|f| f.contains("\"clock-drift\"") && f.ends_with(&holder)) {
+        return (true, format!("{}'s clock drifted beyond the elector's drift margin", before.holder()));
     }
     if involving("redis-clock") {
         return (true, "Redis's clock ran fast or jumped, expiring the lease early".to_owned());
@@ -175,6 +191,18 @@ mod tests {
         ]);
         let excused = unexplained_overlaps(&drift);
         assert!(excused.passed() && excused.explanation.contains("1 overlaps explained"), "{}", excused.explanation);
+        // A drift that began before the term, and still runs, explains it too; another
+        // node's drift does not.
+        let earlier = |on: &str| {
+            let what = format!("{{\"fault\":\"clock-drift\",\"node\":\"leader\",\"drift_ppm\":-50000}} on [{on}]");
+            history(vec![
+                ev(0, "nemesis", 0, EventKind::FaultInjected { what }),
+                acquired(500, "a", 1, 3_700),
+                acquired(3_500, "b", 2, 6_000),
+            ])
+        };
+        assert!(unexplained_overlaps(&earlier("a")).passed());
+        assert_eq!(unexplained_overlaps(&earlier("c")).outcome, Outcome::Violated);
         let jump = history(vec![
             acquired(0, "a", 1, 4_000),
             fault("{\"fault\":\"clock-jump\",\"node\":\"leader\",\"jump_ms\":-1000} on [a]"),
