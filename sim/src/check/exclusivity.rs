@@ -111,11 +111,8 @@ fn cause(events: &[Event], before: &Term, after: &Term) -> (bool, String) {
                     EventKind::FaultHealed { what: w } if w == what => Some(h.at_us),
                     _ => None,
                 });
-                let active = if lasting {
-                    healed.is_none_or(|h| h >= before.from_us)
-                } else {
-                    e.at_us >= before.from_us
-                };
+                let active =
+                    if lasting { healed.is_none_or(|h| h >= before.from_us) } else { e.at_us >= before.from_us };
                 active.then_some(what.as_str())
             }
             _ => None,
