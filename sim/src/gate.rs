@@ -9,7 +9,7 @@
 
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll, Waker};
 use tracing::Instrument;
@@ -21,8 +21,9 @@ use crate::fault::Moment;
 pub struct Gate {
     paused: AtomicBool,
     waiting: Mutex<Vec<Waker>>,
-    /// The moment at which the gate closes itself, while armed.
-    armed: Mutex<Option<Moment>>,
+    /// The moment at which the gate closes itself, while armed (`code`; 0: not armed). An
+    /// atomic: the node's streams read it on every command and reply.
+    armed: AtomicU8,
     /// When an armed gate closed itself (true µs); taken by the world.
     fired: Mutex<Option<u64>>,
 }
@@ -48,27 +49,29 @@ impl Gate {
 
     /// Arms the gate to close itself at the node's next `moment`.
     pub fn arm(&self, moment: Moment) {
-        *self.armed.lock().expect("gate lock") = Some(moment);
+        self.armed.store(code(Some(moment)), Ordering::SeqCst);
     }
 
     /// Disarms the gate; whether it was still armed.
     pub fn disarm(&self) -> bool {
-        self.armed.lock().expect("gate lock").take().is_some()
+        self.armed.swap(0, Ordering::SeqCst) != 0
     }
 
     /// The moment the gate is armed for, if any.
     pub fn armed(&self) -> Option<Moment> {
-        *self.armed.lock().expect("gate lock")
+        match self.armed.load(Ordering::SeqCst) {
+            1 => Some(Moment::AfterRead),
+            2 => Some(Moment::BeforeWrite),
+            _ => None,
+        }
     }
 
     /// The armed moment came, at `at_us` (true time): the gate closes and stays closed until
     /// resumed. Whether it was armed for `moment`.
     pub(crate) fn fire(&self, moment: Moment, at_us: u64) -> bool {
-        let mut armed = self.armed.lock().expect("gate lock");
-        if *armed != Some(moment) {
+        if self.armed.compare_exchange(code(Some(moment)), 0, Ordering::SeqCst, Ordering::SeqCst).is_err() {
             return false;
         }
-        *armed = None;
         self.pause();
         *self.fired.lock().expect("gate lock") = Some(at_us);
         true
@@ -90,6 +93,15 @@ impl Gate {
         }
         waiting.push(waker.clone());
         true
+    }
+}
+
+/// A moment as the gate stores it.
+fn code(moment: Option<Moment>) -> u8 {
+    match moment {
+        None => 0,
+        Some(Moment::AfterRead) => 1,
+        Some(Moment::BeforeWrite) => 2,
     }
 }
 
