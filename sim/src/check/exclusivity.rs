@@ -43,8 +43,12 @@ fn exclusivity(events: &[Event], excuse: bool) -> Verdict {
     let mut latest: Option<&Term> = None;
     let mut excused = 0;
     for term in &terms {
-        if let Some(before) = latest.filter(|b| b.acquired.node != term.acquired.node && b.until_us > term.from_us) {
-            let overlap_us = before.until_us.min(term.until_us) - term.from_us;
+        // Both believed at once only outside the earlier holder's lapses (a deadline that
+        // passed, then a late renewal reply that revived it).
+        let overlapping = latest
+            .filter(|b| b.acquired.node != term.acquired.node && b.until_us > term.from_us && b.shared_us(term) > 0);
+        if let Some(before) = overlapping {
+            let overlap_us = before.shared_us(term);
             let (mut explained, mut cause) = cause(events, before, term);
             if explained && overlap_us > excusable_us {
                 explained = false;
@@ -61,8 +65,18 @@ fn exclusivity(events: &[Event], excuse: bool) -> Verdict {
                 }
                 continue;
             }
+            let lapsed_us = before.lapsed_us(term.from_us, term.until_us);
+            let lapsed = if lapsed_us > 0 {
+                format!(
+                    " (not counting {:.3} s when {} had stopped believing, before a late renewal reply revived it)",
+                    lapsed_us as f64 / 1e6,
+                    before.holder()
+                )
+            } else {
+                String::new()
+            };
             let explanation = format!(
-                "{} and {} both believed they led for {:.3} s: {} (epoch {}) until {}, {} (epoch {}) from {}. Likely cause: {cause}.",
+                "{} and {} both believed they led for {:.3} s{lapsed}: {} (epoch {}) until {}, {} (epoch {}) from {}. Likely cause: {cause}.",
                 before.holder(),
                 term.holder(),
                 overlap_us as f64 / 1e6,
@@ -229,6 +243,26 @@ mod tests {
             acquired(2_000, "b", 2, 5_000),
         ]);
         assert!(unexplained_overlaps(&short).passed());
+    }
+
+    #[test]
+    fn an_overlap_does_not_count_the_time_a_revived_belief_had_lapsed() {
+        // a's deadline passes at 3 s while it is paused; b leads from 4 s; a reads a late
+        // renewal reply at 6.5 s that moves its deadline to 9 s: they overlap 6.5 s to 7 s.
+        let revived = history(vec![
+            acquired(0, "a", 1, 3_000),
+            ev(1_000, "a", 1, EventKind::Paused),
+            acquired(4_000, "b", 2, 7_000),
+            renewed(6_500, "a", 1, 9_000),
+        ]);
+        let verdict = strict_exclusivity(&revived);
+        assert_eq!(verdict.outcome, Outcome::Violated);
+        assert!(verdict.explanation.contains("both believed they led for 0.500 s"), "{}", verdict.explanation);
+        assert!(verdict.explanation.contains("not counting 2.500 s when a#1 had stopped"), "{}", verdict.explanation);
+        // b's whole term inside a's lapse: never two leaders at once.
+        let apart =
+            history(vec![acquired(0, "a", 1, 3_000), acquired(4_000, "b", 2, 6_000), renewed(6_500, "a", 1, 9_000)]);
+        assert!(strict_exclusivity(&apart).passed(), "{}", strict_exclusivity(&apart).explanation);
     }
 
     #[test]

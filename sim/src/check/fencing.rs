@@ -44,7 +44,7 @@ fn shared_epoch(terms: &[Term]) -> Option<Verdict> {
     for (epoch, same) in by_epoch(terms) {
         for (i, a) in same.iter().enumerate() {
             for b in &same[i + 1..] {
-                let overlap = a.until_us.min(b.until_us).saturating_sub(a.from_us.max(b.from_us));
+                let overlap = a.shared_us(b);
                 if a.holder() != b.holder() && overlap > 0 {
                     let explanation = format!(
                         "two leaders in epoch {epoch}: {} led from {} to {} and {} from {} to {}, overlapping for {:.3} s. \

@@ -18,6 +18,10 @@ pub struct Term {
     pub until_us: u64,
     /// The event that ended it, when one did before the deadline.
     pub ended_by: Option<Event>,
+    /// Stretches inside `[from_us, until_us)` when the node did not believe it led: its
+    /// deadline passed (it was paused, or its elector never looked), then a renewal reply
+    /// read late moved the deadline on again. Sorted, disjoint.
+    pub lapses: Vec<(u64, u64)>,
 }
 
 impl Term {
@@ -30,6 +34,38 @@ impl Term {
     pub fn covers(&self, at_us: u64) -> bool {
         self.from_us <= at_us && at_us < self.until_us
     }
+
+    /// Whether the node believed it led at `at_us`: inside the term (its end instant
+    /// included, see [`held`]) and not in a lapse.
+    fn believed_at(&self, at_us: u64) -> bool {
+        self.from_us <= at_us && at_us <= self.until_us && !self.lapses.iter().any(|&(a, b)| a < at_us && at_us < b)
+    }
+
+    /// The stretches the node believed it led, in order: the term less its lapses.
+    pub fn believed(&self) -> Vec<(u64, u64)> {
+        let mut pieces = Vec::with_capacity(self.lapses.len() + 1);
+        let mut from = self.from_us;
+        for &(lapsed, revived) in &self.lapses {
+            pieces.push((from, lapsed));
+            from = revived;
+        }
+        pieces.push((from, self.until_us));
+        pieces
+    }
+
+    /// For how long both `self` and `other` believed they led (µs).
+    pub fn shared_us(&self, other: &Term) -> u64 {
+        let theirs = other.believed();
+        self.believed()
+            .iter()
+            .flat_map(|&(a0, a1)| theirs.iter().map(move |&(b0, b1)| a1.min(b1).saturating_sub(a0.max(b0))))
+            .sum()
+    }
+
+    /// The total length of the lapses between `from_us` and `to_us` (µs).
+    pub fn lapsed_us(&self, from_us: u64, to_us: u64) -> u64 {
+        self.lapses.iter().map(|&(a, b)| b.min(to_us).saturating_sub(a.max(from_us))).sum()
+    }
 }
 
 /// Whether `event`'s node incarnation held `epoch` at `at_us`, by an index of terms by epoch.
@@ -38,10 +74,7 @@ impl Term {
 pub(crate) fn held(by_epoch: &BTreeMap<u64, Vec<&Term>>, event: &Event, epoch: u64, at_us: u64) -> bool {
     by_epoch.get(&epoch).is_some_and(|terms| {
         terms.iter().any(|t| {
-            t.acquired.node == event.node
-                && t.acquired.incarnation == event.incarnation
-                && t.from_us <= at_us
-                && at_us <= t.until_us
+            t.acquired.node == event.node && t.acquired.incarnation == event.incarnation && t.believed_at(at_us)
         })
     })
 }
@@ -57,46 +90,68 @@ pub(crate) fn by_epoch(terms: &[Term]) -> BTreeMap<u64, Vec<&Term>> {
 
 /// Every term in `events` (sorted by true time), in order of their start.
 pub fn terms(events: &[Event]) -> Vec<Term> {
-    let mut open: BTreeMap<(String, u64), (Event, u64, u64)> = BTreeMap::new();
-    let mut done = Vec::new();
-    let close = |acquired: Event, epoch: u64, deadline: u64, ended: Option<&Event>| {
+    /// A term still open: its Acquired event, epoch, current deadline and lapses so far.
+    struct Open {
+        acquired: Event,
+        epoch: u64,
+        deadline: u64,
+        lapses: Vec<(u64, u64)>,
+    }
+    let close = |open: Open, ended: Option<&Event>| {
         let (until_us, ended_by) = match ended {
-            Some(e) if e.at_us < deadline => (e.at_us, Some(e.clone())),
-            _ => (deadline, None),
+            Some(e) if e.at_us < open.deadline => (e.at_us, Some(e.clone())),
+            _ => (open.deadline, None),
         };
-        Term { from_us: acquired.at_us, acquired, epoch, until_us, ended_by }
+        Term {
+            from_us: open.acquired.at_us,
+            acquired: open.acquired,
+            epoch: open.epoch,
+            until_us,
+            ended_by,
+            lapses: open.lapses,
+        }
     };
+    let mut open: BTreeMap<(String, u64), Open> = BTreeMap::new();
+    let mut done = Vec::new();
     for event in events {
         let key = (event.node.clone(), event.incarnation);
         match &event.kind {
             EventKind::Acquired { epoch, deadline_true_us, .. } => {
-                if let Some((acquired, epoch, deadline)) = open.remove(&key) {
-                    done.push(close(acquired, epoch, deadline, Some(event)));
+                if let Some(term) = open.remove(&key) {
+                    done.push(close(term, Some(event)));
                 }
-                open.insert(key, (event.clone(), *epoch, *deadline_true_us));
+                let term =
+                    Open { acquired: event.clone(), epoch: *epoch, deadline: *deadline_true_us, lapses: Vec::new() };
+                open.insert(key, term);
             }
             EventKind::Renewed { deadline_true_us, .. } => {
                 if let Some(term) = open.get_mut(&key) {
-                    term.2 = term.2.max(*deadline_true_us);
+                    if event.at_us <= term.deadline {
+                        term.deadline = term.deadline.max(*deadline_true_us);
+                    } else if *deadline_true_us > event.at_us {
+                        // A reply read after the deadline passed revives a belief that had lapsed.
+                        term.lapses.push((term.deadline, event.at_us));
+                        term.deadline = *deadline_true_us;
+                    }
                 }
             }
             EventKind::Believes { deadline_true_us, .. } => {
                 // Reported before the old deadline passed; it may move either way.
                 if let Some(term) = open.get_mut(&key) {
-                    if event.at_us <= term.2 {
-                        term.2 = *deadline_true_us;
+                    if event.at_us <= term.deadline {
+                        term.deadline = *deadline_true_us;
                     }
                 }
             }
             EventKind::SteppedDown { .. } | EventKind::Crashed | EventKind::Exited => {
-                if let Some((acquired, epoch, deadline)) = open.remove(&key) {
-                    done.push(close(acquired, epoch, deadline, Some(event)));
+                if let Some(term) = open.remove(&key) {
+                    done.push(close(term, Some(event)));
                 }
             }
             _ => {}
         }
     }
-    done.extend(open.into_values().map(|(acquired, epoch, deadline)| close(acquired, epoch, deadline, None)));
+    done.extend(open.into_values().map(|term| close(term, None)));
     done.sort_by_key(|t| (t.from_us, t.acquired.seq));
     done
 }
@@ -119,5 +174,29 @@ mod tests {
         assert_eq!((terms[0].from_us, terms[0].until_us), (0, 2_500_000));
         assert!(terms[0].ended_by.is_some());
         assert_eq!((terms[1].from_us, terms[1].until_us, terms[1].ended_by.clone()), (5_000_000, 8_000_000, None));
+    }
+
+    #[test]
+    fn a_renewal_read_after_the_deadline_revives_the_belief_after_a_lapse() {
+        let events = history(vec![
+            acquired(0, "a", 1, 3_000),
+            // Read at 5 s, two seconds after the deadline, moving it to 9 s.
+            renewed(5_000, "a", 1, 9_000),
+            // Read after the deadline and already past: revives nothing.
+            renewed(9_500, "a", 1, 9_400),
+            acquired(4_000, "b", 2, 7_000),
+        ]);
+        let terms = terms(&events);
+        let (a, b) = (&terms[0], &terms[1]);
+        assert_eq!((a.from_us, a.until_us), (0, 9_000_000));
+        assert_eq!(a.lapses, vec![(3_000_000, 5_000_000)]);
+        assert_eq!(a.believed(), vec![(0, 3_000_000), (5_000_000, 9_000_000)]);
+        // b (4 s to 7 s) shares only 5 s to 7 s with a.
+        assert_eq!(a.shared_us(b), 2_000_000);
+        assert_eq!(a.lapsed_us(4_000_000, 7_000_000), 1_000_000);
+        let index = by_epoch(&terms);
+        assert!(held(&index, &a.acquired, 1, 2_000_000));
+        assert!(!held(&index, &a.acquired, 1, 4_000_000));
+        assert!(held(&index, &a.acquired, 1, 6_000_000));
     }
 }
