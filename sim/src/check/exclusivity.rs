@@ -46,9 +46,10 @@ fn exclusivity(events: &[Event], excuse: bool) -> Verdict {
         // Both believed at once only outside the earlier holder's lapses (a deadline that
         // passed, then a late renewal reply that revived it).
         let overlapping = latest
-            .filter(|b| b.acquired.node != term.acquired.node && b.until_us > term.from_us && b.shared_us(term) > 0);
-        if let Some(before) = overlapping {
-            let overlap_us = before.shared_us(term);
+            .filter(|b| b.acquired.node != term.acquired.node && b.until_us > term.from_us)
+            .map(|b| (b, b.shared_us(term)))
+            .filter(|&(_, overlap_us)| overlap_us > 0);
+        if let Some((before, overlap_us)) = overlapping {
             let (mut explained, mut cause) = cause(events, before, term);
             if explained && overlap_us > excusable_us {
                 explained = false;
