@@ -95,6 +95,8 @@ pub fn terms(events: &[Event]) -> Vec<Term> {
         acquired: Event,
         epoch: u64,
         deadline: u64,
+        /// The deadline on the node's own clock: whether it passed is the node's to say.
+        deadline_local: i64,
         lapses: Vec<(u64, u64)>,
     }
     let close = |open: Open, ended: Option<&Event>| {
@@ -116,30 +118,42 @@ pub fn terms(events: &[Event]) -> Vec<Term> {
     for event in events {
         let key = (event.node.clone(), event.incarnation);
         match &event.kind {
-            EventKind::Acquired { epoch, deadline_true_us, .. } => {
+            EventKind::Acquired { epoch, deadline_true_us, deadline_local_us } => {
                 if let Some(term) = open.remove(&key) {
                     done.push(close(term, Some(event)));
                 }
-                let term =
-                    Open { acquired: event.clone(), epoch: *epoch, deadline: *deadline_true_us, lapses: Vec::new() };
+                let term = Open {
+                    acquired: event.clone(),
+                    epoch: *epoch,
+                    deadline: *deadline_true_us,
+                    deadline_local: *deadline_local_us,
+                    lapses: Vec::new(),
+                };
                 open.insert(key, term);
             }
-            EventKind::Renewed { deadline_true_us, .. } => {
+            EventKind::Renewed { deadline_true_us, deadline_local_us, .. } => {
                 if let Some(term) = open.get_mut(&key) {
-                    if event.at_us <= term.deadline {
+                    // Whether the deadline had passed is judged on the node's clock: one
+                    // running slow still believes past the true time its deadline was
+                    // converted to when it was set.
+                    let local = event.local_us.unwrap_or(event.at_us as i64);
+                    if local <= term.deadline_local {
                         term.deadline = term.deadline.max(*deadline_true_us);
-                    } else if *deadline_true_us > event.at_us {
+                        term.deadline_local = term.deadline_local.max(*deadline_local_us);
+                    } else if *deadline_local_us > local {
                         // A reply read after the deadline passed revives a belief that had lapsed.
-                        term.lapses.push((term.deadline, event.at_us));
+                        term.lapses.push((term.deadline.min(event.at_us), event.at_us));
                         term.deadline = *deadline_true_us;
+                        term.deadline_local = *deadline_local_us;
                     }
                 }
             }
-            EventKind::Believes { deadline_true_us, .. } => {
+            EventKind::Believes { deadline_true_us, deadline_local_us, .. } => {
                 // Reported before the old deadline passed; it may move either way.
                 if let Some(term) = open.get_mut(&key) {
                     if event.at_us <= term.deadline {
                         term.deadline = *deadline_true_us;
+                        term.deadline_local = *deadline_local_us;
                     }
                 }
             }
@@ -198,5 +212,12 @@ mod tests {
         assert!(held(&index, &a.acquired, 1, 2_000_000));
         assert!(!held(&index, &a.acquired, 1, 4_000_000));
         assert!(held(&index, &a.acquired, 1, 6_000_000));
+        // A node whose clock runs slow reads the reply past its deadline in true time but
+        // before it on its own clock: it never stopped believing.
+        let mut slow = renewed(3_500, "a", 1, 6_000);
+        slow.local_us = Some(2_900_000);
+        let slowed = super::terms(&history(vec![acquired(0, "a", 1, 3_000), slow]));
+        assert_eq!(slowed[0].lapses, vec![]);
+        assert_eq!(slowed[0].until_us, 6_000_000);
     }
 }
