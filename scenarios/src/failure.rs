@@ -24,8 +24,11 @@ pub struct FailureFile {
     pub verdict: serde_json::Value,
     /// The run's trace hash.
     pub trace_hash: String,
-    /// The splitbrain version that wrote it.
+    /// The splitbrain version that wrote it ([`crate::version`]).
     pub version: String,
+    /// The base seed of the campaign that found it, if a campaign did.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub campaign_seed: Option<String>,
 }
 
 /// A failure file, checked: what it names exists.
@@ -59,7 +62,8 @@ impl FailureFile {
             schedule: outcome.run.schedule.clone(),
             verdict: serde_json::from_str(&verdict.to_json()).expect("verdicts are JSON"),
             trace_hash: format!("{:016x}", outcome.run.trace_hash),
-            version: env!("CARGO_PKG_VERSION").to_owned(),
+            version: crate::version(),
+            campaign_seed: None,
         }
     }
 
@@ -71,7 +75,7 @@ impl FailureFile {
     /// Reads and checks `path`; errors are one line.
     pub fn load(path: &std::path::Path) -> Result<Failure, String> {
         let shown = path.display();
-        let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read {shown}: {e}"))?;
+        let text = crate::limits::read_input(path)?;
         let file: FailureFile =
             serde_json::from_str(&text).map_err(|e| format!("{shown} is not a failure file: {e}"))?;
         let scenario = find(&file.scenario).map_err(|e| format!("{shown}: {e}"))?;
@@ -80,10 +84,9 @@ impl FailureFile {
             Some(name) => Subject::Zoo(name.parse().map_err(|e| format!("{shown}: {e}"))?),
             None => Subject::Production,
         };
-        let mut names = scenario.config(seed).node_names();
-        let added = file.schedule.faults.iter().filter(|f| f.kind == sim::FaultKind::AddNode).count();
-        names.extend((names.len() + 1..=names.len() + added).map(|i| format!("node-{i}")));
-        file.schedule.validate(&names).map_err(|e| format!("{shown}: {e}"))?;
+        let mut config = scenario.config(seed);
+        config.schedule = file.schedule.clone();
+        file.schedule.validate(&config.all_node_names()).map_err(|e| format!("{shown}: {e}"))?;
         Ok(Failure { file, scenario, seed, subject })
     }
 
@@ -114,9 +117,11 @@ impl Failure {
 
     /// The smallest schedule found that still violates the same property: faults dropped by
     /// delta debugging, then each fault's duration halved while it still fails, then start
-    /// times rounded to whole seconds where that still fails. `progress` hears each step.
-    pub fn shrink(&self, mut progress: impl FnMut(&str)) -> Result<(FailureFile, Outcome), String> {
-        let mut best = self.replay()?;
+    /// times rounded to whole seconds where that still fails. `hooks` hear each step and each
+    /// smaller failure file as it is found, and can stop the search (it then returns the
+    /// smallest found so far).
+    pub fn shrink(&self, hooks: &mut dyn ShrinkHooks) -> Result<(FailureFile, Outcome), String> {
+        let best = self.replay()?;
         if self.violated(&best).is_none() {
             return Err(format!(
                 "{} under {} no longer violates {}",
@@ -125,70 +130,122 @@ impl Failure {
                 self.file.property()
             ));
         }
-        let mut faults = self.file.schedule.faults.clone();
-        let mut runs = 0u32;
-        let mut attempt = |faults: &[sim::Fault], best: &mut Outcome| -> Result<bool, String> {
-            runs += 1;
-            let outcome = self.run(&FaultSchedule { faults: faults.to_vec() })?;
-            let still = self.violated(&outcome).is_some();
-            if still {
-                *best = outcome;
-            }
-            Ok(still)
-        };
-        // Delta debugging (ddmin) over the faults.
+        let mut search = Search { failure: self, faults: self.file.schedule.faults.clone(), best, runs: 0, hooks };
+        search.drop_faults()?;
+        search.shorten_faults()?;
+        search.round_starts()?;
+        let runs = search.runs;
+        search.hooks.step(&format!("{runs} runs"));
+        Ok((search.file(), search.best))
+    }
+}
+
+/// What a shrink reports to, and asks whether to go on.
+pub trait ShrinkHooks {
+    /// A step of the search, in words.
+    fn step(&mut self, what: &str);
+    /// A smaller failing file was found (save it: nothing found is lost).
+    fn smaller(&mut self, file: &FailureFile);
+    /// Whether to stop now with the smallest found so far.
+    fn stop(&self) -> bool;
+}
+
+/// A shrink in progress: the smallest failing schedule so far and its run.
+struct Search<'a> {
+    failure: &'a Failure,
+    faults: Vec<sim::Fault>,
+    best: Outcome,
+    runs: u32,
+    hooks: &'a mut dyn ShrinkHooks,
+}
+
+impl Search<'_> {
+    /// Runs `faults`; if they still fail, they become the best so far (and are reported).
+    fn attempt(&mut self, faults: Vec<sim::Fault>) -> Result<bool, String> {
+        assert!(faults.len() <= self.faults.len(), "a shrink step never adds faults");
+        self.runs += 1;
+        let outcome = self.failure.run(&FaultSchedule { faults: faults.clone() })?;
+        if self.failure.violated(&outcome).is_none() {
+            return Ok(false);
+        }
+        self.faults = faults;
+        self.best = outcome;
+        let file = self.file();
+        self.hooks.smaller(&file);
+        Ok(true)
+    }
+
+    /// The best so far as a failure file, with its own verdict of the property.
+    fn file(&self) -> FailureFile {
+        let failure = self.failure;
+        let mut file = FailureFile::new(&failure.scenario, failure.seed, failure.subject, &self.best);
+        if let Some(verdict) = failure.violated(&self.best) {
+            file.verdict = serde_json::from_str(&verdict.to_json()).expect("verdicts are JSON");
+        }
+        file.schedule = FaultSchedule { faults: self.faults.clone() };
+        file.campaign_seed = failure.file.campaign_seed.clone();
+        file
+    }
+
+    /// Delta debugging (ddmin) over the faults.
+    fn drop_faults(&mut self) -> Result<(), String> {
         let mut n = 2usize;
-        while !faults.is_empty() {
-            let chunk = faults.len().div_ceil(n);
+        while !self.faults.is_empty() && !self.hooks.stop() {
+            let chunk = self.faults.len().div_ceil(n);
             let mut reduced = false;
-            for start in (0..faults.len()).step_by(chunk) {
-                let rest: Vec<sim::Fault> = faults
+            for start in (0..self.faults.len()).step_by(chunk) {
+                let rest: Vec<sim::Fault> = self
+                    .faults
                     .iter()
                     .enumerate()
                     .filter(|(i, _)| *i < start || *i >= start + chunk)
                     .map(|(_, f)| f.clone())
                     .collect();
-                if attempt(&rest, &mut best)? {
-                    progress(&format!("{} faults", rest.len()));
-                    faults = rest;
+                let left = rest.len();
+                if self.hooks.stop() {
+                    return Ok(());
+                }
+                if self.attempt(rest)? {
+                    self.hooks.step(&format!("{left} faults"));
                     n = (n - 1).max(2);
                     reduced = true;
                     break;
                 }
             }
             if !reduced {
-                if n >= faults.len() {
+                if n >= self.faults.len() {
                     break;
                 }
-                n = (2 * n).min(faults.len());
+                n = (2 * n).min(self.faults.len());
             }
         }
-        // Shorter faults.
-        for i in 0..faults.len() {
-            while faults[i].duration_ms > 0 {
-                let mut shorter = faults.clone();
+        Ok(())
+    }
+
+    /// Each fault's duration halved while it still fails.
+    fn shorten_faults(&mut self) -> Result<(), String> {
+        for i in 0..self.faults.len() {
+            while self.faults[i].duration_ms > 0 && !self.hooks.stop() {
+                let mut shorter = self.faults.clone();
                 shorter[i].duration_ms /= 2;
-                if !attempt(&shorter, &mut best)? {
+                if !self.attempt(shorter)? {
                     break;
                 }
-                faults = shorter;
-                progress(&format!("fault {i} lasts {} ms", faults[i].duration_ms));
+                self.hooks.step(&format!("fault {i} lasts {} ms", self.faults[i].duration_ms));
             }
         }
-        // Round start times.
-        for i in 0..faults.len() {
-            let mut rounded = faults.clone();
+        Ok(())
+    }
+
+    /// Start times rounded down to whole seconds where that still fails.
+    fn round_starts(&mut self) -> Result<(), String> {
+        for i in 0..self.faults.len() {
+            let mut rounded = self.faults.clone();
             rounded[i].at_ms = rounded[i].at_ms / 1000 * 1000;
-            if rounded[i].at_ms != faults[i].at_ms && attempt(&rounded, &mut best)? {
-                faults = rounded;
+            if rounded[i].at_ms != self.faults[i].at_ms && !self.hooks.stop() {
+                self.attempt(rounded)?;
             }
         }
-        progress(&format!("{runs} runs"));
-        let mut file = FailureFile::new(&self.scenario, self.seed, self.subject, &best);
-        if let Some(verdict) = self.violated(&best) {
-            file.verdict = serde_json::from_str(&verdict.to_json()).expect("verdicts are JSON");
-        }
-        file.schedule = FaultSchedule { faults };
-        Ok((file, best))
+        Ok(())
     }
 }

@@ -9,8 +9,10 @@
 
 #![warn(missing_docs)]
 
+pub mod campaign;
 mod expect;
 mod failure;
+pub mod limits;
 pub mod report;
 
 use std::fmt;
@@ -26,8 +28,18 @@ use sim::{
     FaultSchedule, Profile, Run, Seed, SimConfig, SimError, SimRng, Target, Workload,
 };
 
+pub use campaign::{campaign_seed, Shard, DOCS_CAMPAIGN_SEED};
 pub use expect::Expect;
-pub use failure::{Failure, FailureFile};
+pub use failure::{Failure, FailureFile, ShrinkHooks};
+
+/// This build's version: the crate's, and the git commit when built from a checkout
+/// (`0.1.0 (3e80eed1a2b4)`); failure files record it, replays compare it.
+pub fn version() -> String {
+    VERSION.to_owned()
+}
+
+/// [`version`] as a constant (set by the build script).
+pub const VERSION: &str = env!("SPLITBRAIN_VERSION");
 
 /// An elector's timings.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -429,6 +441,15 @@ pub enum Subject {
     Zoo(zoo::Bug),
 }
 
+impl fmt::Display for Subject {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Subject::Production => f.write_str("production"),
+            Subject::Zoo(bug) => write!(f, "{bug}"),
+        }
+    }
+}
+
 impl Subject {
     /// Whether the nodes run the production elector (a zoo cache runs beside it).
     pub fn elector_is_production(self) -> bool {
@@ -489,6 +510,31 @@ impl Scenario {
             }
         };
         config
+    }
+
+    /// Why `subject` would test nothing in this scenario, if it would not: a cache bug where
+    /// no cache runs, a Redis deployment bug where Redis never restarts.
+    pub fn inapplicable(&self, subject: Subject) -> Option<String> {
+        let Subject::Zoo(bug) = subject else { return None };
+        if bug.is_cache() && self.cache.is_none() {
+            return Some(format!("{} runs no cache, and mutant {bug} is a bug of the cache", self.name));
+        }
+        if bug.is_deployment() && !self.restarts_redis() {
+            return Some(format!(
+                "{} never restarts Redis, and mutant {bug} shows only when Redis restarts",
+                self.name
+            ));
+        }
+        None
+    }
+
+    /// Whether the scenario's faults may restart Redis.
+    fn restarts_redis(&self) -> bool {
+        match &self.faults {
+            Faults::Profile(profile) => profile.restarts_redis(),
+            Faults::Script(faults) => faults.iter().any(|f| matches!(f.kind, FaultKind::RedisRestart { .. })),
+            Faults::Chaos { .. } => false,
+        }
     }
 
     /// The bound on a leader after the faults heal: TTL + the longest retry (with jitter) +
@@ -613,12 +659,4 @@ fn recoveries(scenario: &Scenario, run: &Run) -> Failovers {
         }
     }
     Failovers { samples_s }
-}
-
-/// The `k`-th seed of a campaign over `scenario`: a fixed function of both, so that shards
-/// of one campaign never overlap and every machine draws the same seeds.
-pub fn campaign_seed(scenario: &str, k: u64) -> Seed {
-    let mut rng =
-        SimRng::new(Seed(sim::fnv1a(scenario.as_bytes()) ^ k.wrapping_mul(0x9e37_79b9_7f4a_7c15)), "campaign");
-    Seed(rng.next_u64())
 }

@@ -2,7 +2,7 @@
 //! with `SPLITBRAIN_SEED`), and its first seed twice to check determinism. A failure names the
 //! scenario, the seed, the property and its explanation, and the commands that replay it.
 
-use scenarios::{campaign_seed, find};
+use scenarios::{campaign_seed, find, DOCS_CAMPAIGN_SEED};
 use sim::Seed;
 
 /// The seeds a scenario runs under in `cargo test`.
@@ -11,7 +11,7 @@ fn seeds(name: &str, default: u64) -> Vec<Seed> {
         return vec![seed.parse().unwrap_or_else(|e| panic!("SPLITBRAIN_SEED: {e}"))];
     }
     let count = std::env::var("SPLITBRAIN_SEEDS").ok().and_then(|n| n.parse().ok()).unwrap_or(default);
-    (0..count).map(|k| campaign_seed(name, k)).collect()
+    (0..count).map(|k| campaign_seed(DOCS_CAMPAIGN_SEED, name, k)).collect()
 }
 
 #[test]

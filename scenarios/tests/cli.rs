@@ -22,6 +22,15 @@ fn bad_input_is_one_line_and_exit_code_2() {
         &["report", "/nonexistent/failure.json", "--html", "/tmp/x.html"],
         &["merge", "/nonexistent/report.json"],
         &["bench", "--seeds", "0"],
+        &["list", "extra"],
+        &["run", "T2", "T1", "--seed", "0x1"],
+        &["run", "T2", "--seed", "0x1", "--seed", "0x2"],
+        &["fuzz", "--seeds", "0"],
+        &["run", "T2", "--seed", "0x1", "--mutant", "cache-no-flush-on-reconnect"],
+        &["fuzz", "--scenario", "T2", "--mutant", "cache-no-flush-on-reconnect"],
+        &["fuzz", "--report", "/nonexistent/r.json", "--seeds", "1"],
+        &["fuzz", "--seeds", "1", "--shard", "2/2"],
+        &[],
     ] {
         let out = splitbrain(args);
         let stderr = String::from_utf8_lossy(&out.stderr);
@@ -58,6 +67,8 @@ fn a_short_campaign_runs_and_reports() {
     let report = dir.join("report.json");
     let out = splitbrain(&[
         "fuzz",
+        "--campaign-seed",
+        "0x5eed",
         "--scenario",
         "chaos-crashes",
         "--seeds",
@@ -71,24 +82,40 @@ fn a_short_campaign_runs_and_reports() {
     let json: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
     assert_eq!(json["scenarios"]["chaos-crashes"]["runs"], 4);
 
-    // The same campaign in two shards of two seeds each, merged, gives the same totals and failover figures.
+    assert_eq!(json["campaign_seed"], "0x0000000000005eed");
+    // The same campaign in two shards (its 4 seeds split two and two), merged, gives the same
+    // totals and failover figures.
     let mut shards = Vec::new();
     for shard in ["1/2", "2/2"] {
         let path = dir.join(format!("shard-{}.json", &shard[..1]));
         let args = [
             "fuzz",
+            "--campaign-seed",
+            "0x5eed",
             "--scenario",
             "chaos-crashes",
             "--seeds",
-            "2",
+            "4",
             "--shard",
             shard,
             "--report",
             path.to_str().unwrap(),
         ];
         assert_eq!(splitbrain(&args).status.code(), Some(0));
+        let shard: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        assert_eq!(shard["scenarios"]["chaos-crashes"]["runs"], 2, "{shard}");
         shards.push(path);
     }
+    // The same shard twice would count its runs twice; another campaign's shard does not belong.
+    let twice = splitbrain(&["merge", shards[0].to_str().unwrap(), shards[0].to_str().unwrap()]);
+    assert_eq!(twice.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&twice.stderr).contains("appears twice"));
+    let other = dir.join("other.json");
+    let args = ["fuzz", "--campaign-seed", "0x1", "--scenario", "chaos-crashes", "--seeds", "4", "--shard", "2/2"];
+    assert_eq!(splitbrain(&[&args[..], &["--report", other.to_str().unwrap()]].concat()).status.code(), Some(0));
+    let mixed = splitbrain(&["merge", shards[0].to_str().unwrap(), other.to_str().unwrap()]);
+    assert_eq!(mixed.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&mixed.stderr).contains("merge the shards of one campaign"));
     let merged = dir.join("merged.json");
     let out = splitbrain(&[
         "merge",
@@ -110,6 +137,7 @@ fn a_planted_bug_is_found_and_its_replay_gives_the_same_verdict_and_hash() {
     std::fs::create_dir_all(&dir).unwrap();
     let out = Command::new(env!("CARGO_BIN_EXE_splitbrain"))
         .args(["fuzz", "--profile", "pauses", "--mutant", "plain-del-release", "--seeds", "50", "--jobs", "1"])
+        .args(["--campaign-seed", "0x0"])
         .current_dir(&dir)
         .output()
         .unwrap();
@@ -118,6 +146,7 @@ fn a_planted_bug_is_found_and_its_replay_gives_the_same_verdict_and_hash() {
     let replay = stdout.lines().find_map(|l| l.trim().strip_prefix("replay: ")).expect("a replay command").to_owned();
     let file = stdout.lines().find_map(|l| l.trim().strip_prefix("failure file: ")).expect("a failure file");
     let failure: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(dir.join(file)).unwrap()).unwrap();
+    assert_eq!(failure["campaign_seed"], "0x0000000000000000");
     // `cargo run --release -p splitbrain-scenarios -- run ...`: run the same arguments here.
     let args: Vec<&str> = replay.split(" -- ").nth(1).unwrap().split(' ').collect();
     let again = splitbrain(&args);
@@ -150,7 +179,7 @@ fn a_planted_bug_is_found_and_its_replay_gives_the_same_verdict_and_hash() {
     // `report FILE --html OUT`: one self-contained page with the violation on it.
     let page = dir.join("timeline.html");
     let drawn = splitbrain(&["report", min.to_str().unwrap(), "--html", page.to_str().unwrap()]);
-    assert_eq!(drawn.status.code(), Some(0), "{}", String::from_utf8_lossy(&drawn.stderr));
+    assert_eq!(drawn.status.code(), Some(1), "a violating file: {}", String::from_utf8_lossy(&drawn.stderr));
     let html = std::fs::read_to_string(&page).unwrap();
     let explanation = minimal["verdict"]["explanation"].as_str().unwrap();
     assert!(html.contains("<svg") && html.contains("class=\"evidence\""), "{html}");
@@ -171,4 +200,57 @@ fn bench_prints_the_fields_runs_are_compared_by() {
     {
         assert!(json[field].as_f64().is_some_and(|v| v > 0.0), "{field} in {json}");
     }
+}
+
+#[test]
+fn every_verb_has_help_with_examples_and_the_exit_codes() {
+    for verb in ["list", "run", "fuzz", "failovers", "replay", "shrink", "report", "zoo", "bench", "merge"] {
+        let out = splitbrain(&[verb, "--help"]);
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert_eq!(out.status.code(), Some(0), "{verb}: {stdout}");
+        assert!(stdout.contains("Examples:") && stdout.contains("130  interrupted"), "{verb}: {stdout}");
+    }
+    let version = splitbrain(&["--version"]);
+    assert_eq!(version.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&version.stdout).starts_with(&format!("splitbrain {}", env!("CARGO_PKG_VERSION"))));
+}
+
+#[test]
+fn campaigns_draw_fresh_seeds_unless_given_a_base() {
+    let base_of = |out: &Output| {
+        let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+        stderr.lines().find_map(|l| l.strip_prefix("campaign seed ")).map(|l| l[..18].to_owned()).expect(&stderr)
+    };
+    let args = ["fuzz", "--scenario", "chaos-quiet", "--seeds", "1", "--jobs", "1"];
+    let (a, b) = (splitbrain(&args), splitbrain(&args));
+    assert_eq!((a.status.code(), b.status.code()), (Some(0), Some(0)));
+    assert_ne!(base_of(&a), base_of(&b), "two campaigns without --campaign-seed draw different bases");
+    let given = splitbrain(&[&args[..], &["--campaign-seed", "0x77"]].concat());
+    assert_eq!(base_of(&given), "0x0000000000000077");
+    assert!(String::from_utf8_lossy(&given.stdout)
+        .contains("rerun: cargo run --release -p splitbrain-scenarios -- fuzz --campaign-seed 0x0000000000000077"));
+}
+
+#[test]
+fn replay_exit_codes_follow_the_one_table() {
+    let dir = std::env::temp_dir().join(format!("splitbrain-exits-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let original = concat!(env!("CARGO_MANIFEST_DIR"), "/../regressions/plain-del-release-pause.json");
+    let mut file: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(original).unwrap()).unwrap();
+    let replayed = splitbrain(&["replay", original]);
+    assert_eq!(replayed.status.code(), Some(1), "a violating file replays as a violation");
+    // Another build's file: a warning, then the replay; a hash that differs: exit 3.
+    file["version"] = "0.0.1 (0123456789ab)".into();
+    file["trace_hash"] = "0000000000000000".into();
+    let path = dir.join("diverged.json");
+    std::fs::write(&path, file.to_string()).unwrap();
+    let diverged = splitbrain(&["replay", path.to_str().unwrap()]);
+    assert_eq!(diverged.status.code(), Some(3), "{}", String::from_utf8_lossy(&diverged.stdout));
+    assert!(String::from_utf8_lossy(&diverged.stderr).contains("written by splitbrain 0.0.1"));
+    assert!(String::from_utf8_lossy(&diverged.stdout).contains("DIVERGED"));
+    let page = dir.join("page.html");
+    let drawn = splitbrain(&["report", path.to_str().unwrap(), "--html", page.to_str().unwrap()]);
+    assert_eq!(drawn.status.code(), Some(3));
+    assert!(page.exists(), "the diverged replay is still drawn");
+    std::fs::remove_dir_all(&dir).unwrap();
 }

@@ -3,7 +3,7 @@
 //! `chaos-cache` for the cache mutants), by the checker the table names; the correct zoo
 //! elector is not.
 
-use scenarios::{campaign_seed, find, Subject};
+use scenarios::{campaign_seed, find, Subject, DOCS_CAMPAIGN_SEED};
 use sim::check::{Outcome, Property};
 use zoo::Bug;
 
@@ -12,7 +12,7 @@ use zoo::Bug;
 fn caught(bug: Bug, budget: u64) -> (u64, Property) {
     let scenario = find(if bug.is_cache() { "chaos-cache" } else { "chaos-all" }).unwrap();
     for k in 0..budget {
-        let seed = campaign_seed(&scenario.name, k * 20);
+        let seed = campaign_seed(DOCS_CAMPAIGN_SEED, &scenario.name, k * 20);
         let outcome = scenario.run_subject(seed, Subject::Zoo(bug)).expect("the simulation runs");
         if let Some(v) = outcome.failures().into_iter().find(|v| v.outcome == Outcome::Violated) {
             return (k + 1, v.property);
@@ -59,7 +59,7 @@ mutants! {
 fn the_correct_zoo_elector_passes_stream_0() {
     let scenario = find("chaos-all").unwrap();
     for k in 0..40 {
-        let seed = campaign_seed(&scenario.name, k * 20);
+        let seed = campaign_seed(DOCS_CAMPAIGN_SEED, &scenario.name, k * 20);
         let outcome = scenario.run_subject(seed, Subject::Zoo(Bug::None)).expect("the simulation runs");
         assert!(outcome.failures().is_empty(), "seed {seed}: {:?}", outcome.failures());
     }

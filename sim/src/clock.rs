@@ -118,7 +118,7 @@ impl SimClock {
 
     /// Fault: from now on the clock runs `drift_ppm` parts per million fast (negative: slow).
     pub fn set_drift(&self, drift_ppm: i64) {
-        assert!(drift_ppm.abs() <= DRIFT_PPM_MAX, "drift {drift_ppm} ppm beyond ±{DRIFT_PPM_MAX}");
+        assert!((-DRIFT_PPM_MAX..=DRIFT_PPM_MAX).contains(&drift_ppm), "drift {drift_ppm} ppm beyond ±{DRIFT_PPM_MAX}");
         self.update(|line, now| {
             line.anchor_local_us = line.local_at(now);
             line.anchor_true_us = now;

@@ -8,6 +8,22 @@ use serde::{Deserialize, Serialize};
 
 use crate::clock::DRIFT_PPM_MAX;
 
+/// At most this many faults in one schedule (a nemesis draws a few dozen at most): a replay
+/// of a hand-edited file must end in seconds, not hours.
+pub const FAULTS_MAX: usize = 1_000;
+/// At most this many nodes in a run, those that `add-node` faults bring included: each node
+/// is a host with its own tasks, and a run's cost grows with the square of their number.
+pub const NODES_MAX: usize = 16;
+/// A fault begins at most this long after the run starts (a day of simulated time: far past
+/// any scenario's end, so later faults are simply never reached).
+pub const FAULT_AT_MS_MAX: u64 = 86_400_000;
+/// A fault lasts at most this long (a day), so that `at_ms + duration_ms` never overflows.
+pub const FAULT_DURATION_MS_MAX: u64 = 86_400_000;
+/// A clock jumps by at most this much either way (a day), so that its microseconds fit.
+pub const JUMP_MS_MAX: i64 = 86_400_000;
+/// Added latency and Redis's per-command delay are at most this long (ten minutes).
+pub const DELAY_MS_MAX: u64 = 600_000;
+
 /// Which node a fault hits. `Leader` and `Follower` are resolved when the fault fires, from
 /// the history so far (deterministically); `Random` from the run's seed.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -184,9 +200,10 @@ impl Fault {
         Duration::from_millis(self.at_ms)
     }
 
-    /// When it ends.
+    /// When it ends. Validated faults end within [`FAULT_AT_MS_MAX`] +
+    /// [`FAULT_DURATION_MS_MAX`]; unvalidated ones saturate rather than wrap.
     pub fn end(&self) -> Duration {
-        Duration::from_millis(self.at_ms + self.duration_ms)
+        Duration::from_millis(self.at_ms.saturating_add(self.duration_ms))
     }
 }
 
@@ -216,6 +233,12 @@ pub enum ScheduleError {
         /// The parser's message.
         message: String,
     },
+    /// The schedule is beyond a limit as a whole.
+    #[error("schedule too large: {problem}")]
+    TooLarge {
+        /// Which limit, by how much.
+        problem: String,
+    },
     /// A fault makes no sense for this run.
     #[error("fault {index} ({fault}): {problem}")]
     Invalid {
@@ -242,16 +265,39 @@ impl FaultSchedule {
         serde_json::to_string_pretty(self).expect("schedules serialize")
     }
 
-    /// Checks every fault against the run's nodes.
+    /// Checks the schedule against the run's nodes (`nodes`: those the run starts with and
+    /// those its `add-node` faults will add) and every limit: [`FAULTS_MAX`], [`NODES_MAX`],
+    /// and each fault's times and magnitudes.
     pub fn validate(&self, nodes: &[String]) -> Result<(), ScheduleError> {
+        if self.faults.len() > FAULTS_MAX {
+            return Err(ScheduleError::TooLarge {
+                problem: format!("{} faults, more than the limit of {FAULTS_MAX}", self.faults.len()),
+            });
+        }
+        if nodes.len() > NODES_MAX {
+            return Err(ScheduleError::TooLarge {
+                problem: format!("{} nodes with those it adds, more than the limit of {NODES_MAX}", nodes.len()),
+            });
+        }
         for (index, fault) in self.faults.iter().enumerate() {
-            if let Err(problem) = check(&fault.kind, nodes) {
+            if let Err(problem) = check_times(fault).and_then(|()| check(&fault.kind, nodes)) {
                 let fault = serde_json::to_string(fault).expect("faults serialize");
                 return Err(ScheduleError::Invalid { index, fault, problem });
             }
         }
         Ok(())
     }
+}
+
+/// A fault's start and duration within their limits.
+fn check_times(fault: &Fault) -> Result<(), String> {
+    if fault.at_ms > FAULT_AT_MS_MAX {
+        return Err(format!("at_ms {} is beyond the limit of {FAULT_AT_MS_MAX}", fault.at_ms));
+    }
+    if fault.duration_ms > FAULT_DURATION_MS_MAX {
+        return Err(format!("duration_ms {} is beyond the limit of {FAULT_DURATION_MS_MAX}", fault.duration_ms));
+    }
+    Ok(())
 }
 
 fn check(kind: &FaultKind, nodes: &[String]) -> Result<(), String> {
@@ -265,21 +311,34 @@ fn check(kind: &FaultKind, nodes: &[String]) -> Result<(), String> {
         Target::Redis => Err("redis can only be an end of a partition".to_owned()),
         other => end(other),
     };
+    // Ranges, not `abs`: `i64::MIN.abs()` overflows.
     let drift = |ppm: i64| {
-        if ppm.abs() > DRIFT_PPM_MAX {
-            Err(format!("drift {ppm} ppm is beyond ±{DRIFT_PPM_MAX}"))
-        } else {
+        if (-DRIFT_PPM_MAX..=DRIFT_PPM_MAX).contains(&ppm) {
             Ok(())
+        } else {
+            Err(format!("drift {ppm} ppm is beyond ±{DRIFT_PPM_MAX}"))
+        }
+    };
+    let jump = |ms: i64| {
+        if (-JUMP_MS_MAX..=JUMP_MS_MAX).contains(&ms) {
+            Ok(())
+        } else {
+            Err(format!("jump {ms} ms is beyond ±{JUMP_MS_MAX}"))
+        }
+    };
+    let delay = |ms: u64| {
+        if ms <= DELAY_MS_MAX {
+            Ok(())
+        } else {
+            Err(format!("delay {ms} ms is beyond the limit of {DELAY_MS_MAX}"))
         }
     };
     match kind {
         FaultKind::PartitionRedis { node: t }
         | FaultKind::Isolate { node: t }
-        | FaultKind::Latency { node: t, .. }
         | FaultKind::Hold { node: t }
         | FaultKind::Pause { node: t }
         | FaultKind::PauseAt { node: t, .. }
-        | FaultKind::ClockJump { node: t, .. }
         | FaultKind::Crash { node: t }
         | FaultKind::Stop { node: t }
         | FaultKind::RemoveNode { node: t } => node(t),
@@ -294,6 +353,10 @@ fn check(kind: &FaultKind, nodes: &[String]) -> Result<(), String> {
         FaultKind::Loss { node: t, .. } => node(t),
         FaultKind::ClockDrift { node: t, drift_ppm } => node(t).and(drift(*drift_ppm)),
         FaultKind::RedisClockDrift { drift_ppm } => drift(*drift_ppm),
+        FaultKind::Latency { node: t, latency_ms } => node(t).and(delay(*latency_ms)),
+        FaultKind::ClockJump { node: t, jump_ms } => node(t).and(jump(*jump_ms)),
+        FaultKind::RedisClockJump { jump_ms } => jump(*jump_ms),
+        FaultKind::RedisSlow { delay_ms } => delay(*delay_ms),
         FaultKind::RedisRestart { persistence: Some(persistence) }
             if model::Persistence::parse(persistence).is_none() =>
         {
@@ -344,12 +407,37 @@ mod tests {
             FaultKind::RedisRestart { persistence: Some("disk".into()) },
             FaultKind::IsolateSet { count: 3 },
             FaultKind::Loss { node: Target::Leader, rate: 1.5 },
+            FaultKind::ClockDrift { node: Target::Leader, drift_ppm: i64::MIN },
+            FaultKind::RedisClockDrift { drift_ppm: i64::MIN },
+            FaultKind::ClockJump { node: Target::Leader, jump_ms: i64::MIN },
+            FaultKind::ClockJump { node: Target::Leader, jump_ms: i64::MAX },
+            FaultKind::RedisClockJump { jump_ms: i64::MAX },
+            FaultKind::Latency { node: Target::Leader, latency_ms: u64::MAX },
+            FaultKind::RedisSlow { delay_ms: u64::MAX },
         ];
         for kind in bad {
             let schedule = FaultSchedule { faults: vec![Fault { at_ms: 0, duration_ms: 1, kind }] };
             let err = schedule.validate(&nodes).unwrap_err().to_string();
             assert!(err.starts_with("fault 0 (") && !err.contains('\n'), "{err}");
         }
+    }
+
+    #[test]
+    fn times_and_sizes_beyond_their_limits_are_refused() {
+        let nodes = vec!["node-1".to_owned()];
+        let pause = |at_ms, duration_ms| Fault { at_ms, duration_ms, kind: FaultKind::Pause { node: Target::Leader } };
+        for fault in [pause(u64::MAX, 1), pause(0, u64::MAX), pause(FAULT_AT_MS_MAX + 1, 0)] {
+            let err = FaultSchedule { faults: vec![fault.clone()] }.validate(&nodes).unwrap_err().to_string();
+            assert!(err.contains("beyond the limit") && !err.contains('\n'), "{err}");
+            assert!(fault.end() >= fault.start(), "end saturates");
+        }
+        let many = FaultSchedule { faults: vec![pause(0, 1); FAULTS_MAX + 1] };
+        assert!(many.validate(&nodes).unwrap_err().to_string().starts_with("schedule too large"));
+        let crowd: Vec<String> = (1..=NODES_MAX + 1).map(|i| format!("node-{i}")).collect();
+        let err = FaultSchedule::default().validate(&crowd).unwrap_err().to_string();
+        assert!(err.contains("nodes"), "{err}");
+        let at_limits = FaultSchedule { faults: vec![pause(FAULT_AT_MS_MAX, FAULT_DURATION_MS_MAX); FAULTS_MAX] };
+        assert!(at_limits.validate(&nodes).is_ok());
     }
 
     #[test]

@@ -38,7 +38,10 @@ mod wire;
 mod world;
 
 pub use clock::{true_now_us, ClockTrace, SimClock, TrueTime, DRIFT_PPM_MAX, EPOCH_UNIX_MS};
-pub use fault::{Fault, FaultKind, FaultSchedule, Moment, ScheduleError, Target};
+pub use fault::{
+    Fault, FaultKind, FaultSchedule, Moment, ScheduleError, Target, DELAY_MS_MAX, FAULTS_MAX, FAULT_AT_MS_MAX,
+    FAULT_DURATION_MS_MAX, JUMP_MS_MAX, NODES_MAX,
+};
 pub use gate::{Gate, Gated, NodeSpawner};
 pub use history::{first_divergence, trace_hash, Divergence, Event, EventKind, History, Recorder};
 pub use http::{http_client, HEALTH_PORT};

@@ -83,6 +83,11 @@ impl Profile {
         }
     }
 
+    /// Whether the profile's schedules may restart Redis.
+    pub fn restarts_redis(self) -> bool {
+        matches!(self, Profile::Redis | Profile::All | Profile::Cache)
+    }
+
     fn families(self, rng: &mut SimRng) -> Vec<Profile> {
         match self {
             Profile::All => {

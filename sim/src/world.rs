@@ -68,6 +68,13 @@ impl SimConfig {
     pub fn node_names(&self) -> Vec<String> {
         (1..=self.nodes).map(|i| format!("node-{i}")).collect()
     }
+
+    /// Every node there will be: those the run starts with, then those its schedule's
+    /// `add-node` faults add (`node-<n+1>`, ...).
+    pub fn all_node_names(&self) -> Vec<String> {
+        let added = self.schedule.faults.iter().filter(|f| f.kind == FaultKind::AddNode).count();
+        (1..=self.nodes.saturating_add(added)).map(|i| format!("node-{i}")).collect()
+    }
 }
 
 /// A host's software failed.
@@ -143,6 +150,9 @@ pub fn simulate_with_clients(
     program: NodeProgram,
     clients: Vec<(String, NodeProgram)>,
 ) -> Result<Run, SimError> {
+    // Every schedule is checked against the limits before it runs, whoever wrote it: the
+    // arithmetic of the world relies on them.
+    config.schedule.validate(&config.all_node_names()).map_err(|e| SimError { at_ms: 0, message: e.to_string() })?;
     World::new(config, program, clients).run()
 }
 
@@ -281,7 +291,7 @@ impl<'a> World<'a> {
                             if matches!(fault.kind, FaultKind::PauseAt { .. }) {
                                 // Armed until the safety phase ends; healed once it fired.
                                 timeline.insert((safety_us.max(now_us), sequence), Action::Disarm(active.clone()));
-                                armed.push((active, fault.duration_ms * 1000));
+                                armed.push((active, fault.duration_ms.saturating_mul(1000)));
                             } else {
                                 let heal_us = (fault.end().as_micros() as u64).min(safety_us).max(now_us);
                                 timeline.insert((heal_us, sequence), Action::Heal(active));
@@ -516,7 +526,7 @@ impl World<'_> {
             FaultKind::ClockDrift { drift_ppm, .. } => {
                 self.node(&nodes[0]).clock.set_drift(if on { *drift_ppm } else { 0 })
             }
-            FaultKind::ClockJump { jump_ms, .. } if on => self.node(&nodes[0]).clock.jump(jump_ms * 1000),
+            FaultKind::ClockJump { jump_ms, .. } if on => self.node(&nodes[0]).clock.jump(jump_ms.saturating_mul(1000)),
             FaultKind::Crash { .. } => self.crash(&nodes[0], on),
             FaultKind::Stop { .. } => self.stop(&nodes[0], on),
             FaultKind::RedisRestart { .. } => self.restart_redis(on),
@@ -524,7 +534,7 @@ impl World<'_> {
             FaultKind::RedisSlow { delay_ms } => {
                 self.redis.set_delay(if on { Duration::from_millis(*delay_ms) } else { Duration::ZERO })
             }
-            FaultKind::RedisClockJump { jump_ms } if on => self.redis_clock.jump(jump_ms * 1000),
+            FaultKind::RedisClockJump { jump_ms } if on => self.redis_clock.jump(jump_ms.saturating_mul(1000)),
             FaultKind::RedisClockDrift { drift_ppm } => self.redis_clock.set_drift(if on { *drift_ppm } else { 0 }),
             FaultKind::AddNode if on => {
                 let name = format!("node-{}", self.nodes.iter().filter(|n| !n.client).count() + 1);

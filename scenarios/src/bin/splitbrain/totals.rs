@@ -1,0 +1,133 @@
+//! A campaign's totals per scenario, the summary table, and the JSON report that shards of
+//! one campaign write and `merge` adds up.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+/// A campaign's totals for one scenario.
+#[derive(Debug, Default, Clone, Serialize, Deserialize)]
+pub struct Totals {
+    /// Runs finished.
+    pub runs: u64,
+    /// Violations by property.
+    pub violations: BTreeMap<String, u64>,
+    /// Verdicts that could not be decided.
+    pub unknown: u64,
+    /// Every failover time measured, seconds (kept so that shards merge exactly).
+    #[serde(rename = "failover_samples_s")]
+    pub failovers: Vec<f64>,
+}
+
+impl Totals {
+    /// Adds `other`'s figures to these.
+    pub fn add(&mut self, other: &Totals) {
+        self.runs += other.runs;
+        self.unknown += other.unknown;
+        for (property, n) in &other.violations {
+            *self.violations.entry(property.clone()).or_default() += n;
+        }
+        self.failovers.extend(&other.failovers);
+    }
+}
+
+/// A failure a campaign found, as its report lists it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Listed {
+    /// The scenario.
+    pub scenario: String,
+    /// The seed.
+    pub seed: String,
+    /// The mutant, if one ran.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mutant: Option<String>,
+    /// The violated property.
+    pub property: String,
+    /// Its failure file.
+    pub file: String,
+    /// The command that runs it again.
+    pub replay: String,
+}
+
+/// A campaign's report (`fuzz --report`), or several shards' merged (`merge --report`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Report {
+    /// The splitbrain version that wrote it.
+    pub version: String,
+    /// The campaign's base seed.
+    pub campaign_seed: String,
+    /// The shards it covers (`1/4`, ...).
+    pub shards: Vec<String>,
+    /// Seeds per scenario for the whole campaign, if it was bounded by seeds.
+    pub seeds: Option<u64>,
+    /// Wall seconds (the longest shard's, when merged).
+    pub seconds: f64,
+    /// Whether a signal cut it short (any shard's, when merged).
+    pub interrupted: bool,
+    /// Totals per scenario.
+    pub scenarios: BTreeMap<String, TotalsWithSummary>,
+    /// The failures found.
+    pub failures: Vec<Listed>,
+}
+
+/// Totals with their failover summary beside (for readers of the JSON).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct TotalsWithSummary {
+    /// The figures.
+    #[serde(flatten)]
+    pub totals: Totals,
+    /// min, median, p99, max of the failover samples, seconds.
+    #[serde(default)]
+    pub failover_s: Option<BTreeMap<String, f64>>,
+}
+
+impl TotalsWithSummary {
+    /// `totals` with its summary.
+    pub fn of(totals: &Totals) -> TotalsWithSummary {
+        let failover_s = quantiles(&totals.failovers).map(|(min, median, p99, max)| {
+            [("min", min), ("median", median), ("p99", p99), ("max", max)]
+                .into_iter()
+                .map(|(k, v)| (k.to_owned(), v))
+                .collect()
+        });
+        TotalsWithSummary { totals: totals.clone(), failover_s }
+    }
+}
+
+impl Report {
+    /// Writes the report as pretty JSON.
+    pub fn save(&self, path: &Path) -> Result<(), String> {
+        let json = serde_json::to_string_pretty(self).expect("reports serialize");
+        std::fs::write(path, json).map_err(|e| format!("cannot write {}: {e}", path.display()))
+    }
+
+    /// Reads a report; errors are one line.
+    pub fn load(path: &Path) -> Result<Report, String> {
+        let text = scenarios::limits::read_input(path)?;
+        serde_json::from_str(&text).map_err(|e| format!("{} is not a fuzz report of this version: {e}", path.display()))
+    }
+}
+
+/// min, median, p99, max.
+pub fn quantiles(samples: &[f64]) -> Option<(f64, f64, f64, f64)> {
+    sim::check::Failovers { samples_s: samples.to_vec() }.summary()
+}
+
+/// The summary table: a row per scenario, a line per violated property.
+pub fn summary(totals: &BTreeMap<String, Totals>) {
+    println!(
+        "{:<18} {:>6} {:>10} {:>8}  failover s: {:>6} {:>6} {:>6} {:>6}",
+        "scenario", "runs", "violations", "unknown", "min", "median", "p99", "max"
+    );
+    for (name, t) in totals {
+        let violations: u64 = t.violations.values().sum();
+        let figures = quantiles(&t.failovers)
+            .map(|(a, b, c, d)| format!("{a:>6.2} {b:>6.2} {c:>6.2} {d:>6.2}"))
+            .unwrap_or_else(|| format!("{:>6} {:>6} {:>6} {:>6}", "-", "-", "-", "-"));
+        println!("{name:<18} {:>6} {violations:>10} {:>8}              {figures}", t.runs, t.unknown);
+        for (property, n) in &t.violations {
+            println!("{:<18}   {n} × {property}", "");
+        }
+    }
+}
