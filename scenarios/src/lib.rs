@@ -10,8 +10,10 @@
 #![warn(missing_docs)]
 
 pub mod campaign;
+pub mod cause;
 mod expect;
 mod failure;
+pub mod lease_op;
 pub mod limits;
 pub mod report;
 

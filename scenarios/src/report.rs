@@ -13,7 +13,9 @@ use std::fmt::Write;
 use sim::check::{at, Outcome as Decided, Term};
 use sim::{Event, EventKind, Fault, FaultKind, Run};
 
+use crate::cause::Cause;
 use crate::failure::FailureFile;
+use crate::lease_op::{Effect, LeaseOp};
 use crate::Outcome;
 
 /// Plot width in pixels (the labels' column comes on top).
@@ -32,6 +34,11 @@ pub fn html(file: &FailureFile, path: &str, outcome: &Outcome) -> String {
     let evidence: Vec<&Event> = violated.map(|v| v.evidence.iter().collect()).unwrap_or_default();
     let spans = Spans::of(run);
     let terms = sim::check::terms(&run.events);
+    let key = crate::find(&file.scenario).map(|s| s.key).unwrap_or("leader");
+    let evidence_owned: Vec<Event> = evidence.iter().map(|e| (*e).clone()).collect();
+    let cause = crate::cause::second_leader(&run.events, key, &evidence_owned);
+    let band = band(&terms, &evidence);
+    let ops = crate::lease_op::lease_ops(&run.events, key);
 
     let mut page = String::new();
     let title = format!("{} under {}", file.scenario, file.seed);
@@ -63,6 +70,13 @@ pub fn html(file: &FailureFile, path: &str, outcome: &Outcome) -> String {
         }
         None => page.push_str("<div class=\"verdict good\"><b>Every property held in this replay.</b></div>\n"),
     }
+    if let Some(cause) = &cause {
+        let _ = writeln!(
+            page,
+            "<div class=\"cause\"><b>What let the second leader in:</b> {}</div>",
+            esc(&cause.sentence())
+        );
+    }
     for v in outcome.verdicts.iter().filter(|v| Some(*v) != violated) {
         let _ = writeln!(
             page,
@@ -80,27 +94,19 @@ pub fn html(file: &FailureFile, path: &str, outcome: &Outcome) -> String {
 
     let lanes = Lanes::of(run, &terms, &spans);
     page.push_str("<h2>The whole run</h2>\n");
-    page.push_str(&timeline(run, &lanes, &spans, &terms, &evidence, (0, run.end_us)));
+    let marks = Marks { terms: &terms, evidence: &evidence, band, ops: &[] };
+    page.push_str(&timeline(run, &lanes, &spans, &marks, (0, run.end_us)));
     if let (Some(first), Some(last)) = (evidence.iter().map(|e| e.at_us).min(), evidence.iter().map(|e| e.at_us).max())
     {
-        // The evidence with room either side: a quarter of its own length, at least 2 s.
-        let margin = ((last - first) / 4).max(2_000_000);
+        // The evidence and what caused it, with room either side: a quarter of their length,
+        // at least 1 s.
+        let first = cause.as_ref().and_then(|c| c.ops().first().map(|op| op.sent_us)).map_or(first, |s| s.min(first));
+        let margin = ((last - first) / 4).max(1_000_000);
         let window = (first.saturating_sub(margin), (last + margin).min(run.end_us));
         let _ = writeln!(page, "<h2>The violation, from {} to {}</h2>", at(window.0), at(window.1));
-        page.push_str(&timeline(run, &lanes, &spans, &terms, &evidence, window));
-        page.push_str(
-            "<h2>The evidence</h2>\n<table class=\"evidence\"><tr><th>time</th><th>who</th><th>event</th></tr>\n",
-        );
-        for e in &evidence {
-            let _ = writeln!(
-                page,
-                "<tr><td>{}</td><td>{}</td><td><code>{}</code></td></tr>",
-                at(e.at_us),
-                esc(&sim::check::who(e)),
-                esc(&describe(&e.kind))
-            );
-        }
-        page.push_str("</table>\n");
+        let marks = Marks { ops: &ops, ..marks };
+        page.push_str(&timeline(run, &lanes, &spans, &marks, window));
+        page.push_str(&evidence_table(&evidence, cause.as_ref()));
     }
     page.push_str(LEGEND);
     page.push_str(
@@ -325,15 +331,79 @@ fn epoch_colour(epoch: u64) -> String {
     format!("hsl({:.0},62%,48%)", (epoch as f64 * 137.508) % 360.0)
 }
 
+/// What a timeline marks beyond the run itself.
+#[derive(Clone, Copy)]
+struct Marks<'a> {
+    terms: &'a [Term],
+    evidence: &'a [&'a Event],
+    /// The violation's window: the overlap of two terms, or the evidence's span.
+    band: Option<(u64, u64)>,
+    /// Lease operations to mark (the zoomed view only).
+    ops: &'a [LeaseOp],
+}
+
+/// The violation's window: where the evidence's terms overlap, else from its first event to
+/// its last.
+fn band(terms: &[Term], evidence: &[&Event]) -> Option<(u64, u64)> {
+    let theirs: Vec<&Term> = terms.iter().filter(|t| evidence.iter().any(|e| e.seq == t.acquired.seq)).collect();
+    if let [a, b, ..] = theirs[..] {
+        let (from, until) = (a.from_us.max(b.from_us), a.until_us.min(b.until_us));
+        if from < until {
+            return Some((from, until));
+        }
+    }
+    Some((evidence.iter().map(|e| e.at_us).min()?, evidence.iter().map(|e| e.at_us).max()?))
+}
+
+/// The evidence in words, then the lease operations that caused it.
+fn evidence_table(evidence: &[&Event], cause: Option<&Cause>) -> String {
+    let mut table =
+        "<h2>The evidence</h2>\n<table class=\"evidence\"><tr><th>time</th><th>who</th><th>what</th></tr>\n".to_owned();
+    let mut rows: Vec<(u64, String, String)> =
+        evidence.iter().map(|e| (e.at_us, sim::check::who(e), event_words(&e.kind))).collect();
+    for op in cause.map(Cause::ops).unwrap_or_default() {
+        let reply = op.reply.as_deref().map_or("no reply".to_owned(), |r| format!("answered {r}"));
+        let role = match op.effect {
+            Effect::Removed => " — removed the lease",
+            Effect::Granted => " — took the lease",
+            Effect::Extended => " — kept the lease alive",
+            Effect::Nothing => "",
+        };
+        rows.push((op.sent_us, op.who.clone(), format!("sent {}, {reply}{role}", op.command)));
+    }
+    rows.sort_by_key(|r| r.0);
+    for (at_us, who, what) in rows {
+        let _ = writeln!(table, "<tr><td>{}</td><td>{}</td><td>{}</td></tr>", at(at_us), esc(&who), esc(&what));
+    }
+    table.push_str("</table>\n");
+    table
+}
+
+/// An event in words, for the evidence table (the exact JSON is in the tooltip's file).
+fn event_words(kind: &EventKind) -> String {
+    let until = |deadline_true_us: &u64| format!("until {}", at(*deadline_true_us));
+    match kind {
+        EventKind::Acquired { epoch, deadline_true_us, .. } => {
+            format!("acquired the lease with epoch {epoch}, believing {}", until(deadline_true_us))
+        }
+        EventKind::Renewed { epoch, deadline_true_us, .. } => {
+            format!("renewed epoch {epoch}, believing {}", until(deadline_true_us))
+        }
+        EventKind::Believes { epoch, deadline_true_us, .. } => {
+            format!("believes it leads with epoch {epoch} {}", until(deadline_true_us))
+        }
+        EventKind::Released { epoch } => format!("released epoch {epoch}"),
+        EventKind::SteppedDown { epoch, reason } => format!("stepped down from epoch {epoch}: {reason}"),
+        EventKind::FencedWrite { epoch, accepted, value, .. } => {
+            format!("fenced write {value:?} with epoch {epoch}: {}", if *accepted { "accepted" } else { "rejected" })
+        }
+        other => describe(other),
+    }
+}
+
 /// One SVG timeline of `window` (µs).
-fn timeline(
-    run: &Run,
-    lanes: &Lanes,
-    spans: &Spans,
-    terms: &[Term],
-    evidence: &[&Event],
-    window: (u64, u64),
-) -> String {
+fn timeline(run: &Run, lanes: &Lanes, spans: &Spans, marks: &Marks<'_>, window: (u64, u64)) -> String {
+    let (terms, evidence) = (marks.terms, marks.evidence);
     let (t0, t1) = window;
     let span = (t1 - t0).max(1) as f64;
     let x = |us: u64| LABEL_W + (us.clamp(t0, t1) - t0) as f64 / span * PLOT_W;
@@ -368,8 +438,7 @@ fn timeline(
         tick += step;
     }
     // The violation's window.
-    if let (Some(first), Some(last)) = (evidence.iter().map(|e| e.at_us).min(), evidence.iter().map(|e| e.at_us).max())
-    {
+    if let Some((first, last)) = marks.band {
         if visible(first, last) {
             let (a, b) = (x(first), x(last).max(x(first) + 2.0));
             let _ = writeln!(
@@ -509,7 +578,7 @@ fn timeline(
         );
         if b - a > 26.0 {
             let _ =
-                writeln!(svg, "<text class=\"epoch\" x=\"{:.1}\" y=\"{}\">e{}</text>", a + 3.0, y + 30.0, term.epoch);
+                writeln!(svg, "<text class=\"epoch\" x=\"{:.1}\" y=\"{}\">e{}</text>", a + 5.0, y + 30.0, term.epoch);
         }
     }
     // Marks: fenced writes above the bar, cache reads and writes below it.
@@ -545,15 +614,19 @@ fn timeline(
             _ => {}
         }
     }
-    // The evidence, circled.
+    lease_marks(&mut svg, lanes, marks.ops, &x, &visible);
+    // The evidence: a red stroke through the lane and a ring under the bar, clear of the
+    // epoch label (drawn from 5 px right of the bar's start).
     for e in evidence.iter().filter(|e| visible(e.at_us, e.at_us)) {
-        let y = lanes.y(&e.node).map_or(ROW_H / 2.0, |y| y + LANE_H / 2.0);
+        let (ex, y) = (x(e.at_us), lanes.y(&e.node).unwrap_or(0.0));
         let _ = writeln!(
             svg,
-            "<circle class=\"evidence\" cx=\"{:.1}\" cy=\"{y:.1}\" r=\"9\"><title>evidence: {} {} at {}</title></circle>",
-            x(e.at_us),
+            "<g class=\"evidence\"><line x1=\"{ex:.1}\" y1=\"{:.1}\" x2=\"{ex:.1}\" y2=\"{:.1}\"/><circle cx=\"{ex:.1}\" cy=\"{:.1}\" r=\"4\"/><title>evidence: {} {} at {}</title></g>",
+            y + 2.0,
+            y + LANE_H - 2.0,
+            y + LANE_H - 8.0,
             esc(&sim::check::who(e)),
-            esc(&describe(&e.kind)),
+            esc(&event_words(&e.kind)),
             at(e.at_us)
         );
     }
@@ -564,6 +637,50 @@ fn timeline(
     );
     svg.push_str("</svg>\n");
     svg
+}
+
+/// Lease operations as marks at the top of each sender's lane: a square for a grant, a dot
+/// for a renewal, a red cross for a removal, a small tick for the rest; the name of the
+/// command beside the mark when there is room before the lane's next one.
+fn lease_marks(
+    svg: &mut String,
+    lanes: &Lanes,
+    ops: &[LeaseOp],
+    x: &dyn Fn(u64) -> f64,
+    visible: &dyn Fn(u64, u64) -> bool,
+) {
+    let shown: Vec<&LeaseOp> = ops.iter().filter(|op| visible(op.sent_us, op.sent_us)).collect();
+    for (i, op) in shown.iter().enumerate() {
+        let Some(y) = lanes.y(&op.node) else { continue };
+        let (ox, my) = (x(op.sent_us), y + 9.0);
+        let reply = op.reply.as_deref().map_or("no reply".to_owned(), |r| format!("answered {r}"));
+        let title = format!("{} sent {} at {}, {reply}", op.who, op.command, at(op.sent_us));
+        let (class, shape) = match op.effect {
+            Effect::Granted => {
+                ("op granted", format!("<rect x=\"{:.1}\" y=\"{:.1}\" width=\"7\" height=\"7\"/>", ox - 3.5, my - 3.5))
+            }
+            Effect::Extended => ("op extended", format!("<circle cx=\"{ox:.1}\" cy=\"{my:.1}\" r=\"3\"/>")),
+            Effect::Removed => {
+                ("op removed", format!("<path d=\"M{:.1} {:.1} l8 8 m0 -8 l-8 8\"/>", ox - 4.0, my - 4.0))
+            }
+            Effect::Nothing => (
+                "op other",
+                format!("<line x1=\"{ox:.1}\" y1=\"{:.1}\" x2=\"{ox:.1}\" y2=\"{:.1}\"/>", my - 3.0, my + 3.0),
+            ),
+        };
+        let _ = writeln!(svg, "<g class=\"{class}\">{shape}<title>{}</title></g>", esc(&title));
+        let next = shown[i + 1..].iter().find(|o| o.node == op.node).map_or(LABEL_W + PLOT_W, |o| x(o.sent_us));
+        let label = op.command.strip_prefix("EVALSHA ").unwrap_or(&op.command);
+        if next - ox > 40.0 && op.effect != Effect::Nothing {
+            let _ = writeln!(
+                svg,
+                "<text class=\"opname\" x=\"{:.1}\" y=\"{:.1}\">{}</text>",
+                ox + 6.0,
+                my + 3.5,
+                esc(&clip(label, next - ox - 8.0))
+            );
+        }
+    }
 }
 
 /// The believed leaders over time: (from, until, holders) for each stretch between changes.
@@ -650,7 +767,11 @@ svg{display:block;overflow:visible}\
 .cacheread{fill:#2b8cc4}.cachewrite{fill:#1d2330}\
 .violation{fill:#e53935;opacity:.12}\
 .none{fill:#d5d9e0}.one{fill:#5cb85c}.many{fill:#e53935}\
-.evidence{fill:none;stroke:#e53935;stroke-width:2.5}\
+.evidence line{stroke:#e53935;stroke-width:2}.evidence circle{fill:#fff;stroke:#e53935;stroke-width:2}\
+.cause{padding:8px 14px;border-left:4px solid #e53935;background:#fff6f6;margin:8px 0;max-width:1240px}\
+.op rect,.op circle{stroke:#1d2330;stroke-width:.6}.op.granted rect{fill:#2e7d32}.op.extended circle{fill:#7cb342}\
+.op.removed path{stroke:#c62828;stroke-width:2.2}.op.other line{stroke:#8a909c;stroke-width:1}\
+.opname{font:9px system-ui,sans-serif;fill:#3a3f4a}\
 .legend span{display:inline-block;margin-right:16px;font-size:12px}\
 .legend i{display:inline-block;width:14px;height:10px;margin-right:5px;vertical-align:middle;border-radius:2px}\
 table.evidence{border-collapse:collapse;font-size:12px}table.evidence td,table.evidence th{border-bottom:1px solid #e3e6eb;padding:3px 10px;text-align:left;vertical-align:top}";
@@ -667,5 +788,6 @@ const LEGEND: &str = "<h2>Legend</h2><p class=\"legend\">\
 <span><i style=\"background:#5cb85c\"></i>one believed leader</span>\
 <span><i style=\"background:#e53935\"></i>two or more (split brain)</span>\
 <span><i style=\"background:#d5d9e0\"></i>none</span>\
-<span><i style=\"background:#fff;border:2px solid #e53935\"></i>the violation's events, and its window banded red</span>\
+<span><i style=\"background:#fff;border:2px solid #e53935\"></i>the violation's events (red stroke), and the overlap banded red</span>\
+<span>zoomed view, top of each lane: ■ lease taken (SET NX, acquire) · ● kept alive (PEXPIRE, renew) · ✕ removed (DEL, release) · | other commands on the key</span>\
 </p>\n<p class=\"meta\">Hover any shape for its exact times.</p>\n";

@@ -143,6 +143,7 @@ fn a_planted_bug_is_found_and_its_replay_gives_the_same_verdict_and_hash() {
         .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(1), "{stdout}");
+    assert!(stdout.contains("cause: ") && stdout.contains("with a plain DEL"), "{stdout}");
     let replay = stdout.lines().find_map(|l| l.trim().strip_prefix("replay: ")).expect("a replay command").to_owned();
     let file = stdout.lines().find_map(|l| l.trim().strip_prefix("failure file: ")).expect("a failure file");
     let failure: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(dir.join(file)).unwrap()).unwrap();
@@ -185,6 +186,9 @@ fn a_planted_bug_is_found_and_its_replay_gives_the_same_verdict_and_hash() {
     assert!(html.contains("<svg") && html.contains("class=\"evidence\""), "{html}");
     let escaped = explanation.replace('&', "&amp;").replace('"', "&quot;").replace('>', "&gt;").replace('<', "&lt;");
     assert!(html.contains(&escaped), "{html}");
+    // The page names what let the second leader in: the mutant's plain DEL of another's lease.
+    assert!(html.contains("What let the second leader in:") && html.contains("with a plain DEL"), "{html}");
+    assert!(html.contains("class=\"op removed\""), "the DEL is marked in the zoomed view");
     // Nothing to fetch: no scripts, stylesheets, images or fonts from anywhere.
     assert!(!html.contains("src=") && !html.contains("<link") && !html.contains("url("), "{html}");
     std::fs::remove_dir_all(&dir).unwrap();

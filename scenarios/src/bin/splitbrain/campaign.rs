@@ -287,8 +287,11 @@ impl Plan {
         let path = self.failures.join(format!("{}-{seed}{mutant}.json", scenario.name));
         file.save(&path)?;
         let replay = crate::replay_command(&scenario.name, seed, self.subject);
+        let cause = scenarios::cause::second_leader(&outcome.run.events, scenario.key, &verdict.evidence)
+            .map(|c| format!("\n  cause: {}", c.sentence()))
+            .unwrap_or_default();
         progress.println(&format!(
-            "\nVIOLATION in {} under seed {seed}: {:?}\n  {}\n  failure file: {}\n  replay: {replay}",
+            "\nVIOLATION in {} under seed {seed}: {:?}\n  {}{cause}\n  failure file: {}\n  replay: {replay}",
             scenario.name,
             verdict.property,
             verdict.explanation,
