@@ -228,3 +228,31 @@ pub fn believed_leaders(events: &[Event], at_us: u64) -> Vec<(String, u64)> {
         })
         .collect()
 }
+
+/// A command argument or bulk reply as the history records it (`{:?}` of its bytes,
+/// `"SET"`) back to its text.
+pub fn unquote(arg: &str) -> String {
+    let Some(inner) = arg.strip_prefix('"').and_then(|a| a.strip_suffix('"')) else { return arg.to_owned() };
+    let mut out = String::with_capacity(inner.len());
+    let mut chars = inner.chars();
+    while let Some(c) = chars.next() {
+        if c != '\\' {
+            out.push(c);
+            continue;
+        }
+        match chars.next() {
+            Some('n') => out.push('\n'),
+            Some('r') => out.push('\r'),
+            Some('t') => out.push('\t'),
+            Some('0') => out.push('\0'),
+            Some('u') => {
+                // `\u{1f600}`
+                let code: String = chars.by_ref().skip(1).take_while(|c| *c != '}').collect();
+                out.extend(u32::from_str_radix(&code, 16).ok().and_then(char::from_u32));
+            }
+            Some(other) => out.push(other),
+            None => {}
+        }
+    }
+    out
+}

@@ -43,7 +43,7 @@ use std::hash::BuildHasherDefault;
 
 use super::{at, Property, Verdict};
 use crate::clock::ClockTrace;
-use crate::history::{Event, EventKind};
+use crate::history::{unquote, Event, EventKind};
 use crate::seed::SimRng;
 
 /// A lease object: the lease key and the counter that hands out its epochs.
@@ -347,28 +347,6 @@ fn classify(args: &[String], keys: &LeaseKeys, strings: &mut Strings) -> Option<
         "DEL" | "UNLINK" if args[1..].contains(&keys.lease) => Some(Call::Del { others: args.len() as i64 - 2 }),
         _ => None,
     }
-}
-
-/// Undoes the history's `{:?}` quoting of bulk strings.
-fn unquote(arg: &str) -> String {
-    let Some(inner) = arg.strip_prefix('"').and_then(|a| a.strip_suffix('"')) else { return arg.to_owned() };
-    let mut out = String::with_capacity(inner.len());
-    let mut chars = inner.chars();
-    while let Some(c) = chars.next() {
-        if c != '\\' {
-            out.push(c);
-            continue;
-        }
-        match chars.next() {
-            Some('n') => out.push('\n'),
-            Some('t') => out.push('\t'),
-            Some('r') => out.push('\r'),
-            Some('0') => out.push('\0'),
-            Some(other) => out.push(other),
-            None => {}
-        }
-    }
-    out
 }
 
 fn parse_reply(reply: &str, strings: &mut Strings) -> Reply {

@@ -20,6 +20,8 @@ pub struct Progress {
     bar: Option<ProgressBar>,
     total: Total,
     unit: &'static str,
+    /// What the second count counts (`violation(s)`).
+    counted: &'static str,
     started: Instant,
     last_line: Instant,
 }
@@ -42,14 +44,20 @@ impl Progress {
             bar
         });
         let now = Instant::now();
-        Progress { bar, total, unit, started: now, last_line: now }
+        Progress { bar, total, unit, counted: "violation(s)", started: now, last_line: now }
+    }
+
+    /// The second count names something other than violations.
+    pub fn counting(mut self, counted: &'static str) -> Progress {
+        self.counted = counted;
+        self
     }
 
     /// `done` units so far, with `violations` found.
     pub fn update(&mut self, done: u64, violations: u64) {
         let elapsed = self.started.elapsed();
         let rate = done as f64 / elapsed.as_secs_f64().max(1e-9);
-        let words = format!("{rate:.1} {}/s · {violations} violation(s)", self.unit);
+        let words = format!("{rate:.1} {}/s · {violations} {}", self.unit, self.counted);
         match &self.bar {
             Some(bar) => {
                 match self.total {
@@ -74,7 +82,7 @@ impl Progress {
             Total::Time(_) => done.to_string(),
         };
         let rate = done as f64 / elapsed.max(1e-9);
-        format!("[{elapsed:6.1} s] {of} {}, {rate:.1} {}/s, {violations} violation(s)", self.unit, self.unit)
+        format!("[{elapsed:6.1} s] {of} {}, {rate:.1} {}/s, {violations} {}", self.unit, self.unit, self.counted)
     }
 
     /// Prints `line` on stdout, above the bar.

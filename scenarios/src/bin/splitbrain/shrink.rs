@@ -13,7 +13,7 @@ use crate::progress::Progress;
 /// Saves every smaller file as it is found and stops on a signal.
 struct Saver {
     out: PathBuf,
-    saved: Option<usize>,
+    smaller_files: u64,
     error: Option<String>,
     progress: Progress,
     steps: u64,
@@ -23,12 +23,12 @@ impl ShrinkHooks for Saver {
     fn step(&mut self, what: &str) {
         self.steps += 1;
         self.progress.eprintln(&format!("  {what}"));
-        self.progress.update(self.steps, 1);
+        self.progress.update(self.steps, self.smaller_files);
     }
 
     fn smaller(&mut self, file: &FailureFile) {
         match file.save(&self.out) {
-            Ok(()) => self.saved = Some(file.schedule.faults.len()),
+            Ok(()) => self.smaller_files += 1,
             Err(e) => self.error = Some(e),
         }
     }
@@ -55,10 +55,12 @@ pub fn shrink(args: ShrinkArgs) -> Result<Exit, String> {
         failure.seed,
         failure.file.property()
     );
-    let progress = Progress::new(crate::progress::Total::Count(before as u64 * 4 + 8), "runs");
-    let mut saver = Saver { out: out.clone(), saved: None, error: None, progress, steps: 0 };
+    // Steps are reported smaller schedules; their number is not known in advance, so the bar
+    // counts them against the faults there are to drop.
+    let progress = Progress::new(crate::progress::Total::Count(before as u64 + 1), "steps").counting("smaller file(s)");
+    let mut saver = Saver { out: out.clone(), smaller_files: 0, error: None, progress, steps: 0 };
     let (file, outcome) = failure.shrink(&mut saver)?;
-    saver.progress.finish(saver.steps, 1);
+    saver.progress.finish(saver.steps, saver.smaller_files);
     if let Some(e) = saver.error {
         return Err(e);
     }

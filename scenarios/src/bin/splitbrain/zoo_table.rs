@@ -48,7 +48,7 @@ pub fn zoo(args: ZooArgs) -> Result<Exit, String> {
         let &(bug, stream) = work.get(next.fetch_add(1, Ordering::Relaxed) as usize)?;
         Some(hunt(bug, stream, streams, budget, base, stop))
     })?;
-    let mut progress = Progress::new(Total::Count(total), "streams");
+    let mut progress = Progress::new(Total::Count(total), "streams").counting("escaped");
     let mut hunts: Vec<Hunt> = Vec::new();
     let mut escaped = 0;
     let interrupted = crate::collect::collect(&pool, &mut progress, |hunt, _| {
