@@ -5,7 +5,7 @@
 
 use sim::{Event, EventKind};
 
-use crate::lease_op::{lease_ops, Effect, LeaseOp};
+use crate::lease_op::{Effect, LeaseOp};
 
 /// What let the second leader in.
 #[derive(Debug, Clone)]
@@ -62,13 +62,14 @@ fn secs(us: u64) -> String {
 }
 
 /// The cause of two leaders: `evidence` holds the two terms' acquisitions (as the
-/// exclusivity checkers give them); `key` is the lease key.
-pub fn second_leader(events: &[Event], key: &str, evidence: &[Event]) -> Option<Cause> {
+/// exclusivity checkers give them); `ops` are the lease key's operations ([`lease_ops`]).
+///
+/// [`lease_ops`]: crate::lease_op::lease_ops
+pub fn second_leader(ops: &[LeaseOp], evidence: &[Event]) -> Option<Cause> {
     let acquisitions: Vec<&Event> =
         evidence.iter().filter(|e| matches!(e.kind, EventKind::Acquired { .. } | EventKind::Renewed { .. })).collect();
     let second = acquisitions.iter().max_by_key(|e| e.at_us)?;
     let first = acquisitions.iter().find(|e| e.node != second.node || e.incarnation != second.incarnation)?;
-    let ops = lease_ops(events, key);
     let second_who = sim::check::who(second);
     // The grant the second leader read just before it believed.
     let acquired = ops

@@ -35,10 +35,10 @@ pub fn html(file: &FailureFile, path: &str, outcome: &Outcome) -> String {
     let spans = Spans::of(run);
     let terms = sim::check::terms(&run.events);
     let key = crate::find(&file.scenario).map(|s| s.key).unwrap_or("leader");
-    let evidence_owned: Vec<Event> = evidence.iter().map(|e| (*e).clone()).collect();
-    let cause = crate::cause::second_leader(&run.events, key, &evidence_owned);
-    let band = band(&terms, &evidence);
+    // The lease operations serve the cause and the zoomed view's marks alike.
     let ops = crate::lease_op::lease_ops(&run.events, key);
+    let cause = violated.and_then(|v| crate::cause::second_leader(&ops, &v.evidence));
+    let band = band(&terms, &evidence);
 
     let mut page = String::new();
     let title = format!("{} under {}", file.scenario, file.seed);

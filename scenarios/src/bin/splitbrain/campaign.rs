@@ -19,9 +19,6 @@ use crate::pool::Pool;
 use crate::progress::{Progress, Total};
 use crate::totals::{summary, Listed, Report, Totals, TotalsWithSummary};
 
-/// How long the command's thread waits for a result before it redraws and looks at signals.
-pub const TICK: Duration = Duration::from_millis(100);
-
 /// A campaign, checked: what it runs, how much, where its findings go.
 struct Plan {
     scenarios: Vec<Scenario>,
@@ -287,7 +284,8 @@ impl Plan {
         let path = self.failures.join(format!("{}-{seed}{mutant}.json", scenario.name));
         file.save(&path)?;
         let replay = crate::replay_command(&scenario.name, seed, self.subject);
-        let cause = scenarios::cause::second_leader(&outcome.run.events, scenario.key, &verdict.evidence)
+        let ops = scenarios::lease_op::lease_ops(&outcome.run.events, scenario.key);
+        let cause = scenarios::cause::second_leader(&ops, &verdict.evidence)
             .map(|c| format!("\n  cause: {}", c.sentence()))
             .unwrap_or_default();
         progress.println(&format!(

@@ -1,9 +1,13 @@
 //! The command's side of a pool: take results as they come, redraw progress, and honour
 //! SIGINT/SIGTERM (first: no more work; second: abandon the work in flight).
 
-use crate::campaign::TICK;
+use std::time::Duration;
+
 use crate::pool::{Next, Pool};
 use crate::progress::Progress;
+
+/// How long the command's thread waits for a result before it redraws and looks at signals.
+const TICK: Duration = Duration::from_millis(100);
 
 /// Takes every result of `pool` into `take` (which returns how much is done and how many
 /// violations so far); whether a signal ended it.
