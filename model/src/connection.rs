@@ -7,7 +7,7 @@ use redis_protocol::resp2::types::{BytesFrame, Resp2Frame};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::sync::mpsc;
 
-use crate::commands::Session;
+use crate::commands::{ReplyMode, Session};
 use crate::reply::Reply;
 use crate::server::Server;
 
@@ -33,7 +33,12 @@ impl Server {
         let mut generation = self.inner.generation.subscribe();
         let born = *generation.borrow_and_update();
         let (push, mut pushes) = mpsc::unbounded_channel();
-        let mut session = Session { id: self.next_client_id(), name: None, resp: 2, quit: false, push };
+        let mut session = Session::new(self.next_client_id(), push);
+        {
+            let mut state = self.lock();
+            state.meta.clients += 1;
+            state.meta.stats.connections_received += 1;
+        }
         let mut input = BytesMut::with_capacity(4096);
         let mut output = BytesMut::with_capacity(4096);
         loop {
@@ -60,7 +65,14 @@ impl Server {
                 }
             }
         }
-        self.lock().pubsub.remove_client(session.id);
+        {
+            let mut state = self.lock();
+            state.pubsub.remove_client(session.id);
+            state.replication.remove(session.id);
+            let watched = session.tx.watched_keys();
+            state.meta.watches.unwatch_all(session.id, &watched);
+            state.meta.clients = state.meta.clients.saturating_sub(1);
+        }
         let _ = stream.shutdown().await;
     }
 
@@ -93,16 +105,41 @@ impl Server {
             if *self.inner.generation.borrow() != born {
                 return false;
             }
+            let skipping = session.reply_mode == ReplyMode::Skip;
+            if skipping {
+                session.reply_mode = ReplyMode::On;
+            }
+            let was_replica = session.replica;
             let Some(reply) = self.execute(session, &args) else { return false };
             // Messages published before this reply was made go out before it, as in Redis.
             while let Ok(message) = pushes.try_recv() {
                 message.encode(session.resp, output);
             }
-            reply.encode(session.resp, output);
+            if !skipping && session.reply_mode == ReplyMode::On {
+                reply.encode(session.resp, output);
+            }
+            if session.replica && !was_replica {
+                self.become_replica(session, output);
+            }
+            let sleep_ms = std::mem::take(&mut self.lock().meta.pending_sleep_ms);
+            if sleep_ms > 0 {
+                self.inner.clock.sleep(std::time::Duration::from_millis(sleep_ms)).await;
+            }
             if session.quit {
                 return false;
             }
         }
+    }
+}
+
+impl Server {
+    /// SYNC: send an empty RDB as a bulk payload (no trailing CRLF, as Redis sends it), then
+    /// the connection receives the replication stream through its push channel.
+    fn become_replica(&self, session: &Session, output: &mut BytesMut) {
+        let rdb = crate::replication::EMPTY_RDB;
+        output.extend_from_slice(format!("${}\r\n", rdb.len()).as_bytes());
+        output.extend_from_slice(rdb);
+        self.lock().replication.add(session.id, session.push.clone());
     }
 }
 

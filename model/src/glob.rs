@@ -3,30 +3,68 @@
 
 /// Whether `text` matches `pattern`.
 pub fn matches(pattern: &[u8], text: &[u8]) -> bool {
-    match pattern.split_first() {
-        None => text.is_empty(),
-        Some((b'*', rest)) => {
-            let rest = strip_stars(rest);
-            rest.is_empty() || (0..=text.len()).any(|i| matches(rest, &text[i..]))
-        }
-        Some((b'?', rest)) => !text.is_empty() && matches(rest, &text[1..]),
-        Some((b'[', rest)) => match text.split_first() {
-            Some((c, text_rest)) => match class(rest, *c) {
-                Some((true, after)) => matches(after, text_rest),
-                _ => false,
-            },
-            None => false,
-        },
-        Some((b'\\', rest)) if !rest.is_empty() => text.first() == Some(&rest[0]) && matches(&rest[1..], &text[1..]),
-        Some((p, rest)) => text.first() == Some(p) && matches(rest, &text[1..]),
-    }
+    matches_with(pattern, text, false)
 }
 
-fn strip_stars(mut pattern: &[u8]) -> &[u8] {
-    while let Some((b'*', rest)) = pattern.split_first() {
-        pattern = rest;
+/// As [`matches`], ignoring ASCII case (CONFIG GET).
+pub fn matches_nocase(pattern: &[u8], text: &[u8]) -> bool {
+    matches_with(pattern, text, true)
+}
+
+/// Greedy matching with one backtrack point (the last `*`): every other token matches
+/// exactly one byte, so retrying only the last star is complete, and the time is
+/// O(pattern x text) where naive recursion is exponential on `a*a*a*...b`.
+fn matches_with(pattern: &[u8], text: &[u8], nocase: bool) -> bool {
+    let (mut p, mut t) = (0, 0);
+    let mut star: Option<(usize, usize)> = None;
+    while t < text.len() {
+        match token(&pattern[p..], text[t], nocase) {
+            Token::Star => {
+                star = Some((p + 1, t));
+                p += 1;
+                continue;
+            }
+            Token::Matched(len) => {
+                p += len;
+                t += 1;
+                continue;
+            }
+            Token::Failed => {}
+        }
+        match star {
+            Some((after_star, from)) => {
+                p = after_star;
+                t = from + 1;
+                star = Some((after_star, from + 1));
+            }
+            None => return false,
+        }
     }
-    pattern
+    pattern[p..].iter().all(|c| *c == b'*')
+}
+
+enum Token {
+    Star,
+    /// Matched one byte; the token was this long.
+    Matched(usize),
+    Failed,
+}
+
+fn token(pattern: &[u8], c: u8, nocase: bool) -> Token {
+    let same = |a: u8, b: u8| if nocase { a.eq_ignore_ascii_case(&b) } else { a == b };
+    match pattern {
+        [] => Token::Failed,
+        [b'*', ..] => Token::Star,
+        [b'?', ..] => Token::Matched(1),
+        [b'[', rest @ ..] => match class(rest, c) {
+            Some((true, after)) => Token::Matched(pattern.len() - after.len()),
+            _ => Token::Failed,
+        },
+        [b'\\', e, ..] if same(*e, c) => Token::Matched(2),
+        [b'\\', _, ..] => Token::Failed,
+        [p, ..] if same(*p, c) => Token::Matched(1),
+        _ => Token::Failed,
+    }
 }
 
 /// Matches `c` against a class whose body starts at `pattern` (after `[`); returns whether

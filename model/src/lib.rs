@@ -16,20 +16,26 @@
 
 mod clock;
 mod commands;
+mod config;
 mod connection;
 mod glob;
 mod keyspace;
+mod meta;
+mod notify;
 mod persistence;
 mod pubsub;
+mod replication;
 mod reply;
 mod scripting;
 mod server;
+mod zset;
 
 use std::future::Future;
 use std::pin::Pin;
 
 pub use clock::{OffsetClock, ServerClock, SystemClock};
 pub use keyspace::{Entry, HashFields, Keyspace, Value};
+pub use zset::SortedSet;
 pub use persistence::Persistence;
 pub use reply::Reply;
 pub use scripting::sha1_hex;

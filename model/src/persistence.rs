@@ -5,6 +5,9 @@ use std::time::Duration;
 
 use crate::keyspace::Keyspace;
 
+/// Every database of a server.
+pub(crate) type Databases = Vec<Keyspace>;
+
 /// How the server persists its keyspace.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Persistence {
@@ -50,13 +53,13 @@ impl Persistence {
 #[derive(Debug, Default)]
 pub(crate) struct Durability {
     mode: Persistence,
-    durable: Keyspace,
+    durable: Databases,
     next_point_ms: Option<i64>,
 }
 
 impl Durability {
     pub(crate) fn new(mode: Persistence) -> Self {
-        Durability { mode, durable: Keyspace::default(), next_point_ms: None }
+        Durability { mode, durable: Databases::new(), next_point_ms: None }
     }
 
     pub(crate) fn mode(&self) -> Persistence {
@@ -65,7 +68,7 @@ impl Durability {
 
     /// Takes the durable points that fell at or before `now_ms`. Called before each command
     /// runs: the keyspace at a point is the keyspace before the first command after it.
-    pub(crate) fn tick(&mut self, now_ms: i64, live: &Keyspace) {
+    pub(crate) fn tick(&mut self, now_ms: i64, live: &Databases) {
         let Some(period) = self.mode.period_ms() else { return };
         let next = *self.next_point_ms.get_or_insert(now_ms - now_ms.rem_euclid(period) + period);
         if now_ms >= next {
@@ -75,18 +78,20 @@ impl Durability {
     }
 
     /// What a restart at `now_ms` finds, given the live keyspace before it.
-    pub(crate) fn recover(&mut self, now_ms: i64, live: Keyspace) -> Keyspace {
+    pub(crate) fn recover(&mut self, now_ms: i64, live: Databases) -> Databases {
         self.tick(now_ms, &live);
+        let empty = || live.iter().map(|_| Keyspace::new()).collect();
         match self.mode {
-            Persistence::None => Keyspace::default(),
+            Persistence::None => empty(),
             Persistence::AofAlways => live,
+            Persistence::Rdb { .. } | Persistence::AofEverysec if self.durable.is_empty() => empty(),
             Persistence::Rdb { .. } | Persistence::AofEverysec => self.durable.clone(),
         }
     }
 
     /// Switches mode; the live keyspace becomes durable at once (as a BGSAVE or AOF rewrite
     /// would make it).
-    pub(crate) fn set_mode(&mut self, mode: Persistence, live: &Keyspace) {
+    pub(crate) fn set_mode(&mut self, mode: Persistence, live: &Databases) {
         self.mode = mode;
         self.durable = live.clone();
         self.next_point_ms = None;
@@ -99,31 +104,31 @@ mod tests {
     use crate::keyspace::{Entry, Value};
     use bytes::Bytes;
 
-    fn with(keys: &[&str]) -> Keyspace {
+    fn with(keys: &[&str]) -> Databases {
         let mut ks = Keyspace::default();
         for k in keys {
             ks.insert(Bytes::from(k.to_string()), Entry { value: Value::Str(Bytes::from("v")), expires_at_ms: None });
         }
-        ks
+        vec![ks]
     }
 
     #[test]
     fn each_mode_recovers_what_it_would_have_on_disk() {
         let mut none = Durability::new(Persistence::None);
-        assert!(none.recover(5_000, with(&["a"])).is_empty());
+        assert!(none.recover(5_000, with(&["a"]))[0].is_empty());
 
         let mut always = Durability::new(Persistence::AofAlways);
         assert_eq!(always.recover(5_000, with(&["a"])), with(&["a"]));
 
         // everysec: "a" written at 10.2 s, fsync at 11 s, "b" at 11.5 s, crash at 11.9 s.
         let mut everysec = Durability::new(Persistence::AofEverysec);
-        everysec.tick(10_200, &Keyspace::default());
+        everysec.tick(10_200, &with(&[]));
         everysec.tick(11_500, &with(&["a"]));
         assert_eq!(everysec.recover(11_900, with(&["a", "b"])), with(&["a"]));
 
         // rdb every 5 s: snapshot at 15 s holds "a"; "b" came after.
         let mut rdb = Durability::new(Persistence::Rdb { every: Duration::from_secs(5) });
-        rdb.tick(12_000, &Keyspace::default());
+        rdb.tick(12_000, &with(&[]));
         rdb.tick(15_001, &with(&["a"]));
         assert_eq!(rdb.recover(19_000, with(&["a", "b"])), with(&["a"]));
         assert_eq!(rdb.recover(20_000, with(&["a", "b"])), with(&["a", "b"]), "the 20 s snapshot had both");

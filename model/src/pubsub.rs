@@ -90,6 +90,21 @@ impl PubSub {
             .unwrap_or_default()
     }
 
+    /// Channels with at least one subscriber matching `pattern` (all when `None`).
+    pub fn channels(&self, pattern: Option<&[u8]>) -> Vec<Bytes> {
+        self.channels.keys().filter(|c| pattern.is_none_or(|p| glob::matches(p, c))).cloned().collect()
+    }
+
+    /// Subscribers of `channel` (patterns not counted).
+    pub fn numsub(&self, channel: &[u8]) -> usize {
+        self.channels.get(channel).map_or(0, BTreeSet::len)
+    }
+
+    /// Distinct patterns subscribed to.
+    pub fn numpat(&self) -> usize {
+        self.patterns.len()
+    }
+
     /// Forgets a disconnected client.
     pub fn remove_client(&mut self, client: u64) {
         for kind in [Kind::Channel, Kind::Pattern] {

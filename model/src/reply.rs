@@ -2,11 +2,12 @@
 //! or RESP3 frames.
 
 use bytes::{Bytes, BytesMut};
+use redis_protocol::resp3::types::Resp3Frame;
 use redis_protocol::{resp2, resp3};
 
 /// A reply. `Multi` is several top-level replies for one command (SUBSCRIBE confirms each
 /// channel separately); `Push` is out-of-band data (pub/sub messages), an array in RESP2.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum Reply {
     /// `+OK`
     Status(String),
@@ -28,6 +29,20 @@ pub enum Reply {
     Push(Vec<Reply>),
     /// Several top-level replies.
     Multi(Vec<Reply>),
+    /// A double: a bulk string in RESP2 (`%.17g`).
+    Double(f64),
+    /// A set: an array in RESP2.
+    Set(Vec<Reply>),
+    /// A boolean: 1 or 0 in RESP2.
+    Bool(bool),
+    /// A big number: a bulk string in RESP2.
+    BigNumber(String),
+    /// Verbatim text with its three-letter format: a bulk string in RESP2.
+    Verbatim(String, Bytes),
+    /// A reply preceded by attributes (RESP3 only; RESP2 sends the reply alone).
+    WithAttributes(Vec<(Reply, Reply)>, Box<Reply>),
+    /// Nothing at all is written (CLIENT REPLY OFF).
+    Silent,
 }
 
 impl Reply {
@@ -53,9 +68,11 @@ impl Reply {
 
     /// Appends this reply, encoded for protocol `resp` (2 or 3), to `out`.
     pub fn encode(&self, resp: u8, out: &mut BytesMut) {
-        if let Reply::Multi(replies) = self {
-            replies.iter().for_each(|r| r.encode(resp, out));
-            return;
+        match self {
+            Reply::Multi(replies) => return replies.iter().for_each(|r| r.encode(resp, out)),
+            Reply::Silent => return,
+            Reply::WithAttributes(_, reply) if resp == 2 => return reply.encode(resp, out),
+            _ => {}
         }
         // Encoding a frame we built ourselves into a growable buffer cannot fail.
         if resp == 3 {
@@ -75,7 +92,13 @@ impl Reply {
             Reply::Nil | Reply::NilArray => F::Null,
             Reply::Array(items) | Reply::Push(items) => F::Array(items.iter().map(Reply::to_resp2).collect()),
             Reply::Map(pairs) => F::Array(pairs.iter().flat_map(|(k, v)| [k.to_resp2(), v.to_resp2()]).collect()),
-            Reply::Multi(_) => unreachable!("Multi is flattened by encode"),
+            Reply::Double(d) => F::BulkString(Bytes::from(crate::commands::format_double(*d))),
+            Reply::Set(items) => F::Array(items.iter().map(Reply::to_resp2).collect()),
+            Reply::Bool(b) => F::Integer(i64::from(*b)),
+            Reply::BigNumber(n) => F::BulkString(Bytes::from(sanitize(n))),
+            Reply::Verbatim(_, text) => F::BulkString(text.clone()),
+            Reply::WithAttributes(_, reply) => reply.to_resp2(),
+            Reply::Multi(_) | Reply::Silent => unreachable!("flattened by encode"),
         }
     }
 
@@ -92,7 +115,25 @@ impl Reply {
             Reply::Map(pairs) => {
                 F::Map { data: pairs.iter().map(|(k, v)| (k.to_resp3(), v.to_resp3())).collect(), attributes: None }
             }
-            Reply::Multi(_) => unreachable!("Multi is flattened by encode"),
+            Reply::Double(d) => F::Double { data: *d, attributes: None },
+            Reply::Set(items) => F::Set { data: items.iter().map(Reply::to_resp3).collect(), attributes: None },
+            Reply::Bool(b) => F::Boolean { data: *b, attributes: None },
+            Reply::BigNumber(n) => F::BigNumber { data: Bytes::from(sanitize(n)), attributes: None },
+            Reply::Verbatim(format, text) => F::VerbatimString {
+                data: text.clone(),
+                format: match format.as_str() {
+                    "mkd" => resp3::types::VerbatimStringFormat::Markdown,
+                    _ => resp3::types::VerbatimStringFormat::Text,
+                },
+                attributes: None,
+            },
+            Reply::WithAttributes(attributes, reply) => {
+                let mut frame = reply.to_resp3();
+                let map = attributes.iter().map(|(k, v)| (k.to_resp3(), v.to_resp3())).collect();
+                let _ = frame.add_attributes(map);
+                frame
+            }
+            Reply::Multi(_) | Reply::Silent => unreachable!("flattened by encode"),
         }
     }
 }

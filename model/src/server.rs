@@ -14,7 +14,9 @@ use tokio::sync::watch;
 use crate::clock::ServerClock;
 use crate::commands::{self, Caller, Exec, Session};
 use crate::keyspace::Keyspace;
-use crate::persistence::{Durability, Persistence};
+use crate::meta::Meta;
+use crate::persistence::{Databases, Durability, Persistence};
+use crate::replication::Replication;
 use crate::pubsub::PubSub;
 use crate::reply::Reply;
 use crate::scripting::Scripting;
@@ -54,9 +56,11 @@ impl Default for ServerConfig {
 }
 
 pub(crate) struct State {
-    pub(crate) db: Keyspace,
+    pub(crate) dbs: Databases,
     pub(crate) pubsub: PubSub,
     pub(crate) scripts: Scripting,
+    pub(crate) meta: Meta,
+    pub(crate) replication: Replication,
     durability: Durability,
     up: bool,
     delay: Duration,
@@ -101,10 +105,14 @@ impl std::fmt::Debug for Server {
 impl Server {
     /// A server that is up, with an empty keyspace.
     pub fn new(config: ServerConfig, clock: Arc<dyn ServerClock>) -> Server {
+        let started_ms = clock.now_ms();
+        let meta = Meta { rng: config.seed ^ 0x5eed, started_ms, last_save_s: started_ms / 1000, ..Meta::default() };
         let state = State {
-            db: Keyspace::default(),
+            dbs: (0..commands::DATABASES).map(|_| Keyspace::new()).collect(),
             pubsub: PubSub::default(),
             scripts: Scripting::new(),
+            meta,
+            replication: Replication::default(),
             durability: Durability::new(config.persistence),
             up: true,
             delay: Duration::ZERO,
@@ -146,9 +154,16 @@ impl Server {
             self.inner.clock.sleep(self.inner.config.active_expire_interval).await;
             let now_ms = self.inner.clock.now_ms();
             let mut state = self.lock();
-            let State { db, durability, rng, .. } = &mut *state;
-            durability.tick(now_ms, db);
-            db.active_expire(now_ms, |n| (splitmix64(rng) % n as u64) as usize);
+            let State { dbs, durability, rng, meta, .. } = &mut *state;
+            durability.tick(now_ms, dbs);
+            if meta.active_expire_off {
+                continue;
+            }
+            for db in dbs.iter_mut() {
+                db.active_expire(now_ms, |n| (splitmix64(rng) % n as u64) as usize);
+            }
+            let mut session = Session::new(0, tokio::sync::mpsc::unbounded_channel().0);
+            self.finish_step(&mut state, &mut session, now_ms, Vec::new());
         }
     }
 
@@ -178,12 +193,52 @@ impl Server {
         if !state.up {
             return None;
         }
-        let State { db, pubsub, scripts, durability, .. } = &mut *state;
-        durability.tick(now_ms, db);
-        let mut exec = Exec { db, pubsub, scripts: Some(scripts), session, now_ms };
+        let State { dbs, pubsub, scripts, durability, meta, .. } = &mut *state;
+        durability.tick(now_ms, dbs);
+        let mut exec = Exec {
+            dbs,
+            pubsub,
+            scripts: Some(scripts),
+            session,
+            meta,
+            now_ms,
+            script: None,
+            propagate_as: None,
+            effects: Vec::new(),
+            in_exec: false,
+        };
         let reply = commands::execute(&mut exec, Caller::Client, args);
+        let effects = std::mem::take(&mut exec.effects);
+        self.finish_step(&mut state, session, now_ms, effects);
         self.inner.commands.fetch_add(1, Ordering::Relaxed);
         Some(reply)
+    }
+
+    /// After a step: keys that expired in it are notified and propagated, written keys spoil
+    /// the transactions that WATCH them, and the step's effects go to the replicas.
+    fn finish_step(&self, state: &mut State, session: &mut Session, now_ms: i64, mut effects: Vec<(usize, Vec<Bytes>)>) {
+        let State { dbs, pubsub, meta, replication, .. } = state;
+        let mut exec = Exec {
+            dbs,
+            pubsub,
+            scripts: None,
+            session,
+            meta,
+            now_ms,
+            script: None,
+            propagate_as: None,
+            effects: Vec::new(),
+            in_exec: false,
+        };
+        commands::record_expired(&mut exec);
+        let expired = std::mem::take(&mut exec.effects);
+        for (index, db) in state.dbs.iter_mut().enumerate() {
+            for key in db.drain_touched() {
+                state.meta.watches.touch(index, &key);
+            }
+        }
+        effects.splice(0..0, expired);
+        state.replication.feed(&effects);
     }
 
     /// Fault: the process dies. Every connection closes, new ones are closed at once, and
@@ -193,10 +248,12 @@ impl Server {
         let now_ms = self.inner.clock.now_ms();
         {
             let mut state = self.lock();
-            let live = std::mem::take(&mut state.db);
-            state.db = state.durability.recover(now_ms, live);
+            let live = std::mem::take(&mut state.dbs);
+            state.dbs = state.durability.recover(now_ms, live);
             state.scripts.reset();
             state.pubsub.clear();
+            state.replication.clear();
+            state.meta.watches = Default::default();
             state.up = false;
         }
         self.drop_connections();
@@ -228,8 +285,8 @@ impl Server {
     /// Changes the persistence mode from now on.
     pub fn set_persistence(&self, mode: Persistence) {
         let mut state = self.lock();
-        let State { db, durability, .. } = &mut *state;
-        durability.set_mode(mode, db);
+        let State { dbs, durability, .. } = &mut *state;
+        durability.set_mode(mode, dbs);
     }
 
     /// The persistence mode.
@@ -237,9 +294,9 @@ impl Server {
         self.lock().durability.mode()
     }
 
-    /// A copy of the keyspace, for inspection.
+    /// A copy of database 0, for inspection.
     pub fn keyspace(&self) -> Keyspace {
-        self.lock().db.clone()
+        self.lock().dbs[0].clone()
     }
 
     /// Commands executed since the server was created.
@@ -248,8 +305,8 @@ impl Server {
     }
 }
 
-/// SplitMix64, for the active expiry cycle's sampling.
-fn splitmix64(state: &mut u64) -> u64 {
+/// SplitMix64, for the active expiry cycle's sampling and the commands' random picks.
+pub(crate) fn splitmix64(state: &mut u64) -> u64 {
     *state = state.wrapping_add(0x9e37_79b9_7f4a_7c15);
     let mut z = *state;
     z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);

@@ -1,8 +1,9 @@
-//! PING, ECHO, HELLO, CLIENT, SELECT, QUIT.
+//! PING, ECHO, HELLO, AUTH, CLIENT, SELECT, QUIT, RESET.
 
 use bytes::Bytes;
 
-use super::{eq_ignore_case, not_an_integer, parse_i64, unknown_subcommand, wrong_arity, Exec};
+use super::keys::DATABASES;
+use super::{eq_ignore_case, not_an_integer, parse_i64, unknown_subcommand, wrong_arity, Exec, ReplyMode};
 use crate::reply::Reply;
 
 /// The version the model reports: it implements 7.2's `CLIENT SETINFO`.
@@ -79,13 +80,15 @@ fn check_client_name(name: &[u8]) -> Result<(), Reply> {
 
 pub(super) fn client(exec: &mut Exec<'_>, args: &[Bytes]) -> Reply {
     let sub = String::from_utf8_lossy(&args[1]).to_ascii_lowercase();
-    let arity = match sub.as_str() {
-        "id" | "getname" => 2,
-        "setname" => 3,
-        "setinfo" => 4,
+    let arity_ok = match sub.as_str() {
+        "id" | "getname" | "info" | "list" => args.len() == 2 || (sub == "list" && args.len() >= 2),
+        "setname" | "reply" | "no-evict" | "no-touch" => args.len() == 3,
+        "setinfo" => args.len() == 4,
+        "kill" => args.len() >= 3,
+        "tracking" => args.len() >= 3,
         _ => return unknown_subcommand(&args[1], "CLIENT"),
     };
-    if args.len() != arity {
+    if !arity_ok {
         return wrong_arity(&format!("client|{sub}"));
     }
     match sub.as_str() {
@@ -98,18 +101,77 @@ pub(super) fn client(exec: &mut Exec<'_>, args: &[Bytes]) -> Reply {
                 Reply::ok()
             }
         },
+        "reply" => client_reply(exec, &args[2]),
+        "info" | "list" => Reply::Verbatim("txt".into(), Bytes::from(client_line(exec))),
+        "no-evict" | "no-touch" => Reply::ok(),
+        "kill" | "tracking" => Reply::error(format!("ERR CLIENT {} is not supported by the model", sub.to_ascii_uppercase())),
         _ if eq_ignore_case(&args[2], "lib-name") || eq_ignore_case(&args[2], "lib-ver") => Reply::ok(),
         _ => Reply::error(format!("ERR Unrecognized option '{}'", String::from_utf8_lossy(&args[2]))),
     }
 }
 
-/// Only database 0 exists in the model (see docs/model.md).
-pub(super) fn select(_exec: &mut Exec<'_>, args: &[Bytes]) -> Reply {
+/// `CLIENT REPLY ON|OFF|SKIP`: ON is answered, OFF and SKIP are not.
+fn client_reply(exec: &mut Exec<'_>, mode: &[u8]) -> Reply {
+    if eq_ignore_case(mode, "on") {
+        exec.session.reply_mode = ReplyMode::On;
+        Reply::ok()
+    } else if eq_ignore_case(mode, "off") {
+        exec.session.reply_mode = ReplyMode::Off;
+        Reply::Silent
+    } else if eq_ignore_case(mode, "skip") {
+        if exec.session.reply_mode != ReplyMode::Off {
+            exec.session.reply_mode = ReplyMode::Skip;
+        }
+        Reply::Silent
+    } else {
+        super::syntax_error()
+    }
+}
+
+/// One line of CLIENT LIST for this connection.
+fn client_line(exec: &Exec<'_>) -> String {
+    let name = exec.session.name.as_ref().map(|n| String::from_utf8_lossy(n).into_owned()).unwrap_or_default();
+    let flags = if exec.session.tx.active() { "x" } else { "N" };
+    let subs = exec.pubsub.subscription_count(exec.session.id);
+    format!(
+        "id={} addr=127.0.0.1:0 laddr=127.0.0.1:0 fd=8 name={name} age=0 idle=0 flags={flags} db={} sub={subs} psub=0 ssub=0 multi=-1 qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 rbs=0 rbp=0 obl=0 oll=0 omem=0 tot-mem=0 events=r cmd=client|info user=default redir=-1 resp={}\n",
+        exec.session.id, exec.session.db, exec.session.resp
+    )
+}
+
+pub(super) fn select(exec: &mut Exec<'_>, args: &[Bytes]) -> Reply {
     match parse_i64(&args[1]) {
         None => not_an_integer(),
-        Some(0) => Reply::ok(),
+        Some(db) if (0..DATABASES as i64).contains(&db) => {
+            exec.session.db = db as usize;
+            Reply::ok()
+        }
         Some(_) => Reply::error("ERR DB index is out of range"),
     }
+}
+
+/// There is no password: AUTH fails as on a server without `requirepass`.
+pub(super) fn auth(_exec: &mut Exec<'_>, args: &[Bytes]) -> Reply {
+    if args.len() > 3 {
+        return super::syntax_error();
+    }
+    if args.len() == 2 {
+        return Reply::error("ERR AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?");
+    }
+    Reply::error("WRONGPASS invalid username-password pair or user is disabled.")
+}
+
+/// RESET: back to a fresh connection's state (database 0, RESP2, no MULTI, no WATCH, no
+/// subscriptions, no name).
+pub(super) fn reset(exec: &mut Exec<'_>, _args: &[Bytes]) -> Reply {
+    super::multi::unwatch_all(exec);
+    exec.session.tx = super::Transaction::default();
+    exec.session.db = 0;
+    exec.session.resp = 2;
+    exec.session.name = None;
+    exec.session.reply_mode = ReplyMode::On;
+    exec.pubsub.remove_client(exec.session.id);
+    Reply::Status("RESET".into())
 }
 
 pub(super) fn quit(exec: &mut Exec<'_>, _args: &[Bytes]) -> Reply {

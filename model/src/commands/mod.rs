@@ -1,20 +1,34 @@
-//! Command dispatch: the command table, Redis's arity and context rules, and the shared
-//! argument parsing. Each family of commands lives in its own file.
+//! Command dispatch: the command table with Redis's arity and flags, the rules that apply
+//! before a command runs (scripts, subscribed mode, MULTI queueing, read-only scripts,
+//! maxmemory), and the helpers every family shares. Each family lives in its own file.
 
 mod connection;
 mod hashes;
 mod keys;
+mod lists;
+mod multi;
 mod pubsub;
 mod scripting;
+mod server;
+mod sets;
+mod sort;
 mod strings;
+mod table;
+mod zsets;
 
 use bytes::Bytes;
 use tokio::sync::mpsc::UnboundedSender;
 
-use crate::keyspace::Keyspace;
+use crate::keyspace::{Entry, Keyspace, Value};
+use crate::meta::Meta;
+use crate::notify::Class;
 use crate::pubsub::PubSub;
 use crate::reply::Reply;
 use crate::scripting::Scripting;
+
+pub(crate) use keys::DATABASES;
+pub(crate) use multi::Transaction;
+pub(crate) use table::{lookup, Spec, DENYOOM, FAST, LOADING, NOSCRIPT, PUBSUB, READONLY, SKIP_MONITOR, STALE, WRITE};
 
 /// One client connection's own state.
 #[derive(Debug)]
@@ -29,73 +43,46 @@ pub struct Session {
     pub quit: bool,
     /// Where pub/sub messages for this client go.
     pub push: UnboundedSender<Reply>,
+    /// The selected database.
+    pub db: usize,
+    /// MULTI state and WATCHed keys.
+    pub(crate) tx: Transaction,
+    /// `CLIENT REPLY OFF|SKIP`: replies are not sent.
+    pub(crate) reply_mode: ReplyMode,
+    /// Set by SYNC/PSYNC: the connection now carries the replication stream.
+    pub(crate) replica: bool,
 }
 
-/// What a command may touch while it runs. Time is frozen at `now_ms` for the whole command
-/// (and for a whole script).
-pub struct Exec<'a> {
-    pub(crate) db: &'a mut Keyspace,
-    pub(crate) pubsub: &'a mut PubSub,
-    /// `None` inside a script: scripts cannot run scripts.
-    pub(crate) scripts: Option<&'a mut Scripting>,
-    pub(crate) session: &'a mut Session,
-    pub(crate) now_ms: i64,
+/// `CLIENT REPLY`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub(crate) enum ReplyMode {
+    #[default]
+    On,
+    Off,
+    /// Skip the next command's reply.
+    Skip,
+    /// The command being run is the skipped one.
+    Skipping,
 }
 
-type Handler = fn(&mut Exec<'_>, &[Bytes]) -> Reply;
-
-struct Spec {
-    name: &'static str,
-    /// Redis's arity: `n` exactly n arguments (with the name), `-n` at least n.
-    arity: i32,
-    /// Callable from `redis.call`.
-    script: bool,
-    /// Allowed on a RESP2 connection in subscribed mode.
-    subscribed: bool,
-    handler: Handler,
+impl Session {
+    /// A fresh connection's state.
+    pub fn new(id: u64, push: UnboundedSender<Reply>) -> Session {
+        Session {
+            id,
+            name: None,
+            resp: 2,
+            quit: false,
+            push,
+            db: 0,
+            tx: Transaction::default(),
+            reply_mode: ReplyMode::On,
+            replica: false,
+        }
+    }
 }
 
-const fn spec(name: &'static str, arity: i32, script: bool, subscribed: bool, handler: Handler) -> Spec {
-    Spec { name, arity, script, subscribed, handler }
-}
-
-static COMMANDS: &[Spec] = &[
-    spec("ping", -1, true, true, connection::ping),
-    spec("echo", 2, true, false, connection::echo),
-    spec("hello", -1, false, false, connection::hello),
-    spec("client", -2, false, false, connection::client),
-    spec("select", 2, true, false, connection::select),
-    spec("quit", -1, false, true, connection::quit),
-    spec("get", 2, true, false, strings::get),
-    spec("set", -3, true, false, strings::set),
-    spec("incr", 2, true, false, strings::incr),
-    spec("decr", 2, true, false, strings::decr),
-    spec("incrby", 3, true, false, strings::incrby),
-    spec("del", -2, true, false, keys::del),
-    spec("exists", -2, true, false, keys::exists),
-    spec("expire", -3, true, false, keys::expire),
-    spec("pexpire", -3, true, false, keys::pexpire),
-    spec("ttl", 2, true, false, keys::ttl),
-    spec("pttl", 2, true, false, keys::pttl),
-    spec("persist", 2, true, false, keys::persist),
-    spec("keys", 2, true, false, keys::keys),
-    spec("dbsize", 1, true, false, keys::dbsize),
-    spec("flushall", -1, true, false, keys::flushall),
-    spec("hset", -4, true, false, hashes::hset),
-    spec("hget", 3, true, false, hashes::hget),
-    spec("hgetall", 2, true, false, hashes::hgetall),
-    spec("hdel", -3, true, false, hashes::hdel),
-    spec("eval", -3, false, false, scripting::eval),
-    spec("evalsha", -3, false, false, scripting::evalsha),
-    spec("script", -2, false, false, scripting::script),
-    spec("publish", 3, true, false, pubsub::publish),
-    spec("subscribe", -2, false, true, pubsub::subscribe),
-    spec("unsubscribe", -1, false, true, pubsub::unsubscribe),
-    spec("psubscribe", -2, false, true, pubsub::psubscribe),
-    spec("punsubscribe", -1, false, true, pubsub::punsubscribe),
-];
-
-/// Where a command comes from: a client connection, or `redis.call` inside a script.
+/// Where a command comes from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Caller {
     /// A client connection.
@@ -104,34 +91,193 @@ pub enum Caller {
     Script,
 }
 
+/// What the running script may do (`None` outside scripts).
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct ScriptRules {
+    /// EVAL_RO, FCALL_RO, `no-writes`: write commands are refused.
+    pub(crate) read_only: bool,
+    /// `allow-oom`: write commands run past maxmemory.
+    pub(crate) allow_oom: bool,
+    /// Set once the script has written: later OOM checks no longer apply (Redis checks OOM
+    /// only before the first write).
+    pub(crate) wrote: bool,
+}
+
+/// What a command may touch while it runs. Time is frozen at `now_ms` for the whole command
+/// (and for a whole script or transaction).
+pub struct Exec<'a> {
+    pub(crate) dbs: &'a mut [Keyspace],
+    pub(crate) pubsub: &'a mut PubSub,
+    /// `None` inside a script: scripts cannot run scripts.
+    pub(crate) scripts: Option<&'a mut Scripting>,
+    pub(crate) session: &'a mut Session,
+    pub(crate) meta: &'a mut Meta,
+    pub(crate) now_ms: i64,
+    /// Inside a script: its rules.
+    pub(crate) script: Option<ScriptRules>,
+    /// Set by a command that propagates as something other than itself (e.g. SET EX as SET
+    /// PXAT), or as several commands; `Some(vec![])` propagates nothing.
+    pub(crate) propagate_as: Option<Vec<Vec<Bytes>>>,
+    /// What this step propagates to replicas, in order: each a command and its database.
+    pub(crate) effects: Vec<(usize, Vec<Bytes>)>,
+    /// Running EXEC's queued commands: no OOM check (it was done when they were queued).
+    pub(crate) in_exec: bool,
+}
+
+impl<'a> Exec<'a> {
+    /// The selected database.
+    pub(crate) fn db(&mut self) -> &mut Keyspace {
+        &mut self.dbs[self.session.db]
+    }
+
+    /// The live entry under `key` in the selected database.
+    pub(crate) fn get(&mut self, key: &[u8]) -> Option<&Entry> {
+        let now_ms = self.now_ms;
+        self.dbs[self.session.db].get(key, now_ms)
+    }
+
+    /// The live entry under `key`, for writing.
+    pub(crate) fn get_mut(&mut self, key: &[u8]) -> Option<&mut Entry> {
+        let now_ms = self.now_ms;
+        self.dbs[self.session.db].get_mut(key, now_ms)
+    }
+
+    /// Stores `entry` under `key`.
+    pub(crate) fn insert(&mut self, key: Bytes, entry: Entry) {
+        self.db().insert(key, entry);
+    }
+
+    /// Removes `key`; returns whether it was there.
+    pub(crate) fn remove(&mut self, key: &[u8]) -> bool {
+        let now_ms = self.now_ms;
+        self.dbs[self.session.db].remove(key, now_ms)
+    }
+
+    /// Removes and returns the entry under `key`.
+    pub(crate) fn take(&mut self, key: &[u8]) -> Option<Entry> {
+        let now_ms = self.now_ms;
+        self.dbs[self.session.db].take(key, now_ms)
+    }
+
+    /// Publishes a keyspace notification for `key` in the selected database.
+    pub(crate) fn notify(&mut self, class: Class, event: &str, key: &[u8]) {
+        let db = self.session.db;
+        crate::notify::notify(&self.meta.config, self.pubsub, class, event, key, db);
+    }
+
+    /// The value under `key` must be of the kind `pick` accepts: `Ok(None)` when missing,
+    /// WRONGTYPE otherwise.
+    pub(crate) fn read<T>(&mut self, key: &[u8], pick: impl FnOnce(&Value) -> Option<T>) -> Result<Option<T>, Reply> {
+        match self.get(key) {
+            None => Ok(None),
+            Some(entry) => pick(&entry.value).map(Some).ok_or_else(wrong_type),
+        }
+    }
+
+    /// Propagate this command as `commands` instead of itself.
+    pub(crate) fn propagate(&mut self, commands: Vec<Vec<Bytes>>) {
+        self.propagate_as = Some(commands);
+    }
+}
+
 /// Runs one command (`args[0]` is its name) and returns its reply.
 pub fn execute(exec: &mut Exec<'_>, caller: Caller, args: &[Bytes]) -> Reply {
     debug_assert!(!args.is_empty(), "the connection never dispatches an empty command");
-    let name = String::from_utf8_lossy(&args[0]).to_ascii_lowercase();
-    let Some(spec) = COMMANDS.iter().find(|s| s.name == name) else {
-        return match caller {
+    let spec = match check(exec, caller, args) {
+        Ok(spec) => spec,
+        Err(e) => {
+            if let Some(spec) = lookup(&args[0]) {
+                exec.meta.stats.count_rejected(spec.name);
+            }
+            exec.meta.stats.count_error(&e);
+            if caller == Caller::Client {
+                multi::flag_queueing_error(exec);
+            }
+            return e;
+        }
+    };
+    if caller == Caller::Client && exec.session.tx.active() && !spec.is_transaction_control() {
+        exec.session.tx.queue(args.to_vec());
+        return Reply::Status("QUEUED".into());
+    }
+    if let Some(rules) = &mut exec.script {
+        if spec.flags & WRITE != 0 {
+            rules.wrote = true;
+        }
+    }
+    let touched_before: usize = exec.dbs.iter().map(Keyspace::touched_len).sum();
+    exec.propagate_as = None;
+    let reply = (spec.handler)(exec, args);
+    exec.meta.stats.count_call(spec.name, &reply);
+    record_expired(exec);
+    let touched_after: usize = exec.dbs.iter().map(Keyspace::touched_len).sum();
+    let db = exec.session.db;
+    match exec.propagate_as.take() {
+        Some(commands) => exec.effects.extend(commands.into_iter().map(|c| (db, c))),
+        None if spec.flags & WRITE != 0 && touched_after > touched_before => exec.effects.push((db, args.to_vec())),
+        None => {}
+    }
+    reply
+}
+
+/// Keys that expired while the command ran: counted, notified (`expired`), and propagated
+/// as DEL, as Redis does on lazy expiry.
+pub(crate) fn record_expired(exec: &mut Exec<'_>) {
+    for db in 0..exec.dbs.len() {
+        for key in exec.dbs[db].drain_expired() {
+            exec.meta.stats.expired_keys += 1;
+            crate::notify::notify(&exec.meta.config, exec.pubsub, Class::EXPIRED, "expired", &key, db);
+            exec.effects.push((db, vec![Bytes::from_static(b"DEL"), key]));
+        }
+    }
+}
+
+/// Redis's checks before a command runs, in Redis's order; the spec when it may run.
+fn check(exec: &mut Exec<'_>, caller: Caller, args: &[Bytes]) -> Result<&'static Spec, Reply> {
+    let Some(spec) = lookup(&args[0]) else {
+        return Err(match caller {
             Caller::Client => unknown_command(args),
             Caller::Script => Reply::error("ERR Unknown Redis command called from script"),
-        };
+        });
     };
-    let arity_ok =
-        if spec.arity >= 0 { args.len() == spec.arity as usize } else { args.len() >= (-spec.arity) as usize };
-    if !arity_ok {
-        return match caller {
+    if !spec.arity_ok(args.len()) {
+        return Err(match caller {
             Caller::Client => wrong_arity(spec.name),
             Caller::Script => Reply::error("ERR Wrong number of args calling Redis command from script"),
-        };
+        });
     }
-    if caller == Caller::Script && !spec.script {
-        return Reply::error("ERR This Redis command is not allowed from script");
+    if caller == Caller::Script {
+        check_script(exec, spec)?;
+    } else if spec.flags & DENYOOM != 0 && !exec.in_exec && exec.meta.out_of_memory(exec.dbs) {
+        return Err(oom());
     }
-    if exec.session.resp == 2 && !spec.subscribed && exec.pubsub.subscription_count(exec.session.id) > 0 {
-        return Reply::error(format!(
+    if exec.session.resp == 2 && spec.flags & PUBSUB == 0 && exec.pubsub.subscription_count(exec.session.id) > 0 {
+        return Err(Reply::error(format!(
             "ERR Can't execute '{}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context",
             spec.name
-        ));
+        )));
     }
-    (spec.handler)(exec, args)
+    Ok(spec)
+}
+
+fn check_script(exec: &mut Exec<'_>, spec: &Spec) -> Result<(), Reply> {
+    if spec.flags & NOSCRIPT != 0 {
+        return Err(Reply::error("ERR This Redis command is not allowed from script"));
+    }
+    let rules = exec.script.unwrap_or_default();
+    if spec.flags & WRITE != 0 {
+        if rules.read_only {
+            return Err(Reply::error("ERR Write commands are not allowed from read-only scripts."));
+        }
+        if !rules.allow_oom && !rules.wrote && spec.flags & DENYOOM != 0 && exec.meta.out_of_memory(exec.dbs) {
+            return Err(oom());
+        }
+    }
+    Ok(())
+}
+
+pub(crate) fn oom() -> Reply {
+    Reply::error("OOM command not allowed when used memory > 'maxmemory'.")
 }
 
 /// Redis's wording, including the trailing space after each quoted argument.
@@ -160,6 +306,10 @@ pub(crate) fn syntax_error() -> Reply {
 
 pub(crate) fn not_an_integer() -> Reply {
     Reply::error("ERR value is not an integer or out of range")
+}
+
+pub(crate) fn not_a_float() -> Reply {
+    Reply::error("ERR value is not a valid float")
 }
 
 pub(crate) fn wrong_type() -> Reply {
@@ -203,6 +353,85 @@ pub(crate) fn parse_i64(bytes: &[u8]) -> Option<i64> {
     }
 }
 
+/// An integer argument, or Redis's "not an integer" error.
+pub(crate) fn int_arg(bytes: &[u8]) -> Result<i64, Reply> {
+    parse_i64(bytes).ok_or_else(not_an_integer)
+}
+
+/// Redis's `string2ld`/`strtold` rules for a float argument: no spaces, no trailing bytes,
+/// `inf`/`-inf` accepted, NaN refused.
+pub(crate) fn parse_f64(bytes: &[u8]) -> Option<f64> {
+    let text = std::str::from_utf8(bytes).ok()?;
+    if text.is_empty() || text.starts_with(|c: char| c.is_ascii_whitespace()) || text.ends_with(|c: char| c.is_ascii_whitespace()) {
+        return None;
+    }
+    let lower = text.to_ascii_lowercase();
+    let value = match lower.as_str() {
+        "inf" | "+inf" | "infinity" | "+infinity" => f64::INFINITY,
+        "-inf" | "-infinity" => f64::NEG_INFINITY,
+        _ if lower.contains("inf") || lower.contains("nan") => return None,
+        _ => text.parse::<f64>().ok().or_else(|| parse_hex_float(text))?,
+    };
+    (!value.is_nan()).then_some(value)
+}
+
+/// strtold also reads hexadecimal (`0x10`).
+fn parse_hex_float(text: &str) -> Option<f64> {
+    let (negative, rest) = match text.strip_prefix('-') {
+        Some(r) => (true, r),
+        None => (false, text.strip_prefix('+').unwrap_or(text)),
+    };
+    let digits = rest.strip_prefix("0x").or_else(|| rest.strip_prefix("0X"))?;
+    let value = u64::from_str_radix(digits, 16).ok()? as f64;
+    Some(if negative { -value } else { value })
+}
+
+/// INCRBYFLOAT's result as Redis writes it (`ld2string` in human mode: fixed notation,
+/// no trailing zeros, no negative zero); Rust's shortest round-trip form is that for f64.
+pub(crate) fn format_float(value: f64) -> String {
+    if value.is_infinite() {
+        return if value > 0.0 { "inf".into() } else { "-inf".into() };
+    }
+    if value == 0.0 {
+        return "0".into();
+    }
+    format!("{value}")
+}
+
+/// A double as Redis 7.0 writes it: C's `%.17g` (17 significant digits, trailing zeros
+/// dropped, exponent form outside 1e-4..1e17), `inf`/`-inf`.
+pub(crate) fn format_double(value: f64) -> String {
+    if value.is_infinite() {
+        return if value > 0.0 { "inf".into() } else { "-inf".into() };
+    }
+    if value == 0.0 {
+        return if value.is_sign_negative() { "-0".into() } else { "0".into() };
+    }
+    let sci = format!("{value:.16e}");
+    let (mantissa, exponent) = sci.split_once('e').expect("exponent form");
+    let exponent: i32 = exponent.parse().expect("an integer exponent");
+    if !(-4..17).contains(&exponent) {
+        let mantissa = trim_zeros(mantissa);
+        let sign = if exponent < 0 { '-' } else { '+' };
+        return format!("{mantissa}e{sign}{:02}", exponent.abs());
+    }
+    let decimals = (16 - exponent).max(0) as usize;
+    trim_zeros(&format!("{value:.decimals$}")).to_owned()
+}
+
+fn trim_zeros(text: &str) -> &str {
+    if text.contains('.') {
+        text.trim_end_matches('0').trim_end_matches('.')
+    } else {
+        text
+    }
+}
+
+/// The version the model reports.
+pub(crate) fn version() -> &'static str {
+    connection::VERSION
+}
+
 pub(crate) fn eq_ignore_case(arg: &[u8], word: &str) -> bool {
     arg.eq_ignore_ascii_case(word.as_bytes())
 }
@@ -222,6 +451,22 @@ mod tests {
         for bad in ["", "-", "+1", " 1", "01", "-0", "1.5", "9223372036854775808", "-9223372036854775809", "1a"] {
             assert_eq!(parse_i64(bad.as_bytes()), None, "{bad:?}");
         }
+    }
+
+    #[test]
+    fn floats_parse_as_strtold_does() {
+        assert_eq!(parse_f64(b"1.5"), Some(1.5));
+        assert_eq!(parse_f64(b"-inf"), Some(f64::NEG_INFINITY));
+        assert_eq!(parse_f64(b"0x10"), Some(16.0));
+        for bad in ["", " 1", "1 ", "nan", "1x", "1\0"] {
+            assert_eq!(parse_f64(bad.as_bytes()), None, "{bad:?}");
+        }
+        assert_eq!(format_double(1.5), "1.5");
+        assert_eq!(format_double(3.0), "3");
+        assert_eq!(format_double(1e20), "1e+20");
+        assert_eq!(format_double(3.141), "3.141");
+        assert_eq!(format_double(3.14), "3.1400000000000001");
+        assert_eq!(format_double(0.0001), "0.0001");
     }
 
     #[test]

@@ -2,7 +2,7 @@
 
 use bytes::Bytes;
 
-use super::Exec;
+use super::{unknown_subcommand, wrong_arity, Exec};
 use crate::pubsub::Kind;
 use crate::reply::Reply;
 
@@ -74,4 +74,21 @@ fn unsubscribe_generic(exec: &mut Exec<'_>, names: &[Bytes], kind: Kind) -> Repl
             })
             .collect(),
     )
+}
+
+pub(super) fn pubsub(exec: &mut Exec<'_>, args: &[Bytes]) -> Reply {
+    let sub = String::from_utf8_lossy(&args[1]).to_ascii_lowercase();
+    match sub.as_str() {
+        "channels" if args.len() <= 3 => {
+            Reply::Array(exec.pubsub.channels(args.get(2).map(|p| &p[..])).into_iter().map(Reply::Bulk).collect())
+        }
+        "numsub" => Reply::Array(
+            args[2..].iter().flat_map(|c| [Reply::Bulk(c.clone()), Reply::Int(exec.pubsub.numsub(c) as i64)]).collect(),
+        ),
+        "numpat" if args.len() == 2 => Reply::Int(exec.pubsub.numpat() as i64),
+        "channels" | "numpat" => wrong_arity(&format!("pubsub|{sub}")),
+        "shardchannels" => Reply::Array(vec![]),
+        "shardnumsub" => Reply::Array(args[2..].iter().flat_map(|c| [Reply::Bulk(c.clone()), Reply::Int(0)]).collect()),
+        _ => unknown_subcommand(&args[1], "PUBSUB"),
+    }
 }
