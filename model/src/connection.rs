@@ -34,11 +34,8 @@ impl Server {
         let born = *generation.borrow_and_update();
         let (push, mut pushes) = mpsc::unbounded_channel();
         let mut session = Session::new(self.next_client_id(), push);
-        {
-            let mut state = self.lock();
-            state.meta.clients += 1;
-            state.meta.stats.connections_received += 1;
-        }
+        self.inner.connections.connected.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        self.inner.connections.received.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let mut input = BytesMut::with_capacity(4096);
         let mut output = BytesMut::with_capacity(4096);
         loop {
@@ -71,8 +68,8 @@ impl Server {
             state.replication.remove(session.id);
             let watched = session.tx.watched_keys();
             state.meta.watches.unwatch_all(session.id, &watched);
-            state.meta.clients = state.meta.clients.saturating_sub(1);
         }
+        self.inner.connections.connected.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
         let _ = stream.shutdown().await;
     }
 
@@ -110,7 +107,7 @@ impl Server {
                 session.reply_mode = ReplyMode::On;
             }
             let was_replica = session.replica;
-            let Some(reply) = self.execute(session, &args) else { return false };
+            let Some(reply) = self.execute_in_place(session, &args) else { return false };
             // Messages published before this reply was made go out before it, as in Redis.
             while let Ok(message) = pushes.try_recv() {
                 message.encode(session.resp, output);
@@ -121,7 +118,7 @@ impl Server {
             if session.replica && !was_replica {
                 self.become_replica(session, output);
             }
-            let sleep_ms = std::mem::take(&mut self.lock().meta.pending_sleep_ms);
+            let sleep_ms = std::mem::take(&mut session.pending_sleep_ms);
             if sleep_ms > 0 {
                 self.inner.clock.sleep(std::time::Duration::from_millis(sleep_ms)).await;
             }
@@ -133,6 +130,19 @@ impl Server {
 }
 
 impl Server {
+    /// On a multi-threaded runtime a command (a long script above all) runs in place, so the
+    /// worker's other tasks move elsewhere: other clients must be told BUSY meanwhile. The
+    /// simulation's runtime has one thread and runs it directly.
+    fn execute_in_place(&self, session: &mut Session, args: &[Bytes]) -> Option<Reply> {
+        let multi_thread = tokio::runtime::Handle::try_current()
+            .is_ok_and(|h| h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread);
+        if multi_thread {
+            tokio::task::block_in_place(|| self.execute(session, args))
+        } else {
+            self.execute(session, args)
+        }
+    }
+
     /// SYNC: send an empty RDB as a bulk payload (no trailing CRLF, as Redis sends it), then
     /// the connection receives the replication stream through its push channel.
     fn become_replica(&self, session: &Session, output: &mut BytesMut) {
@@ -182,12 +192,84 @@ fn parse_inline(input: &mut BytesMut) -> Parsed {
     let line = input.split_to(end + 1);
     let text = &line[..end];
     let text = text.strip_suffix(b"\r").unwrap_or(text);
-    let args: Vec<Bytes> =
-        text.split(|b| b.is_ascii_whitespace()).filter(|w| !w.is_empty()).map(Bytes::copy_from_slice).collect();
-    if args.is_empty() {
-        Parsed::Empty
-    } else {
-        Parsed::Command(args)
+    match split_args(text) {
+        None => Parsed::Invalid("unbalanced quotes in request".into()),
+        Some(args) if args.is_empty() => Parsed::Empty,
+        Some(args) => Parsed::Command(args),
+    }
+}
+
+/// Redis's `sdssplitargs`: words separated by spaces; "double quotes" with \n \r \t \b \a
+/// \\ \" and \xHH escapes; 'single quotes' with \' only. A closing quote must be followed by
+/// a space or the end. `None` for unbalanced quotes.
+fn split_args(text: &[u8]) -> Option<Vec<Bytes>> {
+    let mut args = Vec::new();
+    let mut i = 0;
+    loop {
+        while i < text.len() && text[i].is_ascii_whitespace() {
+            i += 1;
+        }
+        if i >= text.len() {
+            return Some(args);
+        }
+        let mut word = Vec::new();
+        let (mut in_double, mut in_single) = (false, false);
+        loop {
+            let c = text.get(i).copied();
+            if in_double {
+                match c? {
+                    b'\\' if i + 3 < text.len() && text[i + 1] == b'x' && text[i + 2].is_ascii_hexdigit() && text[i + 3].is_ascii_hexdigit() => {
+                        let hex = std::str::from_utf8(&text[i + 2..i + 4]).ok()?;
+                        word.push(u8::from_str_radix(hex, 16).ok()?);
+                        i += 3;
+                    }
+                    b'\\' if i + 1 < text.len() => {
+                        i += 1;
+                        word.push(match text[i] {
+                            b'n' => b'\n',
+                            b'r' => b'\r',
+                            b't' => b'\t',
+                            b'b' => 0x08,
+                            b'a' => 0x07,
+                            other => other,
+                        });
+                    }
+                    b'"' => {
+                        if text.get(i + 1).is_some_and(|n| !n.is_ascii_whitespace()) {
+                            return None;
+                        }
+                        i += 1;
+                        break;
+                    }
+                    other => word.push(other),
+                }
+            } else if in_single {
+                match c? {
+                    b'\\' if text.get(i + 1) == Some(&b'\'') => {
+                        i += 1;
+                        word.push(b'\'');
+                    }
+                    b'\'' => {
+                        if text.get(i + 1).is_some_and(|n| !n.is_ascii_whitespace()) {
+                            return None;
+                        }
+                        i += 1;
+                        break;
+                    }
+                    other => word.push(other),
+                }
+            } else {
+                match c {
+                    None => break,
+                    Some(w) if w.is_ascii_whitespace() => break,
+                    Some(b'"') => in_double = true,
+                    Some(b'\'') => in_single = true,
+                    Some(other) => word.push(other),
+                }
+            }
+            i += 1;
+        }
+        args.push(Bytes::from(word));
     }
 }
 
@@ -204,5 +286,15 @@ mod tests {
         assert_eq!(args, vec![Bytes::from("PING")]);
         assert!(matches!(parse_request(&mut input), Parsed::Empty));
         assert!(matches!(parse_request(&mut input), Parsed::Incomplete), "half a frame waits for more");
+    }
+
+    #[test]
+    fn inline_requests_split_as_sdssplitargs_does() {
+        let words = |t: &str| split_args(t.as_bytes()).map(|v| v.iter().map(|b| String::from_utf8_lossy(b).into_owned()).collect::<Vec<_>>());
+        assert_eq!(words(r#"EVAL "return 'a b'" 0"#), Some(vec!["EVAL".into(), "return 'a b'".into(), "0".into()]));
+        assert_eq!(words(r#"SET k "a\x41\n""#), Some(vec!["SET".into(), "k".into(), "aA\n".into()]));
+        assert_eq!(words("SET k 'it\\'s'"), Some(vec!["SET".into(), "k".into(), "it's".into()]));
+        assert_eq!(words(r#"SET "unbalanced"#), None);
+        assert_eq!(words(r#"SET "a"b"#), None);
     }
 }

@@ -28,7 +28,6 @@ pub(crate) struct Stats {
     pub(crate) expired_keys: u64,
     pub(crate) keyspace_hits: u64,
     pub(crate) keyspace_misses: u64,
-    pub(crate) connections_received: u64,
     /// The next error is already counted (a script returning a command's error).
     pub(crate) skip_next_error: bool,
     /// The last error a command gave inside the running script.
@@ -65,7 +64,7 @@ impl Stats {
 
     /// CONFIG RESETSTAT.
     pub(crate) fn reset(&mut self) {
-        *self = Stats { connections_received: self.connections_received, ..Stats::default() };
+        *self = Stats::default();
     }
 }
 
@@ -126,10 +125,15 @@ pub(crate) struct Meta {
     pub(crate) started_ms: i64,
     /// LASTSAVE, in seconds.
     pub(crate) last_save_s: i64,
-    /// Connected clients.
-    pub(crate) clients: u64,
-    /// Set by DEBUG SLEEP: the connection waits this long before replying.
-    pub(crate) pending_sleep_ms: u64,
+    /// Connections, counted by the connections themselves (outside the server's lock).
+    pub(crate) connections: std::sync::Arc<Connections>,
+}
+
+/// Connected clients and connections ever accepted.
+#[derive(Debug, Default)]
+pub(crate) struct Connections {
+    pub(crate) connected: std::sync::atomic::AtomicU64,
+    pub(crate) received: std::sync::atomic::AtomicU64,
 }
 
 /// A baseline the model reports as used memory before any key, as a fresh Redis does.

@@ -62,14 +62,24 @@ pub(crate) struct State {
     pub(crate) meta: Meta,
     pub(crate) replication: Replication,
     durability: Durability,
+    rng: u64,
+}
+
+/// Whether the server is up and how slow it is: read by connections without the state's
+/// lock (a running script holds that one).
+#[derive(Debug, Clone, Copy)]
+struct Status {
     up: bool,
     delay: Duration,
-    rng: u64,
 }
 
 pub(crate) struct Inner {
     pub(crate) state: Mutex<State>,
     pub(crate) clock: Arc<dyn ServerClock>,
+    /// The running script, readable without the state's lock (which the script holds).
+    pub(crate) script: Arc<crate::scripting::ScriptControl>,
+    status: Mutex<Status>,
+    pub(crate) connections: Arc<crate::meta::Connections>,
     /// Bumped to close every connection (restart, drop connections).
     pub(crate) generation: watch::Sender<u64>,
     next_client_id: AtomicU64,
@@ -114,14 +124,17 @@ impl Server {
             meta,
             replication: Replication::default(),
             durability: Durability::new(config.persistence),
-            up: true,
-            delay: Duration::ZERO,
             rng: config.seed,
         };
         let (generation, _) = watch::channel(0);
+        let script = state.scripts.control();
+        let connections = state.meta.connections.clone();
         Server {
             inner: Arc::new(Inner {
                 state: Mutex::new(state),
+                script,
+                status: Mutex::new(Status { up: true, delay: Duration::ZERO }),
+                connections,
                 clock,
                 generation,
                 next_client_id: AtomicU64::new(1),
@@ -153,7 +166,12 @@ impl Server {
         loop {
             self.inner.clock.sleep(self.inner.config.active_expire_interval).await;
             let now_ms = self.inner.clock.now_ms();
-            let mut state = self.lock();
+            // A running script holds the lock: Redis runs no expiry cycle meanwhile either.
+            let mut state = match self.inner.state.try_lock() {
+                Ok(guard) => guard,
+                Err(std::sync::TryLockError::Poisoned(p)) => p.into_inner(),
+                Err(std::sync::TryLockError::WouldBlock) => continue,
+            };
             let State { dbs, durability, rng, meta, .. } = &mut *state;
             durability.tick(now_ms, dbs);
             if meta.active_expire_off {
@@ -177,22 +195,29 @@ impl Server {
         self.inner.next_client_id.fetch_add(1, Ordering::Relaxed)
     }
 
+    fn status(&self) -> MutexGuard<'_, Status> {
+        self.inner.status.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
     pub(crate) fn is_up(&self) -> bool {
-        self.lock().up
+        self.status().up
     }
 
     pub(crate) fn delay(&self) -> Duration {
-        self.lock().delay
+        self.status().delay
     }
 
     /// Runs one command for `session`, atomically, at the server clock's now; `None` when the
     /// server is down (it serves nothing then).
     pub(crate) fn execute(&self, session: &mut Session, args: &[Bytes]) -> Option<Reply> {
-        let now_ms = self.inner.clock.now_ms();
-        let mut state = self.lock();
-        if !state.up {
+        if !self.is_up() {
             return None;
         }
+        let mut state = match self.lock_or_busy(session.id, args) {
+            Ok(state) => state,
+            Err(busy) => return Some(busy),
+        };
+        let now_ms = self.inner.clock.now_ms();
         let State { dbs, pubsub, scripts, durability, meta, .. } = &mut *state;
         durability.tick(now_ms, dbs);
         let mut exec = Exec {
@@ -212,6 +237,25 @@ impl Server {
         self.finish_step(&mut state, session, now_ms, effects);
         self.inner.commands.fetch_add(1, Ordering::Relaxed);
         Some(reply)
+    }
+
+    /// The state's lock, or the reply a running script's other clients get. A client that
+    /// arrived before the script passed its threshold waits, then is told BUSY, as in Redis.
+    /// Waiting happens only when another thread holds the lock (the serve binary's runtime);
+    /// on the simulation's single thread the lock is always free here.
+    fn lock_or_busy(&self, client: u64, args: &[Bytes]) -> Result<MutexGuard<'_, State>, Reply> {
+        let sub = args.get(1).map(|a| &a[..]);
+        loop {
+            let now_ms = self.inner.clock.now_ms();
+            if let crate::scripting::Verdict::Reply(reply) = self.inner.script.verdict(client, &args[0], sub, now_ms) {
+                return Err(reply);
+            }
+            match self.inner.state.try_lock() {
+                Ok(guard) => return Ok(guard),
+                Err(std::sync::TryLockError::Poisoned(poisoned)) => return Ok(poisoned.into_inner()),
+                Err(std::sync::TryLockError::WouldBlock) => std::thread::sleep(Duration::from_millis(1)),
+            }
+        }
     }
 
     /// After a step: keys that expired in it are notified and propagated, written keys spoil
@@ -254,7 +298,7 @@ impl Server {
             state.pubsub.clear();
             state.replication.clear();
             state.meta.watches = Default::default();
-            state.up = false;
+            self.status().up = false;
         }
         self.drop_connections();
         tracing::info!(persistence = ?self.persistence(), "redis model crashed");
@@ -262,7 +306,7 @@ impl Server {
 
     /// Fault recovery: the process is back and accepts connections.
     pub fn start(&self) {
-        self.lock().up = true;
+        self.status().up = true;
         tracing::info!("redis model started");
     }
 
@@ -279,7 +323,7 @@ impl Server {
 
     /// Fault: every command waits `delay` before it runs (a slow server). Zero ends it.
     pub fn set_delay(&self, delay: Duration) {
-        self.lock().delay = delay;
+        self.status().delay = delay;
     }
 
     /// Changes the persistence mode from now on.

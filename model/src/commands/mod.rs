@@ -51,6 +51,8 @@ pub struct Session {
     pub(crate) reply_mode: ReplyMode,
     /// Set by SYNC/PSYNC: the connection now carries the replication stream.
     pub(crate) replica: bool,
+    /// Set by DEBUG SLEEP: the connection waits this long after replying.
+    pub(crate) pending_sleep_ms: u64,
 }
 
 /// `CLIENT REPLY`.
@@ -78,6 +80,7 @@ impl Session {
             tx: Transaction::default(),
             reply_mode: ReplyMode::On,
             replica: false,
+            pending_sleep_ms: 0,
         }
     }
 }

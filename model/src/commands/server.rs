@@ -58,7 +58,7 @@ fn section(exec: &mut Exec<'_>, name: &str) -> String {
             "executable:splitbrain-model".into(),
         ]),
         "clients" => lines.extend([
-            format!("connected_clients:{}", exec.meta.clients),
+            format!("connected_clients:{}", exec.meta.connections.connected.load(std::sync::atomic::Ordering::Relaxed)),
             "blocked_clients:0".into(),
             format!("tracking_clients:0"),
             format!("watching_clients:{}", exec.meta.watches.watched_keys().min(1)),
@@ -88,7 +88,7 @@ fn section(exec: &mut Exec<'_>, name: &str) -> String {
             "aof_last_write_status:ok".into(),
         ]),
         "stats" => lines.extend([
-            format!("total_connections_received:{}", stats.connections_received),
+            format!("total_connections_received:{}", exec.meta.connections.received.load(std::sync::atomic::Ordering::Relaxed)),
             format!("total_commands_processed:{}", stats.total_commands),
             format!("expired_keys:{}", stats.expired_keys),
             "evicted_keys:0".into(),
@@ -174,7 +174,7 @@ pub(super) fn debug(exec: &mut Exec<'_>, args: &[Bytes]) -> Reply {
         ("reload", _) | ("loadaof", 2) => Reply::ok(),
         ("sleep", 3) => match super::parse_f64(&args[2]) {
             Some(seconds) if (0.0..=3600.0).contains(&seconds) => {
-                exec.meta.pending_sleep_ms = (seconds * 1000.0) as u64;
+                exec.session.pending_sleep_ms = (seconds * 1000.0) as u64;
                 Reply::ok()
             }
             _ => Reply::error("ERR value is not a valid float"),

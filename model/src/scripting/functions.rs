@@ -120,15 +120,27 @@ impl Scripting {
             for field in ["log", "LOG_DEBUG", "LOG_VERBOSE", "LOG_NOTICE", "LOG_WARNING", "REDIS_VERSION", "REDIS_VERSION_NUM", "setresp", "call", "pcall", "error_reply", "status_reply", "sha1hex"] {
                 loader_redis.raw_set(field, real_redis.raw_get::<LuaValue>(field)?)?;
             }
+            // The library's environment: `redis` is the loader's (read-only) table, every
+            // other name reads through the shared read-only environment; nothing is writable.
+            let protect: Function = lua.globals().raw_get("__redis__protect")?;
+            let redis_view: Table = protect.call(loader_redis)?;
             let env = lua.create_table()?;
             let meta = lua.create_table()?;
             let outer = self.env.clone();
-            meta.raw_set("__index", lua.create_function(move |_, (_, name): (LuaValue, String)| outer.get::<LuaValue>(name))?)?;
+            meta.raw_set(
+                "__index",
+                lua.create_function(move |_, (_, name): (LuaValue, String)| {
+                    if name == "redis" {
+                        Ok(LuaValue::Table(redis_view.clone()))
+                    } else {
+                        outer.get::<LuaValue>(name)
+                    }
+                })?,
+            )?;
             meta.raw_set("__newindex", lua.create_function(|_, _: MultiValue| -> mlua::Result<()> {
                 Err(mlua::Error::runtime("Attempt to modify a readonly table"))
             })?)?;
             env.set_metatable(Some(meta))?;
-            env.raw_set("redis", loader_redis)?;
             let skip = code.iter().position(|b| *b == b'\n').unwrap_or(code.len());
             let chunk = lua.load(&code[skip..]).set_name("@user_function").set_environment(env);
             // The functions it registers keep this environment: FCALL finds `redis.call` in it.

@@ -6,6 +6,7 @@
 //! Redis's rand48, never reseeded, so scripts are deterministic.
 
 mod bit;
+mod busy;
 mod cjson;
 mod convert;
 mod functions;
@@ -24,6 +25,7 @@ use tokio::sync::mpsc;
 use crate::commands::{self, Caller, Exec, ScriptRules, Session};
 use crate::reply::Reply;
 use convert::{lua_to_reply, reply_to_lua};
+pub(crate) use busy::{Running, ScriptControl, Verdict};
 pub(crate) use functions::Library;
 
 /// The Lua side of the runtime: Redis 7's error handler, and the read-only environment user
@@ -104,6 +106,8 @@ pub struct Scripting {
     /// The protocol `redis.setresp` chose for the running script.
     resp: Arc<AtomicU8>,
     session: Session,
+    /// The running script as other connections see it.
+    control: Arc<ScriptControl>,
 }
 
 impl std::fmt::Debug for Scripting {
@@ -128,10 +132,17 @@ impl Scripting {
         let rand = Arc::new(Rand48::default());
         let resp = Arc::new(AtomicU8::new(2));
         install_libs(&lua, &rand, &resp).expect("the Redis libraries install");
+        let control = Arc::new(ScriptControl::default());
+        install_kill_hook(&lua, &control).expect("the hook installs");
         let env: Table = lua.globals().raw_get("__redis__env").expect("the prelude makes the environment");
         let (push, _) = mpsc::unbounded_channel();
         let session = Session::new(0, push);
-        Scripting { lua, env, scripts: BTreeMap::new(), libraries: BTreeMap::new(), rand, resp, session }
+        Scripting { lua, env, scripts: BTreeMap::new(), libraries: BTreeMap::new(), rand, resp, session, control }
+    }
+
+    /// The running script as other connections see it.
+    pub(crate) fn control(&self) -> Arc<ScriptControl> {
+        self.control.clone()
     }
 
     /// Compiles `body` and caches it; returns its SHA1.
@@ -198,7 +209,16 @@ impl Scripting {
         self.session.db = exec.session.db;
         self.session.id = exec.session.id;
         exec.meta.stats.last_script_error = None;
+        self.control.start(Running {
+            owner: exec.session.id,
+            started_ms: exec.now_ms,
+            threshold_ms: exec.meta.config.busy_reply_threshold_ms,
+            function: is_function,
+        });
         let (reply, effects) = self.call(exec, function, rules, keys, argv, is_function, &name);
+        if self.control.finish() {
+            install_kill_hook(&self.lua, &self.control).expect("the hook installs");
+        }
         // A command's error raised by the script was counted when the command failed.
         if let (Reply::Error(text), Some(Reply::Error(inner))) = (&reply, exec.meta.stats.last_script_error.take()) {
             if text.starts_with(&inner) {
@@ -241,6 +261,7 @@ impl Scripting {
             in_exec: outer.in_exec,
         });
         let resp = resp.clone();
+        let control = self.control.clone();
         let outcome = lua.scope(|scope| {
             let globals = lua.globals();
             let (keys, argv) = (string_table(lua, keys)?, string_table(lua, argv)?);
@@ -248,7 +269,7 @@ impl Scripting {
                 globals.raw_set("KEYS", keys.clone())?;
                 globals.raw_set("ARGV", argv.clone())?;
             }
-            let call = scope.create_function(|lua, args: MultiValue| call_from_script(lua, &exec, &resp, args))?;
+            let call = scope.create_function(|lua, args: MultiValue| call_from_script(lua, &exec, &resp, &control, args))?;
             lua.set_named_registry_value(RAW_CALL_KEY.to_str().expect("ASCII"), call)?;
             let run: Function = globals.raw_get("__redis__run")?;
             run.call::<(bool, LuaValue)>((function, keys, argv))
@@ -258,6 +279,7 @@ impl Scripting {
             Ok((false, error)) => script_error(&error, name, is_function),
             Err(e) => Reply::error(format!("ERR Error running script {name}: {e}")),
         };
+        let _ = lua.unset_named_registry_value(RAW_CALL_KEY.to_str().expect("ASCII"));
         let exec = exec.into_inner();
         (reply, exec.effects)
     }
@@ -370,6 +392,28 @@ fn install_libs(lua: &Lua, rand: &Arc<Rand48>, resp: &Arc<AtomicU8>) -> mlua::Re
     globals.set("bit", bit::library(lua)?)?;
     install_random(lua, rand)?;
     lua.load(PRELUDE).set_name("=[redis lib]").exec()
+}
+
+/// Instructions between two looks at SCRIPT KILL: a killed script stops within this many,
+/// even when it catches the error with pcall and loops on.
+const KILL_CHECK_INSTRUCTIONS: u32 = 1000;
+
+fn install_kill_hook(lua: &Lua, control: &Arc<ScriptControl>) -> mlua::Result<()> {
+    lua.set_hook(mlua::HookTriggers::new().every_nth_instruction(KILL_CHECK_INSTRUCTIONS), kill_hook(control.clone()))
+}
+
+/// Raises the kill error once SCRIPT KILL asked; from then on at every instruction, as
+/// Redis does, so that a script catching it with pcall cannot loop on.
+fn kill_hook(control: Arc<ScriptControl>) -> impl Fn(&Lua, &mlua::Debug) -> mlua::Result<mlua::VmState> + Send + 'static {
+    move |lua, _| {
+        if !control.kill_requested() {
+            return Ok(mlua::VmState::Continue);
+        }
+        if !control.tighten() {
+            lua.set_hook(mlua::HookTriggers::new().every_nth_instruction(1), kill_hook(control.clone()))?;
+        }
+        Err(mlua::Error::runtime("Script killed by user with SCRIPT KILL..."))
+    }
 }
 
 fn install_reply_helpers(lua: &Lua, redis: &Table) -> mlua::Result<()> {
@@ -504,7 +548,13 @@ fn string_table(lua: &Lua, items: &[Bytes]) -> mlua::Result<Table> {
 
 /// The body of `redis.call` / `redis.pcall`: returns `(ok, reply)`; the C function raises
 /// the reply when not ok.
-fn call_from_script(lua: &Lua, exec: &RefCell<Exec<'_>>, resp: &AtomicU8, args: MultiValue) -> mlua::Result<(bool, LuaValue)> {
+fn call_from_script(
+    lua: &Lua,
+    exec: &RefCell<Exec<'_>>,
+    resp: &AtomicU8,
+    control: &ScriptControl,
+    args: MultiValue,
+) -> mlua::Result<(bool, LuaValue)> {
     let fail = |lua: &Lua, text: &str| Ok((false, LuaValue::Table(single_field(lua, "err", text)?)));
     if args.is_empty() {
         return fail(lua, "ERR Please specify at least one argument for this redis lib call");
@@ -522,6 +572,9 @@ fn call_from_script(lua: &Lua, exec: &RefCell<Exec<'_>>, resp: &AtomicU8, args: 
     let resp = resp.load(Ordering::Relaxed);
     exec.session.resp = resp;
     let reply = commands::execute(&mut exec, Caller::Script, &argv);
+    if exec.script.is_some_and(|rules| rules.wrote) {
+        control.wrote();
+    }
     let ok = !reply.is_error();
     if !ok {
         // The script's own error, if it returns this one, is not counted twice.
@@ -536,6 +589,8 @@ fn script_error(error: &LuaValue, name: &str, is_function: bool) -> Reply {
         return Reply::error(format!("ERR Error running script {name}: execution failure"));
     };
     let message = t.raw_get::<String>("err").unwrap_or_else(|_| "ERR unknown error".to_owned());
+    // Errors raised by the model's own Rust callbacks read "runtime error: ..." through mlua.
+    let message = message.replacen("ERR runtime error: ", "ERR ", 1);
     let what = if is_function { "function" } else { "script" };
     match (t.raw_get::<String>("source"), t.raw_get::<i64>("line")) {
         (Ok(source), Ok(line)) => Reply::Error(format!("{message} {what}: {name}, on {source}:{line}.")),
