@@ -119,6 +119,8 @@ pub(crate) struct Meta {
     pub(crate) watches: Watches,
     /// `DEBUG SET-ACTIVE-EXPIRE 0` stops the active expiry cycle.
     pub(crate) active_expire_off: bool,
+    /// `DEBUG SET-DISABLE-DENY-SCRIPTS 1`: scripts may call commands flagged noscript.
+    pub(crate) deny_scripts_off: bool,
     /// Seeds SPOP, SRANDMEMBER, RANDOMKEY.
     pub(crate) rng: u64,
     /// When the server started (server-clock ms), for INFO's uptime.

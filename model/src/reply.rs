@@ -66,6 +66,15 @@ impl Reply {
         matches!(self, Reply::Error(_))
     }
 
+    /// The pushes within this reply (a subscription's confirmations in RESP3).
+    pub fn pushes(&self) -> Vec<Reply> {
+        match self {
+            Reply::Push(_) => vec![self.clone()],
+            Reply::Multi(replies) => replies.iter().flat_map(Reply::pushes).collect(),
+            _ => vec![],
+        }
+    }
+
     /// Appends this reply, encoded for protocol `resp` (2 or 3), to `out`.
     pub fn encode(&self, resp: u8, out: &mut BytesMut) {
         match self {

@@ -215,7 +215,7 @@ impl Server {
         }
         let mut state = match self.lock_or_busy(session.id, args) {
             Ok(state) => state,
-            Err(busy) => return Some(busy),
+            Err(busy) => return Some(commands::busy_reply(session, args, busy)),
         };
         let now_ms = self.inner.clock.now_ms();
         let State { dbs, pubsub, scripts, durability, meta, .. } = &mut *state;

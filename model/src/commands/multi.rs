@@ -123,3 +123,25 @@ pub(super) fn unwatch(exec: &mut Exec<'_>, _args: &[Bytes]) -> Reply {
     unwatch_all(exec);
     Reply::ok()
 }
+
+/// The reply to a command refused because a script is busy, with what that means for the
+/// connection's transaction: MULTI still starts one, a queued command's refusal makes EXEC
+/// fail, and EXEC itself discards the transaction (Redis 7.0).
+pub(crate) fn busy(session: &mut super::Session, args: &[Bytes], busy: Reply) -> Reply {
+    let tx = &mut session.tx;
+    if args[0].eq_ignore_ascii_case(b"multi") && !tx.active() {
+        tx.queued = Some(Vec::new());
+        tx.failed = false;
+        return Reply::ok();
+    }
+    if args[0].eq_ignore_ascii_case(b"exec") && tx.active() {
+        tx.queued = None;
+        tx.failed = false;
+        let Reply::Error(text) = busy else { return busy };
+        return Reply::error(format!("EXECABORT Transaction discarded because of: {text}"));
+    }
+    if tx.active() {
+        tx.failed = true;
+    }
+    busy
+}

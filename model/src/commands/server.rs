@@ -169,7 +169,11 @@ pub(super) fn debug(exec: &mut Exec<'_>, args: &[Bytes]) -> Reply {
             exec.meta.active_expire_off = &args[2][..] == b"0";
             Reply::ok()
         }
-        ("set-disable-deny-scripts", 3) | ("quicklist-packed-threshold", 3) | ("stringmatch-len", _) => Reply::ok(),
+        ("set-disable-deny-scripts", 3) => {
+            exec.meta.deny_scripts_off = &args[2][..] != b"0";
+            Reply::ok()
+        }
+        ("quicklist-packed-threshold", 3) | ("stringmatch-len", _) => Reply::ok(),
         // The model keeps its keyspace across a reload: a save and load give back the same data.
         ("reload", _) | ("loadaof", 2) => Reply::ok(),
         ("sleep", 3) => match super::parse_f64(&args[2]) {

@@ -30,6 +30,8 @@ pub(crate) const TX_CONTROL: u32 = 1 << 9;
 pub(crate) const BLOCKING: u32 = 1 << 10;
 /// Allowed while a script is busy (SCRIPT KILL, FUNCTION KILL, SHUTDOWN NOSAVE...).
 pub(crate) const ALLOW_BUSY: u32 = 1 << 11;
+/// Blocking commands are refused in scripts (Redis 7.0).
+const BLOCKING_NOSCRIPT: u32 = BLOCKING | NOSCRIPT;
 
 type Handler = fn(&mut Exec<'_>, &[Bytes]) -> Reply;
 
@@ -73,14 +75,14 @@ static COMMANDS: &[Spec] = &[
     c("append", 3, WDF, strings::append),
     c("auth", -2, CONN, connection::auth),
     c("bitcount", -2, R, strings::bitcount),
-    c("blmove", 6, W | DENYOOM | BLOCKING, lists::blmove),
-    c("blpop", -3, W | BLOCKING, lists::blpop),
-    c("brpop", -3, W | BLOCKING, lists::brpop),
-    c("brpoplpush", 4, W | DENYOOM | BLOCKING, lists::brpoplpush),
-    c("bzpopmax", -3, W | FAST | BLOCKING, zsets::bzpopmax),
-    c("bzpopmin", -3, W | FAST | BLOCKING, zsets::bzpopmin),
+    c("blmove", 6, W | DENYOOM | BLOCKING_NOSCRIPT, lists::blmove),
+    c("blpop", -3, W | BLOCKING_NOSCRIPT, lists::blpop),
+    c("brpop", -3, W | BLOCKING_NOSCRIPT, lists::brpop),
+    c("brpoplpush", 4, W | DENYOOM | BLOCKING_NOSCRIPT, lists::brpoplpush),
+    c("bzpopmax", -3, W | FAST | BLOCKING_NOSCRIPT, zsets::bzpopmax),
+    c("bzpopmin", -3, W | FAST | BLOCKING_NOSCRIPT, zsets::bzpopmin),
     c("client", -2, NOSCRIPT | LOADING | STALE, connection::client),
-    c("cluster", -2, 0, server::cluster),
+    c("cluster", -2, NOSCRIPT, server::cluster),
     c("command", -1, LOADING | STALE, server::command),
     c("config", -2, NOSCRIPT | LOADING | STALE, server::config),
     c("copy", -3, WD, keys::copy),

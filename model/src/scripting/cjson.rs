@@ -80,14 +80,21 @@ fn encode(out: &mut String, value: &LuaValue, depth: usize, settings: &Settings)
 }
 
 fn encode_table(out: &mut String, t: &Table, depth: usize, settings: &Settings) -> mlua::Result<()> {
-    let pairs: Vec<(LuaValue, LuaValue)> = t.pairs::<LuaValue, LuaValue>().collect::<mlua::Result<_>>()?;
-    let max_index = pairs.iter().try_fold(0i64, |max, (k, _)| match k {
-        LuaValue::Integer(i) if *i > 0 => Some(max.max(*i)),
-        LuaValue::Number(n) if *n > 0.0 && *n == n.floor() => Some(max.max(*n as i64)),
-        _ => None,
-    });
+    // Keys are walked twice rather than collected: each value held from Rust costs a slot
+    // in mlua's reference stack.
+    let mut count = 0usize;
+    let mut max_index = Some(0i64);
+    for pair in t.pairs::<LuaValue, LuaValue>() {
+        let (k, _) = pair?;
+        count += 1;
+        max_index = max_index.and_then(|max| match k {
+            LuaValue::Integer(i) if i > 0 => Some(max.max(i)),
+            LuaValue::Number(n) if n > 0.0 && n == n.floor() => Some(max.max(n as i64)),
+            _ => None,
+        });
+    }
     // An array when every key is a positive integer and it is not too sparse (cjson's rule).
-    if let Some(max) = max_index.filter(|m| *m > 0 && (*m as usize <= pairs.len() * 2 || *m <= 10)) {
+    if let Some(max) = max_index.filter(|m| *m > 0 && (*m as usize <= count * 2 || *m <= 10)) {
         out.push('[');
         for i in 1..=max {
             if i > 1 {
@@ -99,18 +106,19 @@ fn encode_table(out: &mut String, t: &Table, depth: usize, settings: &Settings) 
         return Ok(());
     }
     out.push('{');
-    for (n, (k, v)) in pairs.iter().enumerate() {
+    for (n, pair) in t.pairs::<LuaValue, LuaValue>().enumerate() {
+        let (k, v) = pair?;
         if n > 0 {
             out.push(',');
         }
-        match k {
+        match &k {
             LuaValue::String(s) => escape(out, &s.as_bytes()),
             LuaValue::Integer(i) => escape(out, i.to_string().as_bytes()),
             LuaValue::Number(x) => escape(out, number_text(*x).as_bytes()),
             _ => return Err(mlua::Error::runtime("Cannot serialise table: table key must be a number or string")),
         }
         out.push(':');
-        encode(out, v, depth + 1, settings)?;
+        encode(out, &v, depth + 1, settings)?;
     }
     out.push('}');
     Ok(())

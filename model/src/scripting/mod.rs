@@ -269,7 +269,7 @@ impl Scripting {
                 globals.raw_set("KEYS", keys.clone())?;
                 globals.raw_set("ARGV", argv.clone())?;
             }
-            let call = scope.create_function(|lua, args: MultiValue| call_from_script(lua, &exec, &resp, &control, args))?;
+            let call = scope.create_function(|lua, args: Table| call_from_script(lua, &exec, &resp, &control, args))?;
             lua.set_named_registry_value(RAW_CALL_KEY.to_str().expect("ASCII"), call)?;
             let run: Function = globals.raw_get("__redis__run")?;
             run.call::<(bool, LuaValue)>((function, keys, argv))
@@ -352,7 +352,15 @@ fn install_libs(lua: &Lua, rand: &Arc<Rand48>, resp: &Arc<AtomicU8>) -> mlua::Re
     }
     let redis = lua.create_table()?;
     install_reply_helpers(lua, &redis)?;
-    redis.set("sha1hex", lua.create_function(|_, body: mlua::String| Ok(sha1_hex(&body.as_bytes())))?)?;
+    redis.set(
+        "sha1hex",
+        lua.create_function(|_, args: MultiValue| match args.iter().collect::<Vec<_>>().as_slice() {
+            [LuaValue::String(body)] => Ok(sha1_hex(&body.as_bytes())),
+            [LuaValue::Integer(n)] => Ok(sha1_hex(n.to_string().as_bytes())),
+            [LuaValue::Number(n)] => Ok(sha1_hex(commands::format_double(*n).as_bytes())),
+            _ => Err(mlua::Error::runtime("wrong number of arguments")),
+        })?,
+    )?;
     redis.set("log", lua.create_function(|_, _: MultiValue| Ok(()))?)?;
     for (i, level) in ["LOG_DEBUG", "LOG_VERBOSE", "LOG_NOTICE", "LOG_WARNING"].into_iter().enumerate() {
         redis.set(level, i)?;
@@ -467,15 +475,22 @@ unsafe extern "C-unwind" fn redis_pcall(state: *mut ffi::lua_State) -> c_int {
 /// Called by Lua as a C function with a valid state. No Rust value with a destructor is
 /// alive when `lua_error` unwinds out of this frame.
 unsafe fn raw_call(state: *mut ffi::lua_State, raise: bool) -> c_int {
+    // The arguments travel as one table: a call with thousands of them (`unpack(t)`) must
+    // not need as many stack slots on the Rust side.
     let nargs = ffi::lua_gettop(state);
+    ffi::lua_createtable(state, nargs, 0);
+    for i in 1..=nargs {
+        ffi::lua_pushvalue(state, i);
+        ffi::lua_rawseti(state, -2, i64::from(i));
+    }
     ffi::lua_getfield(state, ffi::LUA_REGISTRYINDEX, RAW_CALL_KEY.as_ptr());
     if ffi::lua_type(state, -1) != ffi::LUA_TFUNCTION {
         // Outside a script run (a library being loaded): Redis has no redis.call there.
-        ffi::lua_pushstring(state, c"Please specify at least one argument for this redis lib call".as_ptr());
+        ffi::lua_pushstring(state, c"redis.call is not allowed while loading a library".as_ptr());
         ffi::lua_error(state);
     }
-    ffi::lua_insert(state, 1);
-    ffi::lua_call(state, nargs, 2);
+    ffi::lua_insert(state, -2);
+    ffi::lua_call(state, 1, 2);
     if raise && ffi::lua_toboolean(state, -2) == 0 {
         ffi::lua_error(state);
     }
@@ -553,18 +568,19 @@ fn call_from_script(
     exec: &RefCell<Exec<'_>>,
     resp: &AtomicU8,
     control: &ScriptControl,
-    args: MultiValue,
+    args: Table,
 ) -> mlua::Result<(bool, LuaValue)> {
     let fail = |lua: &Lua, text: &str| Ok((false, LuaValue::Table(single_field(lua, "err", text)?)));
-    if args.is_empty() {
+    let count = args.raw_len();
+    if count == 0 {
         return fail(lua, "ERR Please specify at least one argument for this redis lib call");
     }
-    let mut argv = Vec::with_capacity(args.len());
-    for arg in &args {
-        match arg {
+    let mut argv = Vec::with_capacity(count);
+    for i in 1..=count {
+        match args.raw_get::<LuaValue>(i)? {
             LuaValue::String(s) => argv.push(Bytes::copy_from_slice(&s.as_bytes())),
             LuaValue::Integer(i) => argv.push(Bytes::from(i.to_string())),
-            LuaValue::Number(n) => argv.push(Bytes::from(commands::format_double(*n))),
+            LuaValue::Number(n) => argv.push(Bytes::from(commands::format_double(n))),
             _ => return fail(lua, "ERR Lua redis lib command arguments must be strings or integers"),
         }
     }

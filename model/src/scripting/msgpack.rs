@@ -70,9 +70,12 @@ fn pack_table(out: &mut Vec<u8>, t: &Table, depth: usize) -> mlua::Result<()> {
             }
         }
         None => {
-            let pairs: Vec<(LuaValue, LuaValue)> = t.pairs::<LuaValue, LuaValue>().collect::<mlua::Result<_>>()?;
-            let _ = encode::write_map_len(out, pairs.len() as u32);
-            for (k, v) in pairs {
+            // Two passes rather than collecting: each value held from Rust costs a slot in
+            // mlua's reference stack, which a 100,000-entry table would exhaust.
+            let len = t.pairs::<LuaValue, LuaValue>().count();
+            let _ = encode::write_map_len(out, len as u32);
+            for pair in t.pairs::<LuaValue, LuaValue>() {
+                let (k, v) = pair?;
                 pack_value(out, &k, depth + 1)?;
                 pack_value(out, &v, depth + 1)?;
             }

@@ -52,9 +52,22 @@ overrides.rawset = function(t, k, v)
   return raw_rawset(t, k, v)
 end
 
+-- Binary chunks are refused, as in Redis (they could break the interpreter); text chunks
+-- run in the same read-only environment.
+local raw_loadstring, raw_setfenv = loadstring, setfenv
+local env
+overrides.loadstring = function(code, name)
+  if type(code) == 'string' and code:byte(1) == 27 then
+    return nil, "binary code not allowed"
+  end
+  local f, e = raw_loadstring(code, name)
+  if f then raw_setfenv(f, env) end
+  return f, e
+end
+
 -- The environment of user code: globals read through (an undefined one is an error), no
 -- global may be written, and its metatable is itself read-only.
-local env = {}
+env = {}
 local env_mt = {
   __index = function(_, name)
     local v = overrides[name]
