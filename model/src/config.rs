@@ -158,6 +158,16 @@ impl Config {
         self.other.get("min-replicas-to-write").and_then(|v| v.parse().ok()).unwrap_or(0)
     }
 
+    /// `maxmemory-policy`.
+    pub(crate) fn maxmemory_policy(&self) -> &str {
+        self.other.get("maxmemory-policy").map_or("noeviction", String::as_str)
+    }
+
+    /// `replica-serve-stale-data`.
+    pub(crate) fn serve_stale_data(&self) -> bool {
+        self.other.get("replica-serve-stale-data").is_none_or(|v| v == "yes")
+    }
+
     /// Whether `name` (lowercase) is a parameter.
     pub(crate) fn knows(name: &str) -> bool {
         TYPED.contains(&name) || TEXT_PARAMS.iter().any(|(n, _, _)| *n == name)

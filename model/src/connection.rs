@@ -114,9 +114,10 @@ impl Server {
             }
             if !skipping && session.reply_mode == ReplyMode::On {
                 reply.encode(session.resp, output);
-            } else if session.resp == 3 {
-                // Out-of-band data is not a reply: CLIENT REPLY OFF does not hold it back.
-                reply.pushes().iter().for_each(|push| push.encode(3, output));
+            } else {
+                // Subscription confirmations are pushed, not replied: CLIENT REPLY OFF does
+                // not hold them back (Redis 7 sends them as pushes on RESP2 as well).
+                reply.pushes().iter().for_each(|push| push.encode(session.resp, output));
             }
             if session.replica && !was_replica {
                 self.become_replica(session, output);

@@ -26,6 +26,7 @@ pub(crate) struct Stats {
     pub(crate) total_error_replies: u64,
     pub(crate) total_commands: u64,
     pub(crate) expired_keys: u64,
+    pub(crate) evicted_keys: u64,
     pub(crate) keyspace_hits: u64,
     pub(crate) keyspace_misses: u64,
     /// The next error is already counted (a script returning a command's error).
@@ -119,6 +120,9 @@ pub(crate) struct Meta {
     pub(crate) watches: Watches,
     /// `DEBUG SET-ACTIVE-EXPIRE 0` stops the active expiry cycle.
     pub(crate) active_expire_off: bool,
+    /// After `REPLICAOF host port`: the master it was told to follow. The model never
+    /// reaches it: a replica whose link is down (read-only, stale).
+    pub(crate) replica_of: Option<String>,
     /// `DEBUG SET-DISABLE-DENY-SCRIPTS 1`: scripts may call commands flagged noscript.
     pub(crate) deny_scripts_off: bool,
     /// Seeds SPOP, SRANDMEMBER, RANDOMKEY.
@@ -152,6 +156,11 @@ impl Meta {
     pub(crate) fn used_memory(dbs: &[Keyspace]) -> u64 {
         let data: usize = dbs.iter().flat_map(|db| db.iter()).map(|(k, e)| k.len() + 16 + value_bytes(&e.value)).sum();
         BASE_MEMORY_BYTES + data as u64
+    }
+
+    /// One key's estimated bytes (MEMORY USAGE).
+    pub(crate) fn entry_bytes(key: &[u8], entry: &crate::keyspace::Entry) -> usize {
+        key.len() + 16 + value_bytes(&entry.value) + 16
     }
 
     /// Whether `maxmemory` is set and exceeded (the model evicts nothing: `noeviction`).

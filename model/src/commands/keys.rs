@@ -299,14 +299,20 @@ pub(super) fn swapdb(exec: &mut Exec<'_>, args: &[Bytes]) -> Reply {
     Reply::ok()
 }
 
+/// A random key; an expired one it picks is deleted (lazily, and propagated) and another
+/// drawn, as Redis does.
 pub(super) fn randomkey(exec: &mut Exec<'_>, _args: &[Bytes]) -> Reply {
-    let now_ms = exec.now_ms;
-    let live = exec.db().keys(b"*", now_ms);
-    if live.is_empty() {
-        return Reply::Nil;
+    loop {
+        let len = exec.db().len();
+        if len == 0 {
+            return Reply::Nil;
+        }
+        let pick = exec.meta.random_below(len);
+        let key = exec.db().key_at(pick).cloned().expect("index below len");
+        if exec.get(&key).is_some() {
+            return Reply::Bulk(key);
+        }
     }
-    let pick = exec.meta.random_below(live.len());
-    Reply::Bulk(live[pick].clone())
 }
 
 /// SCAN's cursor is a position in a fixed order of keys (by their FNV-1a hash, then bytes):

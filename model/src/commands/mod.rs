@@ -21,6 +21,7 @@ use tokio::sync::mpsc::UnboundedSender;
 
 use crate::keyspace::{Entry, Keyspace, Value};
 use crate::meta::Meta;
+
 use crate::notify::Class;
 use crate::pubsub::PubSub;
 use crate::reply::Reply;
@@ -28,7 +29,7 @@ use crate::scripting::Scripting;
 
 pub(crate) use keys::DATABASES;
 pub(crate) use multi::{busy as busy_reply, Transaction};
-pub(crate) use table::{lookup, Spec, DENYOOM, FAST, LOADING, NOSCRIPT, PUBSUB, READONLY, SKIP_MONITOR, STALE, WRITE};
+pub(crate) use table::{lookup, Spec, DENYOOM, MAY_REPLICATE, NOSCRIPT, NO_MULTI, PUBSUB, STALE, WRITE};
 
 /// One client connection's own state.
 #[derive(Debug)]
@@ -218,6 +219,7 @@ pub fn execute(exec: &mut Exec<'_>, caller: Caller, args: &[Bytes]) -> Reply {
     match exec.propagate_as.take() {
         Some(commands) => exec.effects.extend(commands.into_iter().map(|c| (db, c))),
         None if spec.flags & WRITE != 0 && touched_after > touched_before => exec.effects.push((db, args.to_vec())),
+        None if spec.flags & MAY_REPLICATE != 0 => exec.effects.push((db, args.to_vec())),
         None => {}
     }
     reply
@@ -249,10 +251,18 @@ fn check(exec: &mut Exec<'_>, caller: Caller, args: &[Bytes]) -> Result<&'static
             Caller::Script => Reply::error("ERR Wrong number of args calling Redis command from script"),
         });
     }
+    evict(exec);
     if caller == Caller::Script {
         check_script(exec, spec)?;
     } else if spec.flags & DENYOOM != 0 && !exec.in_exec && exec.meta.out_of_memory(exec.dbs) {
         return Err(oom());
+    }
+    // EXEC checked the server's state once for all its commands.
+    if let Some(refusal) = state_refusal(exec, spec).filter(|_| !exec.in_exec) {
+        return Err(refusal);
+    }
+    if caller == Caller::Client && spec.flags & NO_MULTI != 0 && exec.session.tx.active() {
+        return Err(Reply::error("ERR Command not allowed inside a transaction"));
     }
     if exec.session.resp == 2 && spec.flags & PUBSUB == 0 && exec.pubsub.subscription_count(exec.session.id) > 0 {
         return Err(Reply::error(format!(
@@ -261,6 +271,57 @@ fn check(exec: &mut Exec<'_>, caller: Caller, args: &[Bytes]) -> Result<&'static
         )));
     }
     Ok(spec)
+}
+
+/// Redis's eviction before each command: past `maxmemory`, with a policy other than
+/// `noeviction`, keys go (any key, or only keys with a TTL for the `volatile-*` policies;
+/// chosen by the seeded generator: the model keeps no LRU or LFU data) until memory is
+/// under the limit or nothing is left to evict. Each is notified `evicted` and propagated as DEL.
+pub(crate) fn evict(exec: &mut Exec<'_>) {
+    let limit = exec.meta.config.maxmemory;
+    if limit == 0 || exec.meta.config.maxmemory_policy() == "noeviction" {
+        return;
+    }
+    let volatile_only = exec.meta.config.maxmemory_policy().starts_with("volatile");
+    let mut used = Meta::used_memory(exec.dbs);
+    while used > limit {
+        let candidates: Vec<(usize, Bytes)> = exec
+            .dbs
+            .iter()
+            .enumerate()
+            .flat_map(|(db, ks)| ks.iter().filter(|(_, e)| !volatile_only || e.expires_at_ms.is_some()).map(move |(k, _)| (db, k.clone())))
+            .collect();
+        if candidates.is_empty() {
+            return;
+        }
+        let (db, key) = candidates[exec.meta.random_below(candidates.len())].clone();
+        let now_ms = exec.now_ms;
+        if let Some(entry) = exec.dbs[db].take(&key, now_ms) {
+            used = used.saturating_sub(Meta::entry_bytes(&key, &entry) as u64);
+        }
+        exec.meta.stats.evicted_keys += 1;
+        crate::notify::notify(&exec.meta.config, exec.pubsub, Class::EVICTED, "evicted", &key, db);
+        exec.effects.push((db, vec![Bytes::from_static(b"DEL"), key]));
+    }
+}
+
+/// What the server's state refuses, whoever asks: writes on a replica or without enough
+/// replicas, anything but stale-safe commands on a replica told not to serve stale data.
+/// EXEC asks again for each queued command, since the state may have changed meanwhile.
+pub(crate) fn state_refusal(exec: &Exec<'_>, spec: &Spec) -> Option<Reply> {
+    let meta = &exec.meta;
+    if meta.replica_of.is_some() {
+        if spec.flags & WRITE != 0 {
+            return Some(Reply::error("READONLY You can't write against a read only replica."));
+        }
+        if spec.flags & STALE == 0 && !meta.config.serve_stale_data() {
+            return Some(Reply::error("MASTERDOWN Link with MASTER is down and replica-serve-stale-data is set to 'no'."));
+        }
+    }
+    if spec.flags & WRITE != 0 && meta.config.min_replicas_to_write() > 0 {
+        return Some(Reply::error("NOREPLICAS Not enough good replicas to write."));
+    }
+    None
 }
 
 fn check_script(exec: &mut Exec<'_>, spec: &Spec) -> Result<(), Reply> {

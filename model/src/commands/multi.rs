@@ -78,15 +78,33 @@ pub(super) fn exec(exec: &mut Exec<'_>, _args: &[Bytes]) -> Reply {
         end(exec);
         return Reply::error("EXECABORT Transaction discarded because of previous errors.");
     }
+    let out_of_memory = exec.meta.out_of_memory(exec.dbs);
+    let refusal = queued.iter().find_map(|args| {
+        let spec = super::lookup(&args[0])?;
+        if out_of_memory && spec.flags & super::DENYOOM != 0 {
+            return Some(super::oom());
+        }
+        super::state_refusal(exec, spec)
+    });
+    if let Some(Reply::Error(text)) = refusal {
+        end(exec);
+        return Reply::error(format!("EXECABORT Transaction discarded because of: {text}"));
+    }
     let spoiled = exec.meta.watches.is_dirty(exec.session.id) || watched_key_expired(exec);
     end(exec);
     if spoiled {
         return Reply::NilArray;
     }
     let before = exec.effects.len();
+    let was_master = exec.meta.replica_of.is_none();
     exec.in_exec = true;
     let replies = queued.iter().map(|args| execute(exec, Caller::Client, args)).collect();
     exec.in_exec = false;
+    // A master demoted by REPLICAOF inside the transaction propagates none of it: its
+    // replicas will resynchronise from the new master.
+    if was_master && exec.meta.replica_of.is_some() {
+        exec.effects.truncate(before);
+    }
     // Replicas and the AOF see the transaction's effects wrapped as one, when several.
     if exec.effects.len() - before > 1 {
         let db = exec.effects[before].0;

@@ -71,8 +71,9 @@ fn section(exec: &mut Exec<'_>, name: &str) -> String {
             "used_memory_vm_eval:31744".into(),
             "used_memory_scripts_eval:0".into(),
             format!("maxmemory:{}", exec.meta.config.maxmemory),
-            "maxmemory_policy:noeviction".into(),
+            format!("maxmemory_policy:{}", exec.meta.config.maxmemory_policy()),
             "mem_allocator:libc".into(),
+            format!("number_of_cached_scripts:{}", exec.scripts.as_ref().map_or(0, |s| s.script_count())),
         ]),
         "persistence" => lines.extend([
             "loading:0".into(),
@@ -91,7 +92,7 @@ fn section(exec: &mut Exec<'_>, name: &str) -> String {
             format!("total_connections_received:{}", exec.meta.connections.received.load(std::sync::atomic::Ordering::Relaxed)),
             format!("total_commands_processed:{}", stats.total_commands),
             format!("expired_keys:{}", stats.expired_keys),
-            "evicted_keys:0".into(),
+            format!("evicted_keys:{}", stats.evicted_keys),
             format!("keyspace_hits:{}", stats.keyspace_hits),
             format!("keyspace_misses:{}", stats.keyspace_misses),
             format!("pubsub_channels:{}", exec.pubsub.channels(None).len()),
@@ -100,11 +101,19 @@ fn section(exec: &mut Exec<'_>, name: &str) -> String {
             format!("total_error_replies:{}", stats.total_error_replies),
             "unexpected_error_replies:0".into(),
         ]),
-        "replication" => lines.extend([
-            "role:master".into(),
-            "connected_slaves:0".into(),
-            "master_repl_offset:0".into(),
-        ]),
+        "replication" => match &exec.meta.replica_of {
+            None => lines.extend(["role:master".into(), "connected_slaves:0".into(), "master_repl_offset:0".into()]),
+            Some(master) => {
+                let (host, port) = master.rsplit_once(':').unwrap_or((master, "0"));
+                lines.extend([
+                    "role:slave".into(),
+                    format!("master_host:{host}"),
+                    format!("master_port:{port}"),
+                    "master_link_status:down".into(),
+                    "connected_slaves:0".into(),
+                ]);
+            }
+        },
         "cpu" => lines.extend(["used_cpu_sys:0.000000".into(), "used_cpu_user:0.000000".into()]),
         "commandstats" => lines.extend(stats.commands.iter().map(|(name, c)| {
             format!("cmdstat_{name}:calls={},usec=0,usec_per_call=0.00,rejected_calls={},failed_calls={}", c.calls, c.rejected, c.failed)
@@ -159,6 +168,8 @@ fn config_set(exec: &mut Exec<'_>, pairs: &[Bytes]) -> Reply {
         }
     }
     exec.meta.config = next;
+    // A lower maxmemory evicts at once, as in Redis.
+    super::evict(exec);
     Reply::ok()
 }
 
@@ -191,8 +202,9 @@ pub(super) fn debug(exec: &mut Exec<'_>, args: &[Bytes]) -> Reply {
     }
 }
 
+/// DEBUG OBJECT looks without expiring (Redis looks up with LOOKUP_NOTOUCH).
 fn debug_object(exec: &mut Exec<'_>, key: &[u8]) -> Reply {
-    let Some(entry) = exec.get(key) else { return Reply::error("ERR no such key") };
+    let Some(entry) = exec.db().peek(key) else { return Reply::error("ERR no such key") };
     // A stable address per key: INCR modifies in place, so the address stays.
     let address = crate::scripting::sha1_hex(key)[..12].to_owned();
     Reply::Status(format!(
@@ -248,12 +260,32 @@ pub(super) fn shutdown(_exec: &mut Exec<'_>, _args: &[Bytes]) -> Reply {
     Reply::error("ERR Errors trying to SHUTDOWN. Check logs.")
 }
 
-/// Replication to a master is out of the model's scope; `NO ONE` is what it already is.
-pub(super) fn replicaof(_exec: &mut Exec<'_>, args: &[Bytes]) -> Reply {
+/// The model never connects to a master: after `REPLICAOF host port` it is a replica whose
+/// link is down (writes refused, stale data served or not by `replica-serve-stale-data`);
+/// `NO ONE` makes it a master again.
+pub(super) fn replicaof(exec: &mut Exec<'_>, args: &[Bytes]) -> Reply {
     if eq_ignore_case(&args[1], "no") && eq_ignore_case(&args[2], "one") {
+        exec.meta.replica_of = None;
         return Reply::ok();
     }
-    Reply::error("ERR the model does not replicate from a master")
+    if super::parse_i64(&args[2]).is_none_or(|p| !(0..=65535).contains(&p)) {
+        return Reply::error("ERR Invalid master port");
+    }
+    exec.meta.replica_of = Some(format!("{}:{}", String::from_utf8_lossy(&args[1]), String::from_utf8_lossy(&args[2])));
+    Reply::ok()
+}
+
+/// MEMORY USAGE key: the model's estimate of the key's bytes.
+pub(super) fn memory(exec: &mut Exec<'_>, args: &[Bytes]) -> Reply {
+    let sub = String::from_utf8_lossy(&args[1]).to_ascii_lowercase();
+    match (sub.as_str(), args.len()) {
+        ("usage", 3 | 5) => match exec.get(&args[2]) {
+            None => Reply::Nil,
+            Some(entry) => Reply::Int(Meta::entry_bytes(&args[2], entry) as i64),
+        },
+        ("usage", _) => syntax_error(),
+        _ => unknown_subcommand(&args[1], "MEMORY"),
+    }
 }
 
 /// SYNC/PSYNC: the connection becomes a replica; it gets an empty RDB and then every write

@@ -30,6 +30,10 @@ pub(crate) const TX_CONTROL: u32 = 1 << 9;
 pub(crate) const BLOCKING: u32 = 1 << 10;
 /// Allowed while a script is busy (SCRIPT KILL, FUNCTION KILL, SHUTDOWN NOSAVE...).
 pub(crate) const ALLOW_BUSY: u32 = 1 << 11;
+/// Refused inside MULTI ("Command not allowed inside a transaction").
+pub(crate) const NO_MULTI: u32 = 1 << 12;
+/// Propagated to replicas although it writes no key (PUBLISH).
+pub(crate) const MAY_REPLICATE: u32 = 1 << 13;
 /// Blocking commands are refused in scripts (Redis 7.0).
 const BLOCKING_NOSCRIPT: u32 = BLOCKING | NOSCRIPT;
 
@@ -145,6 +149,7 @@ static COMMANDS: &[Spec] = &[
     c("lrem", 4, W, lists::lrem),
     c("lset", 4, WD, lists::lset),
     c("ltrim", 4, W, lists::ltrim),
+    c("memory", -2, R, server::memory),
     c("mget", -2, RF, strings::mget),
     c("move", 3, WF, keys::move_key),
     c("mset", -3, WD, strings::mset),
@@ -158,9 +163,9 @@ static COMMANDS: &[Spec] = &[
     c("ping", -1, FAST | PUBSUB, connection::ping),
     c("psetex", 4, WD, strings::psetex),
     c("psubscribe", -2, PUBSUB | NOSCRIPT | LOADING | STALE, pubsub::psubscribe),
-    c("psync", -3, NOSCRIPT | LOADING | STALE, server::sync),
+    c("psync", -3, NOSCRIPT | LOADING | STALE | NO_MULTI, server::sync),
     c("pttl", 2, RF, keys::pttl),
-    c("publish", 3, PUBSUB | LOADING | STALE | FAST, pubsub::publish),
+    c("publish", 3, PUBSUB | LOADING | STALE | FAST | MAY_REPLICATE, pubsub::publish),
     c("pubsub", -2, PUBSUB | LOADING | STALE, pubsub::pubsub),
     c("punsubscribe", -1, PUBSUB | NOSCRIPT | LOADING | STALE, pubsub::punsubscribe),
     c("quit", -1, PUBSUB | NOSCRIPT | LOADING | STALE | FAST | TX_CONTROL | ALLOW_BUSY, connection::quit),
@@ -174,7 +179,7 @@ static COMMANDS: &[Spec] = &[
     c("rpush", -3, WDF, lists::rpush),
     c("rpushx", -3, WDF, lists::rpushx),
     c("sadd", -3, WDF, sets::sadd),
-    c("save", 1, NOSCRIPT, server::save),
+    c("save", 1, NOSCRIPT | NO_MULTI, server::save),
     c("scan", -2, R, keys::scan),
     c("scard", 2, RF, sets::scard),
     c("script", -2, NOSCRIPT, scripting::script),
@@ -185,7 +190,7 @@ static COMMANDS: &[Spec] = &[
     c("setex", 4, WD, strings::setex),
     c("setnx", 3, WDF, strings::setnx),
     c("setrange", 4, WD, strings::setrange),
-    c("shutdown", -1, NOSCRIPT | LOADING | STALE | ALLOW_BUSY, server::shutdown),
+    c("shutdown", -1, NOSCRIPT | LOADING | STALE | ALLOW_BUSY | NO_MULTI, server::shutdown),
     c("sinter", -2, R, sets::sinter),
     c("sismember", 3, RF, sets::sismember),
     c("slaveof", 3, NOSCRIPT | STALE, server::replicaof),
@@ -201,7 +206,7 @@ static COMMANDS: &[Spec] = &[
     c("substr", 4, R, strings::getrange),
     c("sunion", -2, R, sets::sunion),
     c("swapdb", 3, WF, keys::swapdb),
-    c("sync", 1, NOSCRIPT | LOADING | STALE, server::sync),
+    c("sync", 1, NOSCRIPT | LOADING | STALE | NO_MULTI, server::sync),
     c("time", 1, LOADING | STALE | FAST, server::time),
     c("touch", -2, RF, keys::exists),
     c("ttl", 2, RF, keys::ttl),

@@ -71,9 +71,11 @@ pub(crate) fn reply_to_lua(lua: &Lua, reply: &Reply, resp: u8) -> mlua::Result<L
 /// Lua value -> Redis reply (`luaReplyToRedisReply`): numbers truncate, true is 1, false is
 /// nil, `{err=..}` an error, `{ok=..}` a status, the RESP3 shapes their types, other tables
 /// arrays cut at the first nil.
-pub(crate) fn lua_to_reply(value: &LuaValue, depth: usize) -> Reply {
+pub(crate) fn lua_to_reply(value: &LuaValue, depth: usize, resp: u8) -> Reply {
     match value {
         LuaValue::Nil => Reply::Nil,
+        // A script speaking RESP3 returns booleans as booleans.
+        LuaValue::Boolean(b) if resp == 3 => Reply::Bool(*b),
         LuaValue::Boolean(true) => Reply::Int(1),
         LuaValue::Boolean(false) => Reply::Nil,
         LuaValue::Integer(i) => Reply::Int(*i),
@@ -83,12 +85,12 @@ pub(crate) fn lua_to_reply(value: &LuaValue, depth: usize) -> Reply {
             let _ = t;
             Reply::error("ERR reached lua stack limit")
         }
-        LuaValue::Table(t) => table_to_reply(t, depth),
+        LuaValue::Table(t) => table_to_reply(t, depth, resp),
         _ => Reply::Nil,
     }
 }
 
-fn table_to_reply(t: &Table, depth: usize) -> Reply {
+fn table_to_reply(t: &Table, depth: usize, resp: u8) -> Reply {
     let field = |name: &str| t.raw_get::<LuaValue>(name).unwrap_or(LuaValue::Nil);
     if let LuaValue::String(e) = field("err") {
         return Reply::Error(e.to_string_lossy());
@@ -111,17 +113,17 @@ fn table_to_reply(t: &Table, depth: usize) -> Reply {
     }
     if let LuaValue::Table(m) = field("map") {
         let pairs = m.pairs::<LuaValue, LuaValue>().filter_map(Result::ok);
-        return Reply::Map(pairs.map(|(k, v)| (lua_to_reply(&k, depth + 1), lua_to_reply(&v, depth + 1))).collect());
+        return Reply::Map(pairs.map(|(k, v)| (lua_to_reply(&k, depth + 1, resp), lua_to_reply(&v, depth + 1, resp))).collect());
     }
     if let LuaValue::Table(s) = field("set") {
         let members = s.pairs::<LuaValue, LuaValue>().filter_map(Result::ok);
-        return Reply::Set(members.map(|(k, _)| lua_to_reply(&k, depth + 1)).collect());
+        return Reply::Set(members.map(|(k, _)| lua_to_reply(&k, depth + 1, resp)).collect());
     }
     let mut items = Vec::new();
     for i in 1.. {
         match t.raw_get::<LuaValue>(i) {
             Ok(LuaValue::Nil) | Err(_) => break,
-            Ok(v) => items.push(lua_to_reply(&v, depth + 1)),
+            Ok(v) => items.push(lua_to_reply(&v, depth + 1, resp)),
         }
     }
     Reply::Array(items)

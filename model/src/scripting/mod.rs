@@ -166,6 +166,11 @@ impl Scripting {
         })
     }
 
+    /// Scripts in the cache (INFO's `number_of_cached_scripts`).
+    pub(crate) fn script_count(&self) -> usize {
+        self.scripts.len()
+    }
+
     /// Whether a script with this SHA1 (any case) is cached.
     pub fn exists(&self, sha: &[u8]) -> bool {
         self.scripts.contains_key(&String::from_utf8_lossy(sha).to_ascii_lowercase())
@@ -216,6 +221,8 @@ impl Scripting {
             function: is_function,
         });
         let (reply, effects) = self.call(exec, function, rules, keys, argv, is_function, &name);
+        // DEBUG SLEEP inside the script: the caller's connection waits it out.
+        exec.session.pending_sleep_ms += std::mem::take(&mut self.session.pending_sleep_ms);
         if self.control.finish() {
             install_kill_hook(&self.lua, &self.control).expect("the hook installs");
         }
@@ -261,6 +268,7 @@ impl Scripting {
             in_exec: outer.in_exec,
         });
         let resp = resp.clone();
+        let resp_now = resp.clone();
         let control = self.control.clone();
         let outcome = lua.scope(|scope| {
             let globals = lua.globals();
@@ -275,7 +283,7 @@ impl Scripting {
             run.call::<(bool, LuaValue)>((function, keys, argv))
         });
         let reply = match outcome {
-            Ok((true, value)) => lua_to_reply(&value, 0),
+            Ok((true, value)) => lua_to_reply(&value, 0, resp_now.load(Ordering::Relaxed)),
             Ok((false, error)) => script_error(&error, name, is_function),
             Err(e) => Reply::error(format!("ERR Error running script {name}: {e}")),
         };
@@ -539,16 +547,12 @@ fn wrong_arguments(lua: &Lua) -> mlua::Result<Table> {
     single_field(lua, "err", "ERR wrong number or type of arguments")
 }
 
-/// `redis.error_reply`: "-CODE msg" keeps its code, anything else gets "ERR".
+/// `redis.error_reply` (Redis 7.0): one leading '-' is dropped; a first word followed by a
+/// space is the error code; otherwise the code is ERR.
 fn error_reply(lua: &Lua, message: &str) -> mlua::Result<Table> {
-    let text = match message.strip_prefix('-') {
-        Some(rest) => match rest.split_once(' ') {
-            Some((code, msg)) => format!("{code} {msg}"),
-            None => format!("ERR {rest}"),
-        },
-        None => format!("ERR {message}"),
-    };
-    single_field(lua, "err", text.trim_end_matches(['\r', '\n']))
+    let rest = message.strip_prefix('-').unwrap_or(message);
+    let text = if rest.contains(' ') { rest.to_owned() } else { format!("ERR {rest}") };
+    single_field(lua, "err", text.trim_end_matches(['\r', '\n', ' ']))
 }
 
 pub(crate) fn single_field(lua: &Lua, field: &str, value: &str) -> mlua::Result<Table> {
