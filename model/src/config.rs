@@ -124,12 +124,20 @@ impl Config {
         let text = String::from_utf8_lossy(value).into_owned();
         match name {
             "notify-keyspace-events" => {
-                self.notify_flags = notify::parse_flags(value).ok_or_else(|| Some("Invalid event class character. Use 'Ag$lshzxeKEtmd'.".to_owned()))?;
+                self.notify_flags = notify::parse_flags(value)
+                    .ok_or_else(|| Some("Invalid event class character. Use 'Ag$lshzxeKEtmdn'.".to_owned()))?;
             }
             "busy-reply-threshold" | "lua-time-limit" => {
-                self.busy_reply_threshold_ms = text.parse::<i64>().ok().filter(|v| *v >= 0).ok_or_else(|| Some("argument couldn't be parsed into an integer".to_owned()))?;
+                self.busy_reply_threshold_ms = text
+                    .parse::<i64>()
+                    .ok()
+                    .filter(|v| *v >= 0)
+                    .ok_or_else(|| Some("argument couldn't be parsed into an integer".to_owned()))?;
             }
-            "maxmemory" => self.maxmemory = parse_memory(&text).ok_or_else(|| Some("argument must be a memory value".to_owned()))?,
+            "maxmemory" => {
+                self.maxmemory =
+                    parse_memory(&text).ok_or_else(|| Some("argument must be a memory value".to_owned()))?
+            }
             _ => {
                 let (known, kind, _) = TEXT_PARAMS.iter().find(|(n, _, _)| *n == name).ok_or(None)?;
                 let valid = match kind {

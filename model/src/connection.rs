@@ -14,6 +14,9 @@ use crate::server::Server;
 /// Redis's limit on an inline request line.
 const INLINE_MAX: usize = 64 * 1024;
 
+/// The most arguments one request may carry (Redis 7.0 refuses a larger multibulk length).
+pub(crate) const REQUEST_ARGS_MAX: i64 = 1024 * 1024;
+
 enum Parsed {
     Command(Vec<Bytes>),
     Empty,
@@ -160,6 +163,7 @@ impl Server {
 fn parse_request(input: &mut BytesMut) -> Parsed {
     match input.first() {
         None => Parsed::Incomplete,
+        Some(b'*') if multibulk_too_long(input) => Parsed::Invalid("invalid multibulk length".into()),
         Some(b'*') => match decode_bytes_mut(input) {
             Ok(None) => Parsed::Incomplete,
             Ok(Some((frame, _, _))) => command_from_frame(frame),
@@ -167,6 +171,13 @@ fn parse_request(input: &mut BytesMut) -> Parsed {
         },
         Some(_) => parse_inline(input),
     }
+}
+
+/// Checked before decoding, so that a request announcing billions of arguments is refused
+/// at once instead of being waited for.
+fn multibulk_too_long(input: &[u8]) -> bool {
+    let Some(end) = input.iter().take(24).position(|b| *b == b'\r') else { return input.len() > 24 };
+    std::str::from_utf8(&input[1..end]).ok().and_then(|n| n.parse::<i64>().ok()).is_some_and(|n| n > REQUEST_ARGS_MAX)
 }
 
 fn command_from_frame(frame: BytesFrame) -> Parsed {
@@ -222,7 +233,12 @@ fn split_args(text: &[u8]) -> Option<Vec<Bytes>> {
             let c = text.get(i).copied();
             if in_double {
                 match c? {
-                    b'\\' if i + 3 < text.len() && text[i + 1] == b'x' && text[i + 2].is_ascii_hexdigit() && text[i + 3].is_ascii_hexdigit() => {
+                    b'\\'
+                        if i + 3 < text.len()
+                            && text[i + 1] == b'x'
+                            && text[i + 2].is_ascii_hexdigit()
+                            && text[i + 3].is_ascii_hexdigit() =>
+                    {
                         let hex = std::str::from_utf8(&text[i + 2..i + 4]).ok()?;
                         word.push(u8::from_str_radix(hex, 16).ok()?);
                         i += 3;
@@ -294,7 +310,10 @@ mod tests {
 
     #[test]
     fn inline_requests_split_as_sdssplitargs_does() {
-        let words = |t: &str| split_args(t.as_bytes()).map(|v| v.iter().map(|b| String::from_utf8_lossy(b).into_owned()).collect::<Vec<_>>());
+        let words = |t: &str| {
+            split_args(t.as_bytes())
+                .map(|v| v.iter().map(|b| String::from_utf8_lossy(b).into_owned()).collect::<Vec<_>>())
+        };
         assert_eq!(words(r#"EVAL "return 'a b'" 0"#), Some(vec!["EVAL".into(), "return 'a b'".into(), "0".into()]));
         assert_eq!(words(r#"SET k "a\x41\n""#), Some(vec!["SET".into(), "k".into(), "aA\n".into()]));
         assert_eq!(words("SET k 'it\\'s'"), Some(vec!["SET".into(), "k".into(), "it's".into()]));

@@ -167,7 +167,8 @@ impl Keyspace {
 
     /// Removes every key; the live ones count as touched (FLUSHDB signals only those).
     pub fn clear(&mut self, now_ms: i64) {
-        let live: Vec<Bytes> = self.entries.iter().filter(|(_, e)| !e.expired(now_ms)).map(|(k, _)| k.clone()).collect();
+        let live: Vec<Bytes> =
+            self.entries.iter().filter(|(_, e)| !e.expired(now_ms)).map(|(k, _)| k.clone()).collect();
         self.touched.extend(live);
         self.entries.clear();
     }
@@ -194,7 +195,11 @@ impl Keyspace {
 
     /// Keys at or after `from` in byte order, at most `count` (SCAN's cursor walk).
     pub fn keys_from(&self, from: &[u8], count: usize) -> Vec<Bytes> {
-        self.entries.range::<[u8], _>((std::ops::Bound::Included(from), std::ops::Bound::Unbounded)).take(count).map(|(k, _)| k.clone()).collect()
+        self.entries
+            .range::<[u8], _>((std::ops::Bound::Included(from), std::ops::Bound::Unbounded))
+            .take(count)
+            .map(|(k, _)| k.clone())
+            .collect()
     }
 
     /// Redis's active expiry cycle: sample keys that have a TTL, delete the expired ones,

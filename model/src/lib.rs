@@ -35,11 +35,11 @@ use std::pin::Pin;
 
 pub use clock::{OffsetClock, ServerClock, SystemClock};
 pub use keyspace::{Entry, HashFields, Keyspace, Value};
-pub use zset::SortedSet;
 pub use persistence::Persistence;
 pub use reply::Reply;
 pub use scripting::sha1_hex;
 pub use server::{Listener, Server, ServerConfig};
+pub use zset::SortedSet;
 
 /// A boxed, sendable future.
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;

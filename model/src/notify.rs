@@ -21,14 +21,13 @@ impl Class {
     pub(crate) const ZSET: Class = Class(1 << 7);
     pub(crate) const EXPIRED: Class = Class(1 << 8);
     pub(crate) const EVICTED: Class = Class(1 << 9);
-    pub(crate) const STREAM: Class = Class(1 << 10);
     pub(crate) const KEY_MISS: Class = Class(1 << 11);
-    pub(crate) const MODULE: Class = Class(1 << 13);
     pub(crate) const NEW: Class = Class(1 << 14);
 }
 
 /// `A`: every class but key-miss and new.
-const ALL: u32 = (1 << 2) | (1 << 3) | (1 << 4) | (1 << 5) | (1 << 6) | (1 << 7) | (1 << 8) | (1 << 9) | (1 << 10) | (1 << 13);
+const ALL: u32 =
+    (1 << 2) | (1 << 3) | (1 << 4) | (1 << 5) | (1 << 6) | (1 << 7) | (1 << 8) | (1 << 9) | (1 << 10) | (1 << 13);
 
 const LETTERS: &[(u8, u32)] = &[
     (b'g', 1 << 2),

@@ -16,8 +16,8 @@ use crate::commands::{self, Caller, Exec, Session};
 use crate::keyspace::Keyspace;
 use crate::meta::Meta;
 use crate::persistence::{Databases, Durability, Persistence};
-use crate::replication::Replication;
 use crate::pubsub::PubSub;
+use crate::replication::Replication;
 use crate::reply::Reply;
 use crate::scripting::Scripting;
 
@@ -260,8 +260,14 @@ impl Server {
 
     /// After a step: keys that expired in it are notified and propagated, written keys spoil
     /// the transactions that WATCH them, and the step's effects go to the replicas.
-    fn finish_step(&self, state: &mut State, session: &mut Session, now_ms: i64, mut effects: Vec<(usize, Vec<Bytes>)>) {
-        let State { dbs, pubsub, meta, replication, .. } = state;
+    fn finish_step(
+        &self,
+        state: &mut State,
+        session: &mut Session,
+        now_ms: i64,
+        mut effects: Vec<(usize, Vec<Bytes>)>,
+    ) {
+        let State { dbs, pubsub, meta, .. } = state;
         let mut exec = Exec {
             dbs,
             pubsub,

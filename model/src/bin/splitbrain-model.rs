@@ -18,7 +18,9 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Serve the model until killed.
-    #[command(after_help = "Examples:\n  splitbrain-model serve --port 16391\n  splitbrain-model serve --port 0 --persistence aof-everysec")]
+    #[command(
+        after_help = "Examples:\n  splitbrain-model serve --port 16391\n  splitbrain-model serve --port 0 --persistence aof-everysec"
+    )]
     Serve {
         /// Port to listen on (0: any free port, printed on the first line).
         #[arg(long, default_value_t = 6379)]

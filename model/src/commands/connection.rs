@@ -104,7 +104,9 @@ pub(super) fn client(exec: &mut Exec<'_>, args: &[Bytes]) -> Reply {
         "reply" => client_reply(exec, &args[2]),
         "info" | "list" => Reply::Verbatim("txt".into(), Bytes::from(client_line(exec))),
         "no-evict" | "no-touch" => Reply::ok(),
-        "kill" | "tracking" => Reply::error(format!("ERR CLIENT {} is not supported by the model", sub.to_ascii_uppercase())),
+        "kill" | "tracking" => {
+            Reply::error(format!("ERR CLIENT {} is not supported by the model", sub.to_ascii_uppercase()))
+        }
         _ if eq_ignore_case(&args[2], "lib-name") || eq_ignore_case(&args[2], "lib-ver") => Reply::ok(),
         _ => Reply::error(format!("ERR Unrecognized option '{}'", String::from_utf8_lossy(&args[2]))),
     }

@@ -69,7 +69,10 @@ pub(super) fn hmget(exec: &mut Exec<'_>, args: &[Bytes]) -> Reply {
     match read(exec, &args[1]) {
         Err(e) => e,
         Ok(h) => Reply::Array(
-            args[2..].iter().map(|f| h.as_ref().and_then(|h| h.get(f).cloned()).map_or(Reply::Nil, Reply::Bulk)).collect(),
+            args[2..]
+                .iter()
+                .map(|f| h.as_ref().and_then(|h| h.get(f).cloned()).map_or(Reply::Nil, Reply::Bulk))
+                .collect(),
         ),
     }
 }
@@ -107,7 +110,8 @@ pub(super) fn hexists(exec: &mut Exec<'_>, args: &[Bytes]) -> Reply {
 }
 
 pub(super) fn hstrlen(exec: &mut Exec<'_>, args: &[Bytes]) -> Reply {
-    read(exec, &args[1]).map_or_else(|e| e, |h| Reply::Int(h.and_then(|h| h.get(&args[2]).map(|v| v.len() as i64)).unwrap_or(0)))
+    read(exec, &args[1])
+        .map_or_else(|e| e, |h| Reply::Int(h.and_then(|h| h.get(&args[2]).map(|v| v.len() as i64)).unwrap_or(0)))
 }
 
 pub(super) fn hdel(exec: &mut Exec<'_>, args: &[Bytes]) -> Reply {

@@ -278,7 +278,10 @@ pub(super) fn move_key(exec: &mut Exec<'_>, args: &[Bytes]) -> Reply {
 pub(super) fn swapdb(exec: &mut Exec<'_>, args: &[Bytes]) -> Reply {
     let parse = |arg: &[u8], which: &str| {
         let index = parse_i64(arg).ok_or_else(|| Reply::error(format!("ERR invalid {which} DB index")))?;
-        usize::try_from(index).ok().filter(|i| *i < DATABASES).ok_or_else(|| Reply::error("ERR DB index is out of range"))
+        usize::try_from(index)
+            .ok()
+            .filter(|i| *i < DATABASES)
+            .ok_or_else(|| Reply::error("ERR DB index is out of range"))
     };
     let (a, b) = match (parse(&args[1], "first"), parse(&args[2], "second")) {
         (Ok(a), Ok(b)) => (a, b),
@@ -368,7 +371,9 @@ fn scan_position(key: &[u8]) -> u64 {
 pub(super) fn object(exec: &mut Exec<'_>, args: &[Bytes]) -> Reply {
     let sub = String::from_utf8_lossy(&args[1]).to_ascii_lowercase();
     if sub == "help" {
-        return Reply::Array(vec![Reply::Status("OBJECT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:".into())]);
+        return Reply::Array(vec![Reply::Status(
+            "OBJECT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:".into(),
+        )]);
     }
     if !matches!(sub.as_str(), "encoding" | "refcount" | "idletime" | "freq") {
         return unknown_subcommand(&args[1], "OBJECT");

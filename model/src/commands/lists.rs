@@ -233,9 +233,8 @@ pub(super) fn ltrim(exec: &mut Exec<'_>, args: &[Bytes]) -> Reply {
 
 /// LMOVE's step: pop from `from`'s end, push at `to`'s end; nil when the source is empty.
 fn move_item(exec: &mut Exec<'_>, source: &Bytes, target: &Bytes, from: End, to: End) -> Reply {
-    match read(exec, target) {
-        Err(e) => return e,
-        Ok(_) => {}
+    if let Err(e) = read(exec, target) {
+        return e;
     }
     let list = match write(exec, source, false) {
         Err(e) => return e,

@@ -64,8 +64,6 @@ pub(crate) enum ReplyMode {
     Off,
     /// Skip the next command's reply.
     Skip,
-    /// The command being run is the skipped one.
-    Skipping,
 }
 
 impl Session {
@@ -289,7 +287,11 @@ pub(crate) fn evict(exec: &mut Exec<'_>) {
             .dbs
             .iter()
             .enumerate()
-            .flat_map(|(db, ks)| ks.iter().filter(|(_, e)| !volatile_only || e.expires_at_ms.is_some()).map(move |(k, _)| (db, k.clone())))
+            .flat_map(|(db, ks)| {
+                ks.iter()
+                    .filter(|(_, e)| !volatile_only || e.expires_at_ms.is_some())
+                    .map(move |(k, _)| (db, k.clone()))
+            })
             .collect();
         if candidates.is_empty() {
             return;
@@ -315,7 +317,9 @@ pub(crate) fn state_refusal(exec: &Exec<'_>, spec: &Spec) -> Option<Reply> {
             return Some(Reply::error("READONLY You can't write against a read only replica."));
         }
         if spec.flags & STALE == 0 && !meta.config.serve_stale_data() {
-            return Some(Reply::error("MASTERDOWN Link with MASTER is down and replica-serve-stale-data is set to 'no'."));
+            return Some(Reply::error(
+                "MASTERDOWN Link with MASTER is down and replica-serve-stale-data is set to 'no'.",
+            ));
         }
     }
     if spec.flags & WRITE != 0 && meta.config.min_replicas_to_write() > 0 {
@@ -427,7 +431,10 @@ pub(crate) fn int_arg(bytes: &[u8]) -> Result<i64, Reply> {
 /// `inf`/`-inf` accepted, NaN refused.
 pub(crate) fn parse_f64(bytes: &[u8]) -> Option<f64> {
     let text = std::str::from_utf8(bytes).ok()?;
-    if text.is_empty() || text.starts_with(|c: char| c.is_ascii_whitespace()) || text.ends_with(|c: char| c.is_ascii_whitespace()) {
+    if text.is_empty()
+        || text.starts_with(|c: char| c.is_ascii_whitespace())
+        || text.ends_with(|c: char| c.is_ascii_whitespace())
+    {
         return None;
     }
     let lower = text.to_ascii_lowercase();
@@ -519,6 +526,7 @@ mod tests {
     }
 
     #[test]
+    #[allow(clippy::approx_constant)] // Redis's own test values, not pi
     fn floats_parse_as_strtold_does() {
         assert_eq!(parse_f64(b"1.5"), Some(1.5));
         assert_eq!(parse_f64(b"-inf"), Some(f64::NEG_INFINITY));

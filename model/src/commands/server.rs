@@ -60,7 +60,7 @@ fn section(exec: &mut Exec<'_>, name: &str) -> String {
         "clients" => lines.extend([
             format!("connected_clients:{}", exec.meta.connections.connected.load(std::sync::atomic::Ordering::Relaxed)),
             "blocked_clients:0".into(),
-            format!("tracking_clients:0"),
+            "tracking_clients:0".into(),
             format!("watching_clients:{}", exec.meta.watches.watched_keys().min(1)),
             format!("total_watched_keys:{}", exec.meta.watches.watched_keys()),
         ]),
@@ -89,7 +89,10 @@ fn section(exec: &mut Exec<'_>, name: &str) -> String {
             "aof_last_write_status:ok".into(),
         ]),
         "stats" => lines.extend([
-            format!("total_connections_received:{}", exec.meta.connections.received.load(std::sync::atomic::Ordering::Relaxed)),
+            format!(
+                "total_connections_received:{}",
+                exec.meta.connections.received.load(std::sync::atomic::Ordering::Relaxed)
+            ),
             format!("total_commands_processed:{}", stats.total_commands),
             format!("expired_keys:{}", stats.expired_keys),
             format!("evicted_keys:{}", stats.evicted_keys),
@@ -116,7 +119,10 @@ fn section(exec: &mut Exec<'_>, name: &str) -> String {
         },
         "cpu" => lines.extend(["used_cpu_sys:0.000000".into(), "used_cpu_user:0.000000".into()]),
         "commandstats" => lines.extend(stats.commands.iter().map(|(name, c)| {
-            format!("cmdstat_{name}:calls={},usec=0,usec_per_call=0.00,rejected_calls={},failed_calls={}", c.calls, c.rejected, c.failed)
+            format!(
+                "cmdstat_{name}:calls={},usec=0,usec_per_call=0.00,rejected_calls={},failed_calls={}",
+                c.calls, c.rejected, c.failed
+            )
         })),
         "errorstats" => lines.extend(stats.errors.iter().map(|(code, n)| format!("errorstat_{code}:count={n}"))),
         "cluster" => lines.push("cluster_enabled:0".into()),
@@ -219,6 +225,8 @@ fn debug_protocol(exec: &mut Exec<'_>, name: &[u8]) -> Reply {
     match name.as_str() {
         "string" => Reply::bulk("Hello World"),
         "integer" => Reply::Int(12345),
+        // Redis's own test value, not pi.
+        #[allow(clippy::approx_constant)]
         "double" => Reply::Double(3.141),
         "bignum" => Reply::BigNumber("1234567999999999999999999999999999999".into()),
         "null" => Reply::Nil,
@@ -309,7 +317,12 @@ pub(super) fn command(_exec: &mut Exec<'_>, args: &[Bytes]) -> Reply {
                 })
                 .collect(),
         ),
-        None => Reply::Array(table::all().iter().map(|s| Reply::Array(vec![Reply::bulk(s.name), Reply::Int(i64::from(s.arity))])).collect()),
+        None => Reply::Array(
+            table::all()
+                .iter()
+                .map(|s| Reply::Array(vec![Reply::bulk(s.name), Reply::Int(i64::from(s.arity))]))
+                .collect(),
+        ),
         Some(_) => syntax_error(),
     }
 }

@@ -137,7 +137,11 @@ pub(super) fn srandmember(exec: &mut Exec<'_>, args: &[Bytes]) -> Reply {
         None if members.is_empty() => Reply::Nil,
         None => Reply::Bulk(members[exec.meta.random_below(members.len())].clone()),
         Some(_) if members.is_empty() => Reply::Array(vec![]),
-        Some(n) if n < 0 => Reply::Array((0..n.unsigned_abs()).map(|_| Reply::Bulk(members[exec.meta.random_below(members.len())].clone())).collect()),
+        Some(n) if n < 0 => Reply::Array(
+            (0..n.unsigned_abs())
+                .map(|_| Reply::Bulk(members[exec.meta.random_below(members.len())].clone()))
+                .collect(),
+        ),
         Some(n) => {
             let mut pool = members;
             let mut picked = Vec::new();

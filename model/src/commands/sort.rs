@@ -121,8 +121,12 @@ fn sort_generic(exec: &mut Exec<'_>, args: &[Bytes], read_only: bool) -> Reply {
     }
     let (start, count) = o.limit.unwrap_or((0, -1));
     let start = start.max(0) as usize;
-    let picked: Vec<Bytes> =
-        keyed.into_iter().map(|(e, _)| e).skip(start).take(if count < 0 { usize::MAX } else { count as usize }).collect();
+    let picked: Vec<Bytes> = keyed
+        .into_iter()
+        .map(|(e, _)| e)
+        .skip(start)
+        .take(if count < 0 { usize::MAX } else { count as usize })
+        .collect();
     let mut out: Vec<Option<Bytes>> = Vec::new();
     for element in &picked {
         if o.gets.is_empty() {

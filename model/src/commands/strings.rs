@@ -3,7 +3,8 @@
 use bytes::{Bytes, BytesMut};
 
 use super::{
-    eq_ignore_case, format_float, int_arg, not_an_integer, parse_f64, parse_i64, syntax_error, wrong_arity, wrong_type, Exec,
+    eq_ignore_case, format_float, int_arg, not_an_integer, parse_f64, parse_i64, syntax_error, wrong_arity, wrong_type,
+    Exec,
 };
 use crate::keyspace::{Entry, Value};
 use crate::notify::Class;
@@ -271,12 +272,10 @@ pub(super) fn getex(exec: &mut Exec<'_>, args: &[Bytes]) -> Reply {
             exec.notify(Class::GENERIC, "expire", key);
             exec.propagate(vec![vec![Bytes::from_static(b"PEXPIREAT"), key.clone(), Bytes::from(at.to_string())]]);
         }
-    } else if options.persist {
-        if exec.get(key).is_some_and(|e| e.expires_at_ms.is_some()) {
-            exec.get_mut(key).expect("read above").expires_at_ms = None;
-            exec.notify(Class::GENERIC, "persist", key);
-            exec.propagate(vec![vec![Bytes::from_static(b"PERSIST"), key.clone()]]);
-        }
+    } else if options.persist && exec.get(key).is_some_and(|e| e.expires_at_ms.is_some()) {
+        exec.get_mut(key).expect("read above").expires_at_ms = None;
+        exec.notify(Class::GENERIC, "persist", key);
+        exec.propagate(vec![vec![Bytes::from_static(b"PERSIST"), key.clone()]]);
     }
     Reply::Bulk(value)
 }
@@ -344,7 +343,7 @@ pub(crate) fn clamp_range(start: i64, end: i64, len: usize) -> Option<(usize, us
     let len = len as i64;
     let start = if start < 0 { (len + start).max(0) } else { start };
     let end = if end < 0 { len + end } else { end.min(len - 1) };
-    (start <= end && start < len && end >= 0).then(|| (start as usize, end as usize))
+    (start <= end && start < len && end >= 0).then_some((start as usize, end as usize))
 }
 
 pub(super) fn getrange(exec: &mut Exec<'_>, args: &[Bytes]) -> Reply {
@@ -577,8 +576,15 @@ struct LcsOptions {
 
 /// The dynamic-programming LCS, walked back from the end as Redis walks it, so that IDX
 /// reports the same ranges in the same order.
+/// The LCS table's largest size in cells (4 bytes each): Redis 7.2's rule, transient memory
+/// within proto-max-bulk-len.
+const LCS_CELLS_MAX: usize = STRING_BYTES_MAX / 4;
+
 fn lcs_reply(a: &[u8], b: &[u8], opts: &LcsOptions, _resp: u8) -> Reply {
     let (n, m) = (a.len(), b.len());
+    if (n + 1).saturating_mul(m + 1) > LCS_CELLS_MAX {
+        return Reply::error("ERR Insufficient memory, transient memory for LCS exceeds proto-max-bulk-len");
+    }
     let mut table = vec![0u32; (n + 1) * (m + 1)];
     let at = |i: usize, j: usize| i * (m + 1) + j;
     for i in 1..=n {
@@ -647,8 +653,5 @@ fn lcs_reply(a: &[u8], b: &[u8], opts: &LcsOptions, _resp: u8) -> Reply {
             Reply::Array(item)
         })
         .collect();
-    Reply::Map(vec![
-        (Reply::bulk("matches"), Reply::Array(listed)),
-        (Reply::bulk("len"), Reply::Int(total as i64)),
-    ])
+    Reply::Map(vec![(Reply::bulk("matches"), Reply::Array(listed)), (Reply::bulk("len"), Reply::Int(total as i64))])
 }

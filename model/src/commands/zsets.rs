@@ -64,7 +64,7 @@ pub(super) fn zadd(exec: &mut Exec<'_>, args: &[Bytes]) -> Reply {
     if nx && xx {
         return Reply::error("ERR XX and NX options at the same time are not compatible");
     }
-    if (gt && nx) || (lt && nx) || (gt && lt) {
+    if ((gt || lt) && nx) || (gt && lt) {
         return Reply::error("ERR GT, LT, and/or NX options at the same time are not compatible");
     }
     if incr && pairs.len() > 2 {
@@ -114,7 +114,8 @@ pub(super) fn zadd(exec: &mut Exec<'_>, args: &[Bytes]) -> Reply {
 }
 
 pub(super) fn zincrby(exec: &mut Exec<'_>, args: &[Bytes]) -> Reply {
-    let rewritten = vec![args[0].clone(), args[1].clone(), Bytes::from_static(b"INCR"), args[2].clone(), args[3].clone()];
+    let rewritten =
+        vec![args[0].clone(), args[1].clone(), Bytes::from_static(b"INCR"), args[2].clone(), args[3].clone()];
     zadd(exec, &rewritten)
 }
 

@@ -7,7 +7,9 @@ fn tobit(value: &LuaValue) -> mlua::Result<i32> {
     let n = match value {
         LuaValue::Integer(i) => *i as f64,
         LuaValue::Number(n) => *n,
-        LuaValue::String(s) => s.to_str()?.trim().parse::<f64>().map_err(|_| mlua::Error::runtime("bad argument (number expected)"))?,
+        LuaValue::String(s) => {
+            s.to_str()?.trim().parse::<f64>().map_err(|_| mlua::Error::runtime("bad argument (number expected)"))?
+        }
         _ => return Err(mlua::Error::runtime("bad argument (number expected, got no value)")),
     };
     // LuaBitOp adds 2^52+2^51 and takes the low word: rounding to nearest, modulo 2^32.
@@ -24,7 +26,8 @@ fn fold(lua: &Lua, table: &Table, name: &str, op: fn(i32, i32) -> i32) -> mlua::
         name,
         lua.create_function(move |_, args: MultiValue| {
             let bits = args_bits(&args)?;
-            let first = *bits.first().ok_or_else(|| mlua::Error::runtime("bad argument #1 (number expected, got no value)"))?;
+            let first =
+                *bits.first().ok_or_else(|| mlua::Error::runtime("bad argument #1 (number expected, got no value)"))?;
             Ok(f64::from(bits[1..].iter().fold(first, |acc, b| op(acc, *b))))
         })?,
     )
@@ -33,7 +36,9 @@ fn fold(lua: &Lua, table: &Table, name: &str, op: fn(i32, i32) -> i32) -> mlua::
 fn shift(lua: &Lua, table: &Table, name: &str, op: fn(i32, u32) -> i32) -> mlua::Result<()> {
     table.raw_set(
         name,
-        lua.create_function(move |_, (x, n): (LuaValue, LuaValue)| Ok(f64::from(op(tobit(&x)?, (tobit(&n)? & 31) as u32))))?,
+        lua.create_function(move |_, (x, n): (LuaValue, LuaValue)| {
+            Ok(f64::from(op(tobit(&x)?, (tobit(&n)? & 31) as u32)))
+        })?,
     )
 }
 
@@ -50,7 +55,10 @@ pub(super) fn library(lua: &Lua) -> mlua::Result<Table> {
     shift(lua, &bit, "arshift", |x, n| x >> n)?;
     shift(lua, &bit, "rol", |x, n| (x as u32).rotate_left(n) as i32)?;
     shift(lua, &bit, "ror", |x, n| (x as u32).rotate_right(n) as i32)?;
-    bit.raw_set("bswap", lua.create_function(|_, x: LuaValue| Ok(f64::from((tobit(&x)? as u32).swap_bytes() as i32)))?)?;
+    bit.raw_set(
+        "bswap",
+        lua.create_function(|_, x: LuaValue| Ok(f64::from((tobit(&x)? as u32).swap_bytes() as i32)))?,
+    )?;
     bit.raw_set(
         "tohex",
         lua.create_function(|_, (x, n): (LuaValue, Option<LuaValue>)| {

@@ -70,8 +70,11 @@ impl ScriptControl {
         if running.owner == client || now_ms - running.started_ms < running.threshold_ms {
             return Verdict::Proceed;
         }
-        let kill = |is_function: bool| sub.is_some_and(|s| s.eq_ignore_ascii_case(b"kill")) && running.function == is_function;
-        if command.eq_ignore_ascii_case(b"script") && kill(false) || command.eq_ignore_ascii_case(b"function") && kill(true) {
+        let kill =
+            |is_function: bool| sub.is_some_and(|s| s.eq_ignore_ascii_case(b"kill")) && running.function == is_function;
+        if command.eq_ignore_ascii_case(b"script") && kill(false)
+            || command.eq_ignore_ascii_case(b"function") && kill(true)
+        {
             if self.wrote.load(Ordering::SeqCst) {
                 return Verdict::Reply(Reply::error("UNKILLABLE Sorry the script already executed write commands against the dataset. You can either wait the script termination or kill the server in a hard way using the SHUTDOWN NOSAVE command."));
             }
@@ -79,6 +82,8 @@ impl ScriptControl {
             return Verdict::Reply(Reply::ok());
         }
         let how = if running.function { "FUNCTION KILL" } else { "SCRIPT KILL" };
-        Verdict::Reply(Reply::error(format!("BUSY Redis is busy running a script. You can only call {how} or SHUTDOWN NOSAVE.")))
+        Verdict::Reply(Reply::error(format!(
+            "BUSY Redis is busy running a script. You can only call {how} or SHUTDOWN NOSAVE."
+        )))
     }
 }

@@ -5,7 +5,7 @@
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 
-use mlua::{Lua, LightUserData, MultiValue, Table, Value as LuaValue};
+use mlua::{LightUserData, Lua, MultiValue, Table, Value as LuaValue};
 use serde_json::Value as Json;
 
 #[derive(Debug)]
@@ -23,7 +23,8 @@ fn number_text(n: f64) -> String {
     let sci = format!("{n:.13e}");
     let (mantissa, exponent) = sci.split_once('e').expect("exponent form");
     let exponent: i32 = exponent.parse().expect("an exponent");
-    let trim = |t: &str| if t.contains('.') { t.trim_end_matches('0').trim_end_matches('.').to_owned() } else { t.to_owned() };
+    let trim =
+        |t: &str| if t.contains('.') { t.trim_end_matches('0').trim_end_matches('.').to_owned() } else { t.to_owned() };
     if !(-4..14).contains(&exponent) {
         format!("{}e{}{:02}", trim(mantissa), if exponent < 0 { '-' } else { '+' }, exponent.abs())
     } else {
@@ -179,31 +180,50 @@ pub(super) fn library(lua: &Lua) -> mlua::Result<Table> {
     let t = lua.create_table()?;
     let s = settings.clone();
     t.raw_set(
-        "encode",
-        lua.create_function(move |_, value: LuaValue| {
+        "raw_encode",
+        super::fallible(lua, move |lua, args: MultiValue| {
+            let value = args.into_iter().next().unwrap_or(LuaValue::Nil);
             let mut out = String::new();
             encode(&mut out, &value, 0, &s)?;
-            Ok(out)
+            Ok(MultiValue::from_iter([LuaValue::String(lua.create_string(out)?)]))
         })?,
     )?;
     let s = settings.clone();
     t.raw_set(
-        "decode",
-        lua.create_function(move |lua, text: mlua::String| {
-            let parsed: Json = serde_json::from_slice(&text.as_bytes())
-                .map_err(|e| mlua::Error::runtime(format!("Expected value but found invalid token at character {}", e.column())))?;
+        "raw_decode",
+        super::fallible(lua, move |lua, args: MultiValue| {
+            let Some(LuaValue::String(text)) = args.into_iter().next() else {
+                return Err(mlua::Error::runtime("bad argument #1 to 'decode' (string expected)"));
+            };
+            let parsed: Json = serde_json::from_slice(&text.as_bytes()).map_err(|e| {
+                mlua::Error::runtime(format!("Expected value but found invalid token at character {}", e.column()))
+            })?;
             let depth = depth_of(&parsed);
             if depth > s.decode_max_depth.load(Ordering::Relaxed) {
                 return Err(mlua::Error::runtime(format!("Found too many nested data structures ({depth})")));
             }
-            to_lua(lua, &parsed)
+            Ok(MultiValue::from_iter([to_lua(lua, &parsed)?]))
         })?,
     )?;
     t.raw_set("null", LuaValue::LightUserData(LightUserData(std::ptr::null_mut())))?;
     let s = settings.clone();
-    t.raw_set("encode_max_depth", setting_fn(lua, move |a| if let Some(n) = first_number(a) { s.encode_max_depth.store(n, Ordering::Relaxed) })?)?;
+    t.raw_set(
+        "encode_max_depth",
+        setting_fn(lua, move |a| {
+            if let Some(n) = first_number(a) {
+                s.encode_max_depth.store(n, Ordering::Relaxed)
+            }
+        })?,
+    )?;
     let s = settings.clone();
-    t.raw_set("decode_max_depth", setting_fn(lua, move |a| if let Some(n) = first_number(a) { s.decode_max_depth.store(n, Ordering::Relaxed) })?)?;
+    t.raw_set(
+        "decode_max_depth",
+        setting_fn(lua, move |a| {
+            if let Some(n) = first_number(a) {
+                s.decode_max_depth.store(n, Ordering::Relaxed)
+            }
+        })?,
+    )?;
     let s = settings;
     t.raw_set(
         "encode_invalid_numbers",
@@ -212,7 +232,13 @@ pub(super) fn library(lua: &Lua) -> mlua::Result<Table> {
             s.encode_invalid_numbers.store(on, Ordering::Relaxed);
         })?,
     )?;
-    for name in ["encode_keep_buffer", "encode_sparse_array", "encode_number_precision", "decode_invalid_numbers", "encode_empty_table_as_object"] {
+    for name in [
+        "encode_keep_buffer",
+        "encode_sparse_array",
+        "encode_number_precision",
+        "decode_invalid_numbers",
+        "encode_empty_table_as_object",
+    ] {
         t.raw_set(name, setting_fn(lua, |_| {})?)?;
     }
     Ok(t)

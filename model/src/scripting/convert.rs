@@ -108,12 +108,15 @@ fn table_to_reply(t: &Table, depth: usize, resp: u8) -> Reply {
     }
     if let LuaValue::Table(v) = field("verbatim_string") {
         let format = v.raw_get::<String>("format").unwrap_or_else(|_| "txt".into());
-        let text = v.raw_get::<mlua::String>("string").map(|s| Bytes::copy_from_slice(&s.as_bytes())).unwrap_or_default();
+        let text =
+            v.raw_get::<mlua::String>("string").map(|s| Bytes::copy_from_slice(&s.as_bytes())).unwrap_or_default();
         return Reply::Verbatim(format, text);
     }
     if let LuaValue::Table(m) = field("map") {
         let pairs = m.pairs::<LuaValue, LuaValue>().filter_map(Result::ok);
-        return Reply::Map(pairs.map(|(k, v)| (lua_to_reply(&k, depth + 1, resp), lua_to_reply(&v, depth + 1, resp))).collect());
+        return Reply::Map(
+            pairs.map(|(k, v)| (lua_to_reply(&k, depth + 1, resp), lua_to_reply(&v, depth + 1, resp))).collect(),
+        );
     }
     if let LuaValue::Table(s) = field("set") {
         let members = s.pairs::<LuaValue, LuaValue>().filter_map(Result::ok);

@@ -61,10 +61,15 @@ fn register(registered: &RefCell<Registered>, args: MultiValue) -> mlua::Result<
     let (name, callback, flag_names) = match args.iter().collect::<Vec<_>>().as_slice() {
         [LuaValue::String(n), LuaValue::Function(f)] => (n.to_string_lossy(), f.clone(), Vec::new()),
         [LuaValue::Table(t)] => {
-            let name: String = t.get("function_name").map_err(|_| bad("function_name argument given to redis.register_function must be a string"))?;
-            let callback: Function = t.get("callback").map_err(|_| bad("callback argument given to redis.register_function must be a function"))?;
+            let name: String = t
+                .get("function_name")
+                .map_err(|_| bad("function_name argument given to redis.register_function must be a string"))?;
+            let callback: Function = t
+                .get("callback")
+                .map_err(|_| bad("callback argument given to redis.register_function must be a function"))?;
             let flags: Option<Table> = t.get("flags").ok();
-            let names = flags.map(|f| f.sequence_values::<String>().filter_map(Result::ok).collect()).unwrap_or_default();
+            let names =
+                flags.map(|f| f.sequence_values::<String>().filter_map(Result::ok).collect()).unwrap_or_default();
             (name, callback, names)
         }
         _ => return Err(bad("wrong number of arguments to redis.register_function")),
@@ -115,9 +120,26 @@ impl Scripting {
         let lua: &Lua = &self.lua;
         let outcome = lua.scope(|scope| {
             let loader_redis = lua.create_table()?;
-            loader_redis.raw_set("register_function", scope.create_function(|_, args: MultiValue| register(&registered, args))?)?;
+            loader_redis.raw_set(
+                "register_function",
+                scope.create_function(|_, args: MultiValue| register(&registered, args))?,
+            )?;
             let real_redis: Table = lua.globals().raw_get("redis")?;
-            for field in ["log", "LOG_DEBUG", "LOG_VERBOSE", "LOG_NOTICE", "LOG_WARNING", "REDIS_VERSION", "REDIS_VERSION_NUM", "setresp", "call", "pcall", "error_reply", "status_reply", "sha1hex"] {
+            for field in [
+                "log",
+                "LOG_DEBUG",
+                "LOG_VERBOSE",
+                "LOG_NOTICE",
+                "LOG_WARNING",
+                "REDIS_VERSION",
+                "REDIS_VERSION_NUM",
+                "setresp",
+                "call",
+                "pcall",
+                "error_reply",
+                "status_reply",
+                "sha1hex",
+            ] {
                 loader_redis.raw_set(field, real_redis.raw_get::<LuaValue>(field)?)?;
             }
             // The library's environment: `redis` is the loader's (read-only) table, every
@@ -137,9 +159,12 @@ impl Scripting {
                     }
                 })?,
             )?;
-            meta.raw_set("__newindex", lua.create_function(|_, _: MultiValue| -> mlua::Result<()> {
-                Err(mlua::Error::runtime("Attempt to modify a readonly table"))
-            })?)?;
+            meta.raw_set(
+                "__newindex",
+                lua.create_function(|_, _: MultiValue| -> mlua::Result<()> {
+                    Err(mlua::Error::runtime("Attempt to modify a readonly table"))
+                })?,
+            )?;
             env.set_metatable(Some(meta))?;
             let skip = code.iter().position(|b| *b == b'\n').unwrap_or(code.len());
             let chunk = lua.load(&code[skip..]).set_name("@user_function").set_environment(env);
@@ -148,7 +173,9 @@ impl Scripting {
         });
         match outcome {
             Ok(()) => Ok(registered.into_inner()),
-            Err(mlua::Error::SyntaxError { message, .. }) => Err(Reply::error(format!("ERR Error compiling function: {message}"))),
+            Err(mlua::Error::SyntaxError { message, .. }) => {
+                Err(Reply::error(format!("ERR Error compiling function: {message}")))
+            }
             Err(e) => Err(Reply::error(format!("ERR Error registering functions: {}", first_line(&e.to_string())))),
         }
     }
@@ -181,7 +208,10 @@ impl Scripting {
             }
             j += 1;
         }
-        let libraries = self.libraries.iter().filter(|(n, _)| pattern.as_ref().is_none_or(|p| crate::glob::matches(p, n.as_bytes())));
+        let libraries = self
+            .libraries
+            .iter()
+            .filter(|(n, _)| pattern.as_ref().is_none_or(|p| crate::glob::matches(p, n.as_bytes())));
         Reply::Array(
             libraries
                 .map(|(name, lib)| {
@@ -192,7 +222,10 @@ impl Scripting {
                             Reply::Map(vec![
                                 (Reply::bulk("name"), Reply::bulk(f.clone())),
                                 (Reply::bulk("description"), Reply::Nil),
-                                (Reply::bulk("flags"), Reply::Set(flags.iter().map(|s| Reply::bulk(s.clone())).collect())),
+                                (
+                                    Reply::bulk("flags"),
+                                    Reply::Set(flags.iter().map(|s| Reply::bulk(s.clone())).collect()),
+                                ),
                             ])
                         })
                         .collect();

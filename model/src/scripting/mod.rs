@@ -24,8 +24,8 @@ use tokio::sync::mpsc;
 
 use crate::commands::{self, Caller, Exec, ScriptRules, Session};
 use crate::reply::Reply;
-use convert::{lua_to_reply, reply_to_lua};
 pub(crate) use busy::{Running, ScriptControl, Verdict};
+use convert::{lua_to_reply, reply_to_lua};
 pub(crate) use functions::Library;
 
 /// The Lua side of the runtime: Redis 7's error handler, and the read-only environment user
@@ -150,9 +150,9 @@ impl Scripting {
         let sha = sha1_hex(body);
         if !self.scripts.contains_key(&sha) {
             let (flags, skip) = parse_shebang(body)?;
-            let function = self.compile(&body[skip..], "@user_script").map_err(|message| {
-                Reply::error(format!("ERR Error compiling script (new function): {message}"))
-            })?;
+            let function = self
+                .compile(&body[skip..], "@user_script")
+                .map_err(|message| Reply::error(format!("ERR Error compiling script (new function): {message}")))?;
             self.scripts.insert(sha.clone(), Script { function, flags });
         }
         Ok(sha)
@@ -191,7 +191,14 @@ impl Scripting {
 
     /// Runs `target` with `keys` and `argv` atomically in `exec`'s step. `read_only` for
     /// EVAL_RO, EVALSHA_RO, FCALL_RO.
-    pub(crate) fn run(&mut self, exec: &mut Exec<'_>, target: Target, keys: &[Bytes], argv: &[Bytes], read_only: bool) -> Reply {
+    pub(crate) fn run(
+        &mut self,
+        exec: &mut Exec<'_>,
+        target: Target,
+        keys: &[Bytes],
+        argv: &[Bytes],
+        read_only: bool,
+    ) -> Reply {
         let (function, flags, name, is_function) = match &target {
             Target::Script(sha) => match self.scripts.get(sha) {
                 Some(s) => (s.function.clone(), s.flags, sha.clone(), false),
@@ -420,7 +427,9 @@ fn install_kill_hook(lua: &Lua, control: &Arc<ScriptControl>) -> mlua::Result<()
 
 /// Raises the kill error once SCRIPT KILL asked; from then on at every instruction, as
 /// Redis does, so that a script catching it with pcall cannot loop on.
-fn kill_hook(control: Arc<ScriptControl>) -> impl Fn(&Lua, &mlua::Debug) -> mlua::Result<mlua::VmState> + Send + 'static {
+fn kill_hook(
+    control: Arc<ScriptControl>,
+) -> impl Fn(&Lua, &mlua::Debug) -> mlua::Result<mlua::VmState> + Send + 'static {
     move |lua, _| {
         if !control.kill_requested() {
             return Ok(mlua::VmState::Continue);
@@ -491,6 +500,9 @@ unsafe fn raw_call(state: *mut ffi::lua_State, raise: bool) -> c_int {
         ffi::lua_pushvalue(state, i);
         ffi::lua_rawseti(state, -2, i64::from(i));
     }
+    // The count travels too: a nil argument must be reported, not end the list.
+    ffi::lua_pushinteger(state, ffi::lua_Integer::from(nargs));
+    ffi::lua_setfield(state, -2, c"n".as_ptr());
     ffi::lua_getfield(state, ffi::LUA_REGISTRYINDEX, RAW_CALL_KEY.as_ptr());
     if ffi::lua_type(state, -1) != ffi::LUA_TFUNCTION {
         // Outside a script run (a library being loaded): Redis has no redis.call there.
@@ -555,6 +567,24 @@ fn error_reply(lua: &Lua, message: &str) -> mlua::Result<Table> {
     single_field(lua, "err", text.trim_end_matches(['\r', '\n', ' ']))
 }
 
+/// A library function that reports failure as `(false, message)` for the prelude's wrapper
+/// to raise at the caller's line (as luaL_error does), and success as `(true, results...)`.
+pub(crate) fn fallible(
+    lua: &Lua,
+    f: impl Fn(&Lua, MultiValue) -> mlua::Result<MultiValue> + Send + 'static,
+) -> mlua::Result<Function> {
+    lua.create_function(move |lua, args: MultiValue| match f(lua, args) {
+        Ok(values) => Ok(MultiValue::from_iter(std::iter::once(LuaValue::Boolean(true)).chain(values))),
+        Err(e) => {
+            let message = match e {
+                mlua::Error::RuntimeError(m) => m,
+                other => other.to_string(),
+            };
+            Ok(MultiValue::from_iter([LuaValue::Boolean(false), LuaValue::String(lua.create_string(message)?)]))
+        }
+    })
+}
+
 pub(crate) fn single_field(lua: &Lua, field: &str, value: &str) -> mlua::Result<Table> {
     let table = lua.create_table()?;
     table.set(field, value)?;
@@ -575,7 +605,7 @@ fn call_from_script(
     args: Table,
 ) -> mlua::Result<(bool, LuaValue)> {
     let fail = |lua: &Lua, text: &str| Ok((false, LuaValue::Table(single_field(lua, "err", text)?)));
-    let count = args.raw_len();
+    let count = args.raw_get::<usize>("n").unwrap_or(0);
     if count == 0 {
         return fail(lua, "ERR Please specify at least one argument for this redis lib call");
     }

@@ -38,7 +38,7 @@ fn pack_number(out: &mut Vec<u8>, n: f64) {
         } else {
             let _ = encode::write_sint(out, i);
         }
-    } else if f64::from(n as f32) == n || n.is_nan() && false {
+    } else if f64::from(n as f32) == n {
         let _ = encode::write_f32(out, n as f32);
     } else {
         let _ = encode::write_f64(out, n);
@@ -166,7 +166,9 @@ fn collection(lua: &Lua, bytes: &[u8], pos: &mut usize, len: usize, map: bool) -
     let t = lua.create_table()?;
     for i in 1..=len {
         if map {
-            let (Some(k), Some(v)) = (unpack_value(lua, bytes, pos)?, unpack_value(lua, bytes, pos)?) else { return Ok(None) };
+            let (Some(k), Some(v)) = (unpack_value(lua, bytes, pos)?, unpack_value(lua, bytes, pos)?) else {
+                return Ok(None);
+            };
             if k != LuaValue::Nil {
                 t.raw_set(k, v)?;
             }
@@ -197,8 +199,8 @@ fn unpack_from(lua: &Lua, bytes: &[u8], limit: usize, offset: usize) -> mlua::Re
 pub(super) fn library(lua: &Lua) -> mlua::Result<Table> {
     let t = lua.create_table()?;
     t.raw_set(
-        "pack",
-        lua.create_function(|lua, args: MultiValue| {
+        "raw_pack",
+        super::fallible(lua, |lua, args: MultiValue| {
             if args.is_empty() {
                 return Err(mlua::Error::runtime("MessagePack pack needs input."));
             }
@@ -206,12 +208,15 @@ pub(super) fn library(lua: &Lua) -> mlua::Result<Table> {
             for a in &args {
                 pack_value(&mut out, a, 0)?;
             }
-            lua.create_string(&out)
+            Ok(MultiValue::from_iter([LuaValue::String(lua.create_string(&out)?)]))
         })?,
     )?;
     t.raw_set(
-        "unpack",
-        lua.create_function(|lua, s: mlua::String| {
+        "raw_unpack",
+        super::fallible(lua, |lua, args: MultiValue| {
+            let Some(LuaValue::String(s)) = args.into_iter().next() else {
+                return Err(mlua::Error::runtime("bad argument #1 to 'unpack' (string expected)"));
+            };
             let (_, values) = unpack_from(lua, &s.as_bytes(), 0, 0)?;
             Ok(MultiValue::from_iter(values))
         })?,
@@ -232,7 +237,7 @@ pub(super) fn library(lua: &Lua) -> mlua::Result<Table> {
             Ok(MultiValue::from_iter(std::iter::once(LuaValue::Integer(next)).chain(values)))
         }
     };
-    t.raw_set("unpack_one", lua.create_function(limited(false))?)?;
-    t.raw_set("unpack_limit", lua.create_function(limited(true))?)?;
+    t.raw_set("raw_unpack_one", super::fallible(lua, limited(false))?)?;
+    t.raw_set("raw_unpack_limit", super::fallible(lua, limited(true))?)?;
     Ok(t)
 }

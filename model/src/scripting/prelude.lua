@@ -16,7 +16,10 @@ function __redis__err__handler(err)
     i = dbg.getinfo(level, 'nSl')
   end
   if type(err) ~= 'table' then
-    err = {err = 'ERR ' .. tostring(err)}
+    -- Errors raised by the model's Rust callbacks read "runtime error: <msg>" followed by
+    -- a traceback through mlua; Redis's C functions raise the bare message.
+    local text = tostring(err):gsub('^runtime error: ', ''):gsub('\nstack traceback:.*$', '')
+    err = {err = 'ERR ' .. text}
   end
   if i then
     err['source'] = i.source
@@ -37,6 +40,23 @@ local function protect(t)
   raw_setmetatable(proxy, mt)
   readonly[proxy] = true
   return proxy
+end
+
+-- lua-cjson and lua-cmsgpack raise their errors with luaL_error, which names the caller's
+-- line: the Rust functions return (false, message) and these wrappers raise it there.
+for _, lib in ipairs({'cjson', 'cmsgpack'}) do
+  local t = real[lib]
+  for _, name in ipairs({'encode', 'decode', 'pack', 'unpack', 'unpack_one', 'unpack_limit'}) do
+    local raw = t['raw_' .. name]
+    if raw then
+      t[name] = function(...)
+        local results = {raw(...)}
+        if results[1] == false then raw_error(results[2], 2) end
+        return unpack(results, 2, table.maxn(results))
+      end
+      t['raw_' .. name] = nil
+    end
+  end
 end
 
 local overrides = {}
