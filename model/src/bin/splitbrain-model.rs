@@ -53,9 +53,10 @@ fn main() -> ExitCode {
         }
     };
     let Command::Serve { port, bind, persistence } = cli.command;
-    // Several worker threads: a script past its busy threshold must not stop other clients
-    // from being told BUSY, nor SCRIPT KILL from reaching it.
-    let runtime = match tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build() {
+    // One worker serves connections in the order their requests arrive, as Redis's event
+    // loop does; it is a multi-threaded runtime so that a long script runs in place
+    // (`block_in_place` hands the worker to a new thread) while other clients are told BUSY.
+    let runtime = match tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("splitbrain-model: cannot start a runtime: {e}");

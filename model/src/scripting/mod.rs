@@ -292,6 +292,8 @@ impl Scripting {
         let reply = match outcome {
             Ok((true, value)) => lua_to_reply(&value, 0, resp_now.load(Ordering::Relaxed)),
             Ok((false, error)) => script_error(&error, name, is_function),
+            // The kill hook's error can surface past the error handler (raised between frames).
+            Err(e) if e.to_string().contains(KILLED) => Reply::error(format!("ERR {KILLED}")),
             Err(e) => Reply::error(format!("ERR Error running script {name}: {e}")),
         };
         let _ = lua.unset_named_registry_value(RAW_CALL_KEY.to_str().expect("ASCII"));
@@ -417,6 +419,9 @@ fn install_libs(lua: &Lua, rand: &Arc<Rand48>, resp: &Arc<AtomicU8>) -> mlua::Re
     lua.load(PRELUDE).set_name("=[redis lib]").exec()
 }
 
+/// What a killed script's caller is told.
+const KILLED: &str = "Script killed by user with SCRIPT KILL...";
+
 /// Instructions between two looks at SCRIPT KILL: a killed script stops within this many,
 /// even when it catches the error with pcall and loops on.
 const KILL_CHECK_INSTRUCTIONS: u32 = 1000;
@@ -437,7 +442,7 @@ fn kill_hook(
         if !control.tighten() {
             lua.set_hook(mlua::HookTriggers::new().every_nth_instruction(1), kill_hook(control.clone()))?;
         }
-        Err(mlua::Error::runtime("Script killed by user with SCRIPT KILL..."))
+        Err(mlua::Error::runtime(KILLED))
     }
 }
 
