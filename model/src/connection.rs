@@ -69,6 +69,7 @@ impl Server {
             let mut state = self.lock();
             state.pubsub.remove_client(session.id);
             state.replication.remove(session.id);
+            state.meta.tracking.disable(session.id);
             let watched = session.tx.watched_keys();
             state.meta.watches.unwatch_all(session.id, &watched);
         }
@@ -121,6 +122,9 @@ impl Server {
                 // Subscription confirmations are pushed, not replied: CLIENT REPLY OFF does
                 // not hold them back (Redis 7 sends them as pushes on RESP2 as well).
                 reply.pushes().iter().for_each(|push| push.encode(session.resp, output));
+            }
+            for push in std::mem::take(&mut session.after_reply) {
+                push.encode(session.resp, output);
             }
             if session.replica && !was_replica {
                 self.become_replica(session, output);

@@ -28,6 +28,7 @@ mod replication;
 mod reply;
 mod scripting;
 mod server;
+mod tracking;
 mod zset;
 
 use std::future::Future;

@@ -118,6 +118,8 @@ pub(crate) struct Meta {
     pub(crate) config: Config,
     pub(crate) stats: Stats,
     pub(crate) watches: Watches,
+    /// CLIENT TRACKING.
+    pub(crate) tracking: crate::tracking::Tracking,
     /// `DEBUG SET-ACTIVE-EXPIRE 0` stops the active expiry cycle.
     pub(crate) active_expire_off: bool,
     /// After `REPLICAOF host port`: the master it was told to follow. The model never

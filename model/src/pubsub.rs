@@ -105,6 +105,11 @@ impl PubSub {
         self.patterns.len()
     }
 
+    /// Where a subscribed client's messages go (CLIENT TRACKING REDIRECT).
+    pub fn push_of(&self, client: u64) -> Option<UnboundedSender<Reply>> {
+        self.subscribers.get(&client).map(|s| s.push.clone())
+    }
+
     /// Forgets a disconnected client.
     pub fn remove_client(&mut self, client: u64) {
         for kind in [Kind::Channel, Kind::Pattern] {

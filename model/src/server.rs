@@ -285,8 +285,12 @@ impl Server {
         for (index, db) in state.dbs.iter_mut().enumerate() {
             for key in db.drain_touched() {
                 state.meta.watches.touch(index, &key);
+                if let Some(own) = state.meta.tracking.invalidate(&key, Some(session.id)) {
+                    session.after_reply.push(own);
+                }
             }
         }
+        state.meta.tracking.end_step();
         effects.splice(0..0, expired);
         state.replication.feed(&effects);
     }

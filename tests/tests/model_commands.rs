@@ -449,3 +449,68 @@ fn added_commands_reply_as_real_redis_replies() {
     assert!(compared > 250, "{compared} commands compared");
     assert!(failures.is_empty(), "{} of {compared} replies differ:\n{}", failures.len(), failures.join("\n"));
 }
+
+/// A raw RESP3 transcript of client-side caching: what the tracking connection reads after
+/// each step (replies and invalidation pushes, in order), on both servers.
+fn tracking_transcript(addr: &str) -> Vec<String> {
+    use std::io::{Read, Write};
+    use std::net::TcpStream;
+    use std::time::Duration;
+    let open = || {
+        let s = TcpStream::connect(addr).expect("connect");
+        s.set_read_timeout(Some(Duration::from_millis(150))).expect("timeout");
+        s
+    };
+    let (mut tracker, mut writer) = (open(), open());
+    let mut read = |s: &mut TcpStream| {
+        let mut all = Vec::new();
+        let mut buf = [0u8; 4096];
+        while let Ok(n) = s.read(&mut buf) {
+            if n == 0 {
+                break;
+            }
+            all.extend_from_slice(&buf[..n]);
+        }
+        String::from_utf8_lossy(&all).into_owned()
+    };
+    let mut transcript = Vec::new();
+    let steps: &[(bool, &str)] = &[
+        (true, "HELLO 3"),
+        (true, "CLIENT TRACKING ON"),
+        (false, "SET k v"),
+        (false, "SET k2 v"),
+        (true, "GET k"),
+        (false, "SET k w"),
+        (false, "SET k x"),
+        (true, "GET k2"),
+        (true, "SET k2 mine"),
+        (true, "CLIENT TRACKING ON BCAST"),
+        (true, "CLIENT TRACKING OFF"),
+        (true, "CLIENT TRACKING ON BCAST PREFIX us: NOLOOP"),
+        (false, "SET us:1 v"),
+        (true, "SET us:2 v"),
+        (false, "SET them v"),
+        (false, "FLUSHALL"),
+        (true, "CLIENT TRACKING ON PREFIX x"),
+    ];
+    for (on_tracker, line) in steps {
+        let target = if *on_tracker { &mut tracker } else { &mut writer };
+        target.write_all(format!("{line}\r\n").as_bytes()).expect("write");
+        let reply = read(target);
+        // What the tracking connection saw: its own reply and pushes, or the pushes a write
+        // by the other connection caused. HELLO's reply names the server: not compared.
+        let seen = if *on_tracker { reply } else { read(&mut tracker) };
+        let seen = if line.starts_with("HELLO") { "(hello)".to_owned() } else { seen.replace("\r\n", " ") };
+        transcript.push(format!("{line} -> {seen}"));
+    }
+    transcript
+}
+
+#[test]
+fn client_tracking_invalidates_as_real_redis_does() {
+    let Some(real) = RedisServer::start(&[]) else { return };
+    let model = ModelServer::start(model::Persistence::None);
+    let (real_lines, model_lines) = (tracking_transcript(&real.addr()), tracking_transcript(&model.addr()));
+    assert!(real_lines.iter().any(|l| l.contains("invalidate")), "the transcript exercises invalidation");
+    assert_eq!(real_lines, model_lines);
+}

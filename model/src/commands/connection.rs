@@ -104,11 +104,64 @@ pub(super) fn client(exec: &mut Exec<'_>, args: &[Bytes]) -> Reply {
         "reply" => client_reply(exec, &args[2]),
         "info" | "list" => Reply::Verbatim("txt".into(), Bytes::from(client_line(exec))),
         "no-evict" | "no-touch" => Reply::ok(),
-        "kill" | "tracking" => {
-            Reply::error(format!("ERR CLIENT {} is not supported by the model", sub.to_ascii_uppercase()))
-        }
+        "tracking" => tracking(exec, &args[2..]),
+        "kill" => Reply::error("ERR CLIENT KILL is not supported by the model"),
         _ if eq_ignore_case(&args[2], "lib-name") || eq_ignore_case(&args[2], "lib-ver") => Reply::ok(),
         _ => Reply::error(format!("ERR Unrecognized option '{}'", String::from_utf8_lossy(&args[2]))),
+    }
+}
+
+/// `CLIENT TRACKING ON|OFF [REDIRECT id] [BCAST] [PREFIX p]... [NOLOOP]`. OPTIN and OPTOUT
+/// (and so CLIENT CACHING) are refused: the model tracks every read or none.
+fn tracking(exec: &mut Exec<'_>, args: &[Bytes]) -> Reply {
+    let on = if eq_ignore_case(&args[0], "on") {
+        true
+    } else if eq_ignore_case(&args[0], "off") {
+        false
+    } else {
+        return super::syntax_error();
+    };
+    let (mut redirect, mut bcast, mut noloop, mut prefixes) = (None, false, false, Vec::new());
+    let mut j = 1;
+    while j < args.len() {
+        let (opt, value) = (&args[j], args.get(j + 1));
+        match value {
+            Some(id) if eq_ignore_case(opt, "redirect") => {
+                redirect = Some(parse_i64(id).ok_or_else(not_an_integer));
+                j += 1;
+            }
+            Some(p) if eq_ignore_case(opt, "prefix") => {
+                prefixes.push(p.clone());
+                j += 1;
+            }
+            _ if eq_ignore_case(opt, "bcast") => bcast = true,
+            _ if eq_ignore_case(opt, "noloop") => noloop = true,
+            _ if eq_ignore_case(opt, "optin") || eq_ignore_case(opt, "optout") => {
+                return Reply::error("ERR CLIENT TRACKING OPTIN/OPTOUT is not supported by the model");
+            }
+            _ => return super::syntax_error(),
+        }
+        j += 1;
+    }
+    if !on {
+        exec.meta.tracking.disable(exec.session.id);
+        return Reply::ok();
+    }
+    if !prefixes.is_empty() && !bcast {
+        return Reply::error("ERR PREFIX option requires BCAST mode to be enabled");
+    }
+    let push = match redirect {
+        Some(Err(e)) => return e,
+        Some(Ok(id)) => match u64::try_from(id).ok().and_then(|id| exec.pubsub.push_of(id)) {
+            Some(push) => push,
+            None => return Reply::error("ERR The client ID you want redirect to does not exist"),
+        },
+        None => exec.session.push.clone(),
+    };
+    let tracker = crate::tracking::Tracker { push, redirect: redirect.is_some(), bcast, prefixes, noloop };
+    match exec.meta.tracking.enable(exec.session.id, tracker) {
+        Ok(()) => Reply::ok(),
+        Err(e) => e,
     }
 }
 
@@ -173,6 +226,7 @@ pub(super) fn reset(exec: &mut Exec<'_>, _args: &[Bytes]) -> Reply {
     exec.session.name = None;
     exec.session.reply_mode = ReplyMode::On;
     exec.pubsub.remove_client(exec.session.id);
+    exec.meta.tracking.disable(exec.session.id);
     Reply::Status("RESET".into())
 }
 

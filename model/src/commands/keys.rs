@@ -167,6 +167,7 @@ pub(super) fn flushall(exec: &mut Exec<'_>, args: &[Bytes]) -> Reply {
     }
     let now_ms = exec.now_ms;
     exec.dbs.iter_mut().for_each(|db| db.clear(now_ms));
+    exec.meta.tracking.flush();
     Reply::ok()
 }
 
@@ -176,6 +177,7 @@ pub(super) fn flushdb(exec: &mut Exec<'_>, args: &[Bytes]) -> Reply {
     }
     let now_ms = exec.now_ms;
     exec.db().clear(now_ms);
+    exec.meta.tracking.flush();
     Reply::ok()
 }
 

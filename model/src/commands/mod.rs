@@ -29,7 +29,7 @@ use crate::scripting::Scripting;
 
 pub(crate) use keys::DATABASES;
 pub(crate) use multi::{busy as busy_reply, Transaction};
-pub(crate) use table::{lookup, Spec, DENYOOM, MAY_REPLICATE, NOSCRIPT, NO_MULTI, PUBSUB, STALE, WRITE};
+pub(crate) use table::{lookup, Spec, DENYOOM, MAY_REPLICATE, NOSCRIPT, NO_MULTI, PUBSUB, READONLY, STALE, WRITE};
 
 /// One client connection's own state.
 #[derive(Debug)]
@@ -54,6 +54,8 @@ pub struct Session {
     pub(crate) replica: bool,
     /// Set by DEBUG SLEEP: the connection waits this long after replying.
     pub(crate) pending_sleep_ms: u64,
+    /// Pushes that go out after this command's reply (its own tracking invalidations).
+    pub(crate) after_reply: Vec<Reply>,
 }
 
 /// `CLIENT REPLY`.
@@ -80,6 +82,7 @@ impl Session {
             reply_mode: ReplyMode::On,
             replica: false,
             pending_sleep_ms: 0,
+            after_reply: Vec::new(),
         }
     }
 }
@@ -211,6 +214,11 @@ pub fn execute(exec: &mut Exec<'_>, caller: Caller, args: &[Bytes]) -> Reply {
     exec.propagate_as = None;
     let reply = (spec.handler)(exec, args);
     exec.meta.stats.count_call(spec.name, &reply);
+    if spec.flags & READONLY != 0 && exec.meta.tracking.is_tracking(exec.session.id) {
+        for key in read_keys(spec.name, args) {
+            exec.meta.tracking.read(exec.session.id, key);
+        }
+    }
     record_expired(exec);
     let touched_after: usize = exec.dbs.iter().map(Keyspace::touched_len).sum();
     let db = exec.session.db;
@@ -223,6 +231,17 @@ pub fn execute(exec: &mut Exec<'_>, caller: Caller, args: &[Bytes]) -> Reply {
     reply
 }
 
+/// The keys a read-only command reads (CLIENT TRACKING remembers them).
+fn read_keys<'a>(name: &str, args: &'a [Bytes]) -> &'a [Bytes] {
+    match name {
+        "mget" | "exists" | "touch" | "sinter" | "sunion" | "sdiff" => &args[1..],
+        "lcs" => &args[1..3.min(args.len())],
+        "dbsize" | "keys" | "scan" | "randomkey" | "time" | "info" | "lastsave" | "echo" | "ping" | "command"
+        | "memory" | "object" => &[],
+        _ => &args[1..2.min(args.len())],
+    }
+}
+
 /// Keys that expired while the command ran: counted, notified (`expired`), and propagated
 /// as DEL, as Redis does on lazy expiry.
 pub(crate) fn record_expired(exec: &mut Exec<'_>) {
@@ -230,6 +249,7 @@ pub(crate) fn record_expired(exec: &mut Exec<'_>) {
         for key in exec.dbs[db].drain_expired() {
             exec.meta.stats.expired_keys += 1;
             crate::notify::notify(&exec.meta.config, exec.pubsub, Class::EXPIRED, "expired", &key, db);
+            let _ = exec.meta.tracking.invalidate(&key, None);
             exec.effects.push((db, vec![Bytes::from_static(b"DEL"), key]));
         }
     }

@@ -60,7 +60,8 @@ fn section(exec: &mut Exec<'_>, name: &str) -> String {
         "clients" => lines.extend([
             format!("connected_clients:{}", exec.meta.connections.connected.load(std::sync::atomic::Ordering::Relaxed)),
             "blocked_clients:0".into(),
-            "tracking_clients:0".into(),
+            format!("tracking_clients:{}", exec.meta.tracking.clients()),
+            format!("tracking_total_keys:{}", exec.meta.tracking.tracked_keys()),
             format!("watching_clients:{}", exec.meta.watches.watched_keys().min(1)),
             format!("total_watched_keys:{}", exec.meta.watches.watched_keys()),
         ]),
