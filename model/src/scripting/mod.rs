@@ -569,7 +569,7 @@ fn wrong_arguments(lua: &Lua) -> mlua::Result<Table> {
 fn error_reply(lua: &Lua, message: &str) -> mlua::Result<Table> {
     let rest = message.strip_prefix('-').unwrap_or(message);
     let text = if rest.contains(' ') { rest.to_owned() } else { format!("ERR {rest}") };
-    single_field(lua, "err", text.trim_end_matches(['\r', '\n', ' ']))
+    single_field(lua, "err", text.trim_end_matches(['\r', '\n']))
 }
 
 /// A library function that reports failure as `(false, message)` for the prelude's wrapper
