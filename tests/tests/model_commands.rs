@@ -462,7 +462,7 @@ fn tracking_transcript(addr: &str) -> Vec<String> {
         s
     };
     let (mut tracker, mut writer) = (open(), open());
-    let mut read = |s: &mut TcpStream| {
+    let read = |s: &mut TcpStream| {
         let mut all = Vec::new();
         let mut buf = [0u8; 4096];
         while let Ok(n) = s.read(&mut buf) {
