@@ -111,7 +111,16 @@ impl Server {
                 session.reply_mode = ReplyMode::On;
             }
             let was_replica = session.replica;
-            let Some(reply) = self.execute_in_place(session, &args) else { return false };
+            let reply = loop {
+                match self.execute_in_place(session, &args) {
+                    None => return false,
+                    Some(Reply::Wait(ms)) => {
+                        self.inner.clock.sleep(std::time::Duration::from_millis(ms.max(1) as u64)).await
+                    }
+                    Some(reply) => break reply,
+                }
+            };
+            let reply = if std::mem::take(&mut session.script_hold) { self.hold_script(reply).await } else { reply };
             // Messages published before this reply was made go out before it, as in Redis.
             while let Ok(message) = pushes.try_recv() {
                 message.encode(session.resp, output);
@@ -141,6 +150,27 @@ impl Server {
 }
 
 impl Server {
+    /// Simulated script time: the script has run; its caller waits out its cost in server
+    /// time (other clients are told BUSY past the threshold meanwhile). SCRIPT KILL ends it
+    /// early — the caller then gets the kill error, as if the script had been stopped.
+    async fn hold_script(&self, reply: Reply) -> Reply {
+        let control = &self.inner.script;
+        let mut reply = reply;
+        while let Some(end) = control.held_until() {
+            if control.kill_requested() && !control.has_written() {
+                reply = Reply::error(format!("ERR {}", crate::scripting::KILLED));
+                break;
+            }
+            let left = end - self.inner.clock.now_ms();
+            if left <= 0 {
+                break;
+            }
+            self.inner.clock.sleep(std::time::Duration::from_millis(left.min(1) as u64)).await;
+        }
+        let _ = control.finish();
+        reply
+    }
+
     /// On a multi-threaded runtime a command (a long script above all) runs in place, so the
     /// worker's other tasks move elsewhere: other clients must be told BUSY meanwhile. The
     /// simulation's runtime has one thread and runs it directly.

@@ -38,7 +38,7 @@ pub use clock::{OffsetClock, ServerClock, SystemClock};
 pub use keyspace::{Entry, HashFields, Keyspace, Value};
 pub use persistence::Persistence;
 pub use reply::Reply;
-pub use scripting::sha1_hex;
+pub use scripting::{sha1_hex, ScriptTime};
 pub use server::{Listener, Server, ServerConfig};
 pub use zset::SortedSet;
 

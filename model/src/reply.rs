@@ -43,6 +43,10 @@ pub enum Reply {
     WithAttributes(Vec<(Reply, Reply)>, Box<Reply>),
     /// Nothing at all is written (CLIENT REPLY OFF).
     Silent,
+    /// Not a reply: the connection waits this many milliseconds of server time and sends
+    /// the command again (a script holds the server; see `ScriptTime`).
+    #[doc(hidden)]
+    Wait(i64),
 }
 
 impl Reply {
@@ -79,7 +83,7 @@ impl Reply {
     pub fn encode(&self, resp: u8, out: &mut BytesMut) {
         match self {
             Reply::Multi(replies) => return replies.iter().for_each(|r| r.encode(resp, out)),
-            Reply::Silent => return,
+            Reply::Silent | Reply::Wait(_) => return,
             Reply::WithAttributes(_, reply) if resp == 2 => return reply.encode(resp, out),
             _ => {}
         }
@@ -107,7 +111,7 @@ impl Reply {
             Reply::BigNumber(n) => F::BulkString(Bytes::from(sanitize(n))),
             Reply::Verbatim(_, text) => F::BulkString(text.clone()),
             Reply::WithAttributes(_, reply) => reply.to_resp2(),
-            Reply::Multi(_) | Reply::Silent => unreachable!("flattened by encode"),
+            Reply::Multi(_) | Reply::Silent | Reply::Wait(_) => unreachable!("flattened by encode"),
         }
     }
 
@@ -142,7 +146,7 @@ impl Reply {
                 let _ = frame.add_attributes(map);
                 frame
             }
-            Reply::Multi(_) | Reply::Silent => unreachable!("flattened by encode"),
+            Reply::Multi(_) | Reply::Silent | Reply::Wait(_) => unreachable!("flattened by encode"),
         }
     }
 }

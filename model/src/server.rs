@@ -47,11 +47,19 @@ pub struct ServerConfig {
     pub seed: u64,
     /// How often the active expiry cycle runs (Redis: 100 ms, `hz 10`).
     pub active_expire_interval: Duration,
+    /// What scripts cost in server time when the clock stands still while they run (the
+    /// simulation's); `None` when the clock is real (the serve binary, the tests' ModelServer).
+    pub script_time: Option<crate::scripting::ScriptTime>,
 }
 
 impl Default for ServerConfig {
     fn default() -> Self {
-        ServerConfig { persistence: Persistence::None, seed: 0, active_expire_interval: Duration::from_millis(100) }
+        ServerConfig {
+            persistence: Persistence::None,
+            seed: 0,
+            active_expire_interval: Duration::from_millis(100),
+            script_time: Some(crate::scripting::ScriptTime::default()),
+        }
     }
 }
 
@@ -128,6 +136,7 @@ impl Server {
         };
         let (generation, _) = watch::channel(0);
         let script = state.scripts.control();
+        script.set_time(config.script_time);
         let connections = state.meta.connections.clone();
         Server {
             inner: Arc::new(Inner {
@@ -166,7 +175,11 @@ impl Server {
         loop {
             self.inner.clock.sleep(self.inner.config.active_expire_interval).await;
             let now_ms = self.inner.clock.now_ms();
-            // A running script holds the lock: Redis runs no expiry cycle meanwhile either.
+            // A running (or, in simulated time, held) script: Redis runs no expiry cycle
+            // meanwhile either.
+            if self.inner.script.held_until().is_some() {
+                continue;
+            }
             let mut state = match self.inner.state.try_lock() {
                 Ok(guard) => guard,
                 Err(std::sync::TryLockError::Poisoned(p)) => p.into_inner(),
@@ -215,6 +228,7 @@ impl Server {
         }
         let mut state = match self.lock_or_busy(session.id, args) {
             Ok(state) => state,
+            Err(wait @ Reply::Wait(_)) => return Some(wait),
             Err(busy) => return Some(commands::busy_reply(session, args, busy)),
         };
         let now_ms = self.inner.clock.now_ms();
@@ -247,8 +261,10 @@ impl Server {
         let sub = args.get(1).map(|a| &a[..]);
         loop {
             let now_ms = self.inner.clock.now_ms();
-            if let crate::scripting::Verdict::Reply(reply) = self.inner.script.verdict(client, &args[0], sub, now_ms) {
-                return Err(reply);
+            match self.inner.script.verdict(client, &args[0], sub, now_ms) {
+                crate::scripting::Verdict::Reply(reply) => return Err(reply),
+                crate::scripting::Verdict::Wait(ms) => return Err(Reply::Wait(ms)),
+                crate::scripting::Verdict::Proceed => {}
             }
             match self.inner.state.try_lock() {
                 Ok(guard) => return Ok(guard),

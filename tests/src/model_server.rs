@@ -24,7 +24,8 @@ impl ModelServer {
             .build()
             .expect("a runtime for the model");
         let clock = OffsetClock::new(Arc::new(SystemClock));
-        let config = ServerConfig { persistence, ..ServerConfig::default() };
+        // The real clock moves while a script runs: scripts cost what they really take.
+        let config = ServerConfig { persistence, script_time: None, ..ServerConfig::default() };
         let server = Server::new(config, Arc::new(clock.clone()));
         // Bound with std and handed over inside the runtime: `start` may itself be called
         // from async code, where blocking on another runtime is not allowed.

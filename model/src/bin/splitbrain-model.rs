@@ -73,7 +73,8 @@ fn main() -> ExitCode {
         };
         let addr = listener.local_addr().map_or_else(|_| format!("{bind}:{port}"), |a| a.to_string());
         println!("splitbrain-model listening on {addr}");
-        let config = ServerConfig { persistence, ..ServerConfig::default() };
+        // The real clock moves while a script runs: scripts cost what they really take.
+        let config = ServerConfig { persistence, script_time: None, ..ServerConfig::default() };
         let server = Server::new(config, Arc::new(SystemClock));
         match server.serve(listener).await {
             Ok(()) => ExitCode::SUCCESS,

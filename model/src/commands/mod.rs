@@ -56,6 +56,8 @@ pub struct Session {
     pub(crate) pending_sleep_ms: u64,
     /// Pushes that go out after this command's reply (its own tracking invalidations).
     pub(crate) after_reply: Vec<Reply>,
+    /// This connection's script holds the server for its simulated time before replying.
+    pub(crate) script_hold: bool,
 }
 
 /// `CLIENT REPLY`.
@@ -83,6 +85,7 @@ impl Session {
             replica: false,
             pending_sleep_ms: 0,
             after_reply: Vec::new(),
+            script_hold: false,
         }
     }
 }

@@ -64,7 +64,7 @@ pub(crate) fn reply_to_lua(lua: &Lua, reply: &Reply, resp: u8) -> mlua::Result<L
         }
         Reply::Verbatim(_, text) => LuaValue::String(lua.create_string(text)?),
         Reply::WithAttributes(_, inner) => reply_to_lua(lua, inner, resp)?,
-        Reply::Silent => LuaValue::Nil,
+        Reply::Silent | Reply::Wait(_) => LuaValue::Nil,
     })
 }
 

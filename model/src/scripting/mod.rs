@@ -24,6 +24,7 @@ use tokio::sync::mpsc;
 
 use crate::commands::{self, Caller, Exec, ScriptRules, Session};
 use crate::reply::Reply;
+pub use busy::ScriptTime;
 pub(crate) use busy::{Running, ScriptControl, Verdict};
 use convert::{lua_to_reply, reply_to_lua};
 pub(crate) use functions::Library;
@@ -226,11 +227,18 @@ impl Scripting {
             started_ms: exec.now_ms,
             threshold_ms: exec.meta.config.busy_reply_threshold_ms,
             function: is_function,
+            ends_ms: None,
         });
         let (reply, effects) = self.call(exec, function, rules, keys, argv, is_function, &name);
         // DEBUG SLEEP inside the script: the caller's connection waits it out.
         exec.session.pending_sleep_ms += std::mem::take(&mut self.session.pending_sleep_ms);
-        if self.control.finish() {
+        let cost_ms = self.control.cost().as_millis() as i64;
+        if cost_ms > 0 && !exec.in_exec {
+            // Simulated script time: the script has run at once; it occupies the server for
+            // its cost, and the caller's connection waits that out before replying.
+            self.control.hold_until(exec.now_ms + cost_ms);
+            exec.session.script_hold = true;
+        } else if self.control.finish() {
             install_kill_hook(&self.lua, &self.control).expect("the hook installs");
         }
         // A command's error raised by the script was counted when the command failed.
@@ -420,7 +428,7 @@ fn install_libs(lua: &Lua, rand: &Arc<Rand48>, resp: &Arc<AtomicU8>) -> mlua::Re
 }
 
 /// What a killed script's caller is told.
-const KILLED: &str = "Script killed by user with SCRIPT KILL...";
+pub(crate) const KILLED: &str = "Script killed by user with SCRIPT KILL...";
 
 /// Instructions between two looks at SCRIPT KILL: a killed script stops within this many,
 /// even when it catches the error with pcall and loops on.
@@ -436,6 +444,12 @@ fn kill_hook(
     control: Arc<ScriptControl>,
 ) -> impl Fn(&Lua, &mlua::Debug) -> mlua::Result<mlua::VmState> + Send + 'static {
     move |lua, _| {
+        if let Err(limit) = control.tick() {
+            return Err(mlua::Error::runtime(format!(
+                "Script ran past the model's limit of {} ms of server time",
+                limit.as_millis()
+            )));
+        }
         if !control.kill_requested() {
             return Ok(mlua::VmState::Continue);
         }
