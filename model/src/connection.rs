@@ -175,8 +175,14 @@ impl Server {
     /// worker's other tasks move elsewhere: other clients must be told BUSY meanwhile. The
     /// simulation's runtime has one thread and runs it directly.
     fn execute_in_place(&self, session: &mut Session, args: &[Bytes]) -> Option<Reply> {
-        let multi_thread = tokio::runtime::Handle::try_current()
-            .is_ok_and(|h| h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread);
+        // Only what may run a script: everything else runs on the worker, so that commands
+        // from different connections keep the order they arrived in.
+        let may_run_script = [&b"eval"[..], b"evalsha", b"eval_ro", b"evalsha_ro", b"fcall", b"fcall_ro", b"exec"]
+            .iter()
+            .any(|name| args[0].eq_ignore_ascii_case(name));
+        let multi_thread = may_run_script
+            && tokio::runtime::Handle::try_current()
+                .is_ok_and(|h| h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread);
         if multi_thread {
             tokio::task::block_in_place(|| self.execute(session, args))
         } else {
