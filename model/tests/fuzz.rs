@@ -5,7 +5,7 @@
 //! `SPLITBRAIN_FUZZ_CASES=N` runs N cases per property (default 64); the nightly workflow
 //! and the closing note's 10-minute run use a large N.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::cell::Cell;
 use std::sync::{Arc, Once};
 use std::time::Duration;
 
@@ -14,16 +14,20 @@ use model::{Server, ServerClock, ServerConfig};
 use proptest::prelude::*;
 use tokio::io::{AsyncReadExt, AsyncWriteExt, DuplexStream};
 
-static PANICS: AtomicUsize = AtomicUsize::new(0);
+thread_local! {
+    /// Panics on this thread: each case runs its server on a current-thread runtime, so its
+    /// panics are counted here and not in the other properties' threads.
+    static PANICS: Cell<usize> = const { Cell::new(0) };
+}
 static HOOK: Once = Once::new();
 
-/// Counts panics anywhere (connection tasks are spawned, so a panic would not fail the test
-/// by itself), then lets the default hook print it.
+/// Counts panics (connection tasks are spawned, so a panic would not fail the test by
+/// itself), then lets the default hook print it.
 fn count_panics() {
     HOOK.call_once(|| {
         let default = std::panic::take_hook();
         std::panic::set_hook(Box::new(move |info| {
-            PANICS.fetch_add(1, Ordering::SeqCst);
+            PANICS.with(|p| p.set(p.get() + 1));
             default(info);
         }));
     });
@@ -76,6 +80,7 @@ async fn still_serving(server: &Server) -> bool {
 
 fn run_case(inputs: Vec<Vec<u8>>) -> Result<(), TestCaseError> {
     count_panics();
+    let before = PANICS.with(Cell::get);
     let runtime = tokio::runtime::Builder::new_current_thread().enable_time().build().expect("a runtime");
     runtime.block_on(async {
         let server = Server::new(ServerConfig::default(), Arc::new(FixedClock));
@@ -85,7 +90,7 @@ fn run_case(inputs: Vec<Vec<u8>>) -> Result<(), TestCaseError> {
         }
         drop(stream);
         prop_assert!(still_serving(&server).await, "the server stopped serving after {:?}", inputs);
-        prop_assert_eq!(PANICS.load(Ordering::SeqCst), 0, "a panic while serving {:?}", inputs);
+        prop_assert_eq!(PANICS.with(Cell::get) - before, 0, "a panic while serving {:?}", inputs);
         Ok(())
     })
 }
