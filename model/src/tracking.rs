@@ -25,6 +25,17 @@ pub(crate) struct Tracker {
     pub(crate) prefixes: Vec<Bytes>,
     /// Not told about its own writes.
     pub(crate) noloop: bool,
+    /// OPTIN: only reads right after `CLIENT CACHING yes` are remembered; OPTOUT: all but
+    /// those right after `CLIENT CACHING no`.
+    pub(crate) opt: Opt,
+}
+
+/// CLIENT TRACKING's OPTIN / OPTOUT.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Opt {
+    All,
+    In,
+    Out,
 }
 
 /// Every tracking client and the keys they read.
@@ -38,13 +49,14 @@ pub(crate) struct Tracking {
 }
 
 impl Tracking {
-    /// Starts (or changes) tracking; switching BCAST on or off needs tracking off first.
-    pub(crate) fn enable(&mut self, client: u64, tracker: Tracker) -> Result<(), Reply> {
-        if self.clients.get(&client).is_some_and(|old| old.bcast != tracker.bcast) {
-            return Err(Reply::error("ERR You can't switch BCAST mode on/off before disabling tracking for this client, and then re-enabling it with a different mode."));
-        }
+    /// Starts (or changes) tracking; the caller checked Redis's rules on changing modes.
+    pub(crate) fn enable(&mut self, client: u64, tracker: Tracker) {
         self.clients.insert(client, tracker);
-        Ok(())
+    }
+
+    /// The client's BCAST flag and OPTIN/OPTOUT mode, if it tracks.
+    pub(crate) fn mode(&self, client: u64) -> Option<(bool, Opt)> {
+        self.clients.get(&client).map(|t| (t.bcast, t.opt))
     }
 
     pub(crate) fn disable(&mut self, client: u64) {
@@ -55,8 +67,9 @@ impl Tracking {
         });
     }
 
-    pub(crate) fn is_tracking(&self, client: u64) -> bool {
-        self.clients.contains_key(&client)
+    /// The client's OPTIN/OPTOUT mode, if it tracks.
+    pub(crate) fn opt(&self, client: u64) -> Option<Opt> {
+        self.clients.get(&client).map(|t| t.opt)
     }
 
     pub(crate) fn clients(&self) -> usize {

@@ -85,6 +85,7 @@ pub(super) fn client(exec: &mut Exec<'_>, args: &[Bytes]) -> Reply {
         "setname" | "reply" | "no-evict" | "no-touch" => args.len() == 3,
         "setinfo" => args.len() == 4,
         "kill" => args.len() >= 3,
+        "caching" => args.len() == 3,
         "tracking" => args.len() >= 3,
         _ => return unknown_subcommand(&args[1], "CLIENT"),
     };
@@ -105,14 +106,14 @@ pub(super) fn client(exec: &mut Exec<'_>, args: &[Bytes]) -> Reply {
         "info" | "list" => Reply::Verbatim("txt".into(), Bytes::from(client_line(exec))),
         "no-evict" | "no-touch" => Reply::ok(),
         "tracking" => tracking(exec, &args[2..]),
+        "caching" => caching(exec, &args[2]),
         "kill" => Reply::error("ERR CLIENT KILL is not supported by the model"),
         _ if eq_ignore_case(&args[2], "lib-name") || eq_ignore_case(&args[2], "lib-ver") => Reply::ok(),
         _ => Reply::error(format!("ERR Unrecognized option '{}'", String::from_utf8_lossy(&args[2]))),
     }
 }
 
-/// `CLIENT TRACKING ON|OFF [REDIRECT id] [BCAST] [PREFIX p]... [NOLOOP]`. OPTIN and OPTOUT
-/// (and so CLIENT CACHING) are refused: the model tracks every read or none.
+/// `CLIENT TRACKING ON|OFF [REDIRECT id] [BCAST] [PREFIX p]... [OPTIN] [OPTOUT] [NOLOOP]`.
 fn tracking(exec: &mut Exec<'_>, args: &[Bytes]) -> Reply {
     let on = if eq_ignore_case(&args[0], "on") {
         true
@@ -122,6 +123,7 @@ fn tracking(exec: &mut Exec<'_>, args: &[Bytes]) -> Reply {
         return super::syntax_error();
     };
     let (mut redirect, mut bcast, mut noloop, mut prefixes) = (None, false, false, Vec::new());
+    let (mut optin, mut optout) = (false, false);
     let mut j = 1;
     while j < args.len() {
         let (opt, value) = (&args[j], args.get(j + 1));
@@ -136,9 +138,8 @@ fn tracking(exec: &mut Exec<'_>, args: &[Bytes]) -> Reply {
             }
             _ if eq_ignore_case(opt, "bcast") => bcast = true,
             _ if eq_ignore_case(opt, "noloop") => noloop = true,
-            _ if eq_ignore_case(opt, "optin") || eq_ignore_case(opt, "optout") => {
-                return Reply::error("ERR CLIENT TRACKING OPTIN/OPTOUT is not supported by the model");
-            }
+            _ if eq_ignore_case(opt, "optin") => optin = true,
+            _ if eq_ignore_case(opt, "optout") => optout = true,
             _ => return super::syntax_error(),
         }
         j += 1;
@@ -150,6 +151,28 @@ fn tracking(exec: &mut Exec<'_>, args: &[Bytes]) -> Reply {
     if !prefixes.is_empty() && !bcast {
         return Reply::error("ERR PREFIX option requires BCAST mode to be enabled");
     }
+    // Redis's checks, in Redis's order.
+    let current = exec.meta.tracking.mode(exec.session.id);
+    if current.is_some_and(|(old_bcast, _)| old_bcast != bcast) {
+        return Reply::error("ERR You can't switch BCAST mode on/off before disabling tracking for this client, and then re-enabling it with a different mode.");
+    }
+    if (optin || optout) && bcast {
+        return Reply::error("ERR OPTIN and OPTOUT are not compatible with BCAST");
+    }
+    if optin && optout {
+        return Reply::error("ERR You can't specify both OPTIN mode and OPTOUT mode");
+    }
+    let switching = current.is_some_and(|(_, old)| {
+        (optin && old == crate::tracking::Opt::Out) || (optout && old == crate::tracking::Opt::In)
+    });
+    if switching {
+        return Reply::error("ERR You can't switch OPTIN/OPTOUT mode before disabling tracking for this client, and then re-enabling it with a different mode.");
+    }
+    let opt = match (optin, optout) {
+        (true, _) => crate::tracking::Opt::In,
+        (_, true) => crate::tracking::Opt::Out,
+        _ => crate::tracking::Opt::All,
+    };
     let push = match redirect {
         Some(Err(e)) => return e,
         Some(Ok(id)) => match u64::try_from(id).ok().and_then(|id| exec.pubsub.push_of(id)) {
@@ -158,10 +181,32 @@ fn tracking(exec: &mut Exec<'_>, args: &[Bytes]) -> Reply {
         },
         None => exec.session.push.clone(),
     };
-    let tracker = crate::tracking::Tracker { push, redirect: redirect.is_some(), bcast, prefixes, noloop };
-    match exec.meta.tracking.enable(exec.session.id, tracker) {
-        Ok(()) => Reply::ok(),
-        Err(e) => e,
+    let tracker = crate::tracking::Tracker { push, redirect: redirect.is_some(), bcast, prefixes, noloop, opt };
+    exec.meta.tracking.enable(exec.session.id, tracker);
+    Reply::ok()
+}
+
+/// `CLIENT CACHING yes|no`: OPTIN remembers the next command's reads, OPTOUT forgets them.
+fn caching(exec: &mut Exec<'_>, value: &[u8]) -> Reply {
+    let yes = if eq_ignore_case(value, "yes") {
+        true
+    } else if eq_ignore_case(value, "no") {
+        false
+    } else {
+        return super::syntax_error();
+    };
+    match (exec.meta.tracking.opt(exec.session.id), yes) {
+        (Some(crate::tracking::Opt::In), true) | (Some(crate::tracking::Opt::Out), false) => {
+            exec.session.caching_next = Some(yes);
+            Reply::ok()
+        }
+        (Some(crate::tracking::Opt::Out), true) => {
+            Reply::error("ERR CLIENT CACHING YES is only valid when tracking is enabled in OPTIN mode.")
+        }
+        (Some(crate::tracking::Opt::In), false) => {
+            Reply::error("ERR CLIENT CACHING NO is only valid when tracking is enabled in OPTOUT mode.")
+        }
+        _ => Reply::error("ERR CLIENT CACHING can be called only when the client is in tracking mode with OPTIN or OPTOUT mode enabled"),
     }
 }
 

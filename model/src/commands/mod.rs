@@ -58,6 +58,8 @@ pub struct Session {
     pub(crate) after_reply: Vec<Reply>,
     /// This connection's script holds the server for its simulated time before replying.
     pub(crate) script_hold: bool,
+    /// `CLIENT CACHING yes|no`: applies to the next command.
+    pub(crate) caching_next: Option<bool>,
 }
 
 /// `CLIENT REPLY`.
@@ -86,6 +88,7 @@ impl Session {
             pending_sleep_ms: 0,
             after_reply: Vec::new(),
             script_hold: false,
+            caching_next: None,
         }
     }
 }
@@ -215,9 +218,18 @@ pub fn execute(exec: &mut Exec<'_>, caller: Caller, args: &[Bytes]) -> Reply {
     }
     let touched_before: usize = exec.dbs.iter().map(Keyspace::touched_len).sum();
     exec.propagate_as = None;
+    // CLIENT CACHING applies to the one command after it.
+    let caching =
+        if caller == Caller::Client && spec.name != "client" { exec.session.caching_next.take() } else { None };
     let reply = (spec.handler)(exec, args);
     exec.meta.stats.count_call(spec.name, &reply);
-    if spec.flags & READONLY != 0 && exec.meta.tracking.is_tracking(exec.session.id) {
+    let remembered = match exec.meta.tracking.opt(exec.session.id) {
+        None => false,
+        Some(crate::tracking::Opt::All) => true,
+        Some(crate::tracking::Opt::In) => caching == Some(true),
+        Some(crate::tracking::Opt::Out) => caching != Some(false),
+    };
+    if spec.flags & READONLY != 0 && remembered {
         for key in read_keys(spec.name, args) {
             exec.meta.tracking.read(exec.session.id, key);
         }
