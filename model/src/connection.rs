@@ -121,6 +121,10 @@ impl Server {
                 }
             };
             let reply = if std::mem::take(&mut session.script_hold) { self.hold_script(reply).await } else { reply };
+            // The server crashed (or dropped this connection) while the script held it.
+            if *self.inner.generation.borrow() != born {
+                return false;
+            }
             // Messages published before this reply was made go out before it, as in Redis.
             while let Ok(message) = pushes.try_recv() {
                 message.encode(session.resp, output);

@@ -324,8 +324,11 @@ impl Server {
             state.pubsub.clear();
             state.replication.clear();
             state.meta.watches = Default::default();
+            state.meta.tracking = Default::default();
             self.status().up = false;
         }
+        // A script the process was running (or holding, in simulated time) dies with it.
+        let _ = self.inner.script.finish();
         self.drop_connections();
         tracing::info!(persistence = ?self.persistence(), "redis model crashed");
     }

@@ -91,3 +91,19 @@ async fn a_script_that_never_ends_is_stopped_at_the_limit() {
     assert!(reply.contains("limit of 60000 ms of server time"), "{reply}");
     assert_eq!(command(&mut runner, "PING").await, "+PONG\r\n");
 }
+
+#[tokio::test(flavor = "current_thread", start_paused = true)]
+async fn a_crash_ends_a_held_script_without_a_reply() {
+    let clock = Arc::new(PausedClock(tokio::time::Instant::now()));
+    let server = Server::new(ServerConfig::default(), clock.clone());
+    let mut runner = connect(&server);
+    let script = "EVAL \"local n = 0 for i = 1, 10000000 do n = n + 1 end return n\" 0";
+    runner.write_all(format!("{script}\r\n").as_bytes()).await.expect("write");
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    server.restart();
+    let mut buf = BytesMut::new();
+    let read = runner.read_buf(&mut buf).await.expect("read");
+    assert_eq!(read, 0, "the connection closes without the script's reply: {buf:?}");
+    let mut again = connect(&server);
+    assert_eq!(command(&mut again, "PING").await, "+PONG\r\n", "nothing holds the restarted server");
+}
