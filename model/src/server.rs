@@ -234,18 +234,7 @@ impl Server {
         let now_ms = self.inner.clock.now_ms();
         let State { dbs, pubsub, scripts, durability, meta, .. } = &mut *state;
         durability.tick(now_ms, dbs);
-        let mut exec = Exec {
-            dbs,
-            pubsub,
-            scripts: Some(scripts),
-            session,
-            meta,
-            now_ms,
-            script: None,
-            propagate_as: None,
-            effects: Vec::new(),
-            in_exec: false,
-        };
+        let mut exec = Exec::step(dbs, pubsub, Some(scripts), session, meta, now_ms);
         let reply = commands::execute(&mut exec, Caller::Client, args);
         let effects = std::mem::take(&mut exec.effects);
         self.finish_step(&mut state, session, now_ms, effects);
@@ -284,18 +273,7 @@ impl Server {
         mut effects: Vec<(usize, Vec<Bytes>)>,
     ) {
         let State { dbs, pubsub, meta, .. } = state;
-        let mut exec = Exec {
-            dbs,
-            pubsub,
-            scripts: None,
-            session,
-            meta,
-            now_ms,
-            script: None,
-            propagate_as: None,
-            effects: Vec::new(),
-            in_exec: false,
-        };
+        let mut exec = Exec::step(dbs, pubsub, None, session, meta, now_ms);
         commands::record_expired(&mut exec);
         let expired = std::mem::take(&mut exec.effects);
         for (index, db) in state.dbs.iter_mut().enumerate() {

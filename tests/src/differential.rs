@@ -23,6 +23,32 @@ pub fn wire(result: RedisResult<Value>) -> String {
     }
 }
 
+/// Splits a command line into arguments; double quotes group words, nothing else is special.
+pub fn args(line: &str) -> Vec<String> {
+    // Double quotes group words; nothing else is special.
+    let mut out = Vec::new();
+    let (mut current, mut quoted, mut started) = (String::new(), false, false);
+    for c in line.chars() {
+        match c {
+            '"' => {
+                quoted = !quoted;
+                started = true;
+            }
+            ' ' if !quoted => {
+                if started || !current.is_empty() {
+                    out.push(std::mem::take(&mut current));
+                }
+                started = false;
+            }
+            c => current.push(c),
+        }
+    }
+    if started || !current.is_empty() {
+        out.push(current);
+    }
+    out
+}
+
 /// Sends `args` as one command and returns the reply.
 pub fn run(conn: &mut redis::Connection, args: &[String]) -> RedisResult<Value> {
     let mut cmd = redis::cmd(&args[0]);

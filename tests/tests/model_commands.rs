@@ -3,33 +3,8 @@
 //! in hash order, the model in byte order); TTL readings within the request gap.
 
 use redis::Value;
-use splitbrain_tests::differential::{agree, run};
+use splitbrain_tests::differential::{agree, args, run};
 use splitbrain_tests::{ModelServer, RedisServer};
-
-/// Splits a line into arguments; double quotes group words.
-fn args(line: &str) -> Vec<String> {
-    let mut out = Vec::new();
-    let (mut current, mut quoted, mut started) = (String::new(), false, false);
-    for c in line.chars() {
-        match c {
-            '"' => {
-                quoted = !quoted;
-                started = true;
-            }
-            ' ' if !quoted => {
-                if started || !current.is_empty() {
-                    out.push(std::mem::take(&mut current));
-                }
-                started = false;
-            }
-            c => current.push(c),
-        }
-    }
-    if started || !current.is_empty() {
-        out.push(current);
-    }
-    out
-}
 
 /// Families of commands, each a sequence on a fresh server state.
 const SEQUENCES: &[(&str, &[&str])] = &[

@@ -10,33 +10,8 @@ use std::cell::{Cell, RefCell};
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestCaseError, TestRunner};
 use redis::Value;
-use splitbrain_tests::differential::{agree, canonical, run, wire};
+use splitbrain_tests::differential::{agree, args, canonical, run, wire};
 use splitbrain_tests::{ModelServer, RedisServer};
-
-fn args(line: &str) -> Vec<String> {
-    // Double quotes group words; nothing else is special.
-    let mut out = Vec::new();
-    let (mut current, mut quoted, mut started) = (String::new(), false, false);
-    for c in line.chars() {
-        match c {
-            '"' => {
-                quoted = !quoted;
-                started = true;
-            }
-            ' ' if !quoted => {
-                if started || !current.is_empty() {
-                    out.push(std::mem::take(&mut current));
-                }
-                started = false;
-            }
-            c => current.push(c),
-        }
-    }
-    if started || !current.is_empty() {
-        out.push(current);
-    }
-    out
-}
 
 fn err(line: &str) -> String {
     format!("-{line}")

@@ -136,6 +136,29 @@ pub struct Exec<'a> {
 }
 
 impl<'a> Exec<'a> {
+    /// A client's top-level step: outside scripts and transactions, no effects yet.
+    pub(crate) fn step(
+        dbs: &'a mut [Keyspace],
+        pubsub: &'a mut PubSub,
+        scripts: Option<&'a mut Scripting>,
+        session: &'a mut Session,
+        meta: &'a mut Meta,
+        now_ms: i64,
+    ) -> Exec<'a> {
+        Exec {
+            dbs,
+            pubsub,
+            scripts,
+            session,
+            meta,
+            now_ms,
+            script: None,
+            propagate_as: None,
+            effects: Vec::new(),
+            in_exec: false,
+        }
+    }
+
     /// The selected database.
     pub(crate) fn db(&mut self) -> &mut Keyspace {
         &mut self.dbs[self.session.db]
