@@ -14,6 +14,7 @@
 
 #![warn(missing_docs)]
 
+mod client;
 mod clock;
 mod commands;
 mod config;
@@ -34,6 +35,7 @@ mod zset;
 use std::future::Future;
 use std::pin::Pin;
 
+pub use client::Client;
 pub use clock::{OffsetClock, ServerClock, SystemClock};
 pub use keyspace::{Entry, HashFields, Keyspace, Value};
 pub use persistence::Persistence;

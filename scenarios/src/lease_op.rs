@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use sim::history::unquote;
+use sim::unquote;
 use sim::{Event, EventKind};
 
 /// What an operation did to the lease.
@@ -25,7 +25,7 @@ pub struct LeaseOp {
     /// The node incarnation that sent it, as verdicts name it (`node-1#2`).
     pub who: String,
     /// Its node.
-    pub node: String,
+    pub node: sim::NodeId,
     /// When it was sent, µs of true time.
     pub sent_us: u64,
     /// When its reply arrived, if one did.

@@ -21,13 +21,11 @@ use std::fmt;
 use std::time::Duration;
 
 use election::ElectorConfig;
-use sim::check::{
-    cache_staleness, epochs, fenced_epochs, job_slots, jobs_stopped_before_release, linearizability, liveness,
-    strict_exclusivity, unexplained_overlaps, Failovers, LeaseKeys, StalenessBounds, Verdict, DEFAULT_BUDGET,
-};
+pub use sim::check::Exclusivity;
+use sim::check::{Bounds, Failovers, History, LeaseKeys, Origin, Verdict};
 use sim::{
-    alongside, elector, http_client, nemesis, simulate_with_clients, CacheLoad, EventKind, Fault, FaultKind,
-    FaultSchedule, Profile, Run, Seed, SimConfig, SimError, SimRng, Target, Workload,
+    alongside, elector, http_client, judge, nemesis, simulate_with_clients, CacheLoad, EventKind, Fault, FaultKind,
+    FaultSchedule, NodeId, Profile, Run, Seed, SimConfig, SimError, SimRng, Target, Workload,
 };
 
 pub use campaign::{campaign_seed, Shard, DOCS_CAMPAIGN_SEED};
@@ -84,16 +82,6 @@ pub enum Faults {
         /// How long each instance stays down, and the pause until the next kill (ms).
         down_ms: (u64, u64),
     },
-}
-
-/// Which lease exclusivity a scenario requires.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Exclusivity {
-    /// No two leaders at any instant (property 3).
-    Strict,
-    /// No overlap that the injected faults cannot explain (pauses, clock faults and Redis
-    /// restarts may; fencing keeps those safe).
-    UnlessExplained,
 }
 
 /// One scenario of the catalogue.
@@ -467,6 +455,8 @@ impl Subject {
 pub struct Outcome {
     /// The run.
     pub run: Run,
+    /// The run's history with its header: what `splitbrain run --history` writes.
+    pub history: History,
     /// Every required property's verdict.
     pub verdicts: Vec<Verdict>,
     /// The failover times the liveness checker measured (leaderless gaps ended by a grant).
@@ -504,7 +494,7 @@ impl Scenario {
                 let end = self.safety_phase.as_millis() as u64;
                 while t < end {
                     let down = rng.between(*lo, *hi).min(end - t);
-                    let node = Target::Node(format!("node-{}", 1 + rng.below(self.nodes as u64)));
+                    let node = Target::Node(NodeId::replica(1 + rng.below(self.nodes as u64) as usize));
                     faults.push(at(t, down, FaultKind::Crash { node }));
                     t += down + rng.between(*lo, *hi);
                 }
@@ -542,7 +532,7 @@ impl Scenario {
     /// The bound on a leader after the faults heal: TTL + the longest retry (with jitter) +
     /// slack for latency.
     pub fn liveness_bound(&self) -> Duration {
-        self.timings.ttl + self.timings.retry.mul_f64(1.2) + millis(500)
+        Duration::from_millis(Bounds::for_lease(self.timings.ttl, self.timings.retry).liveness_ms)
     }
 
     /// Runs the production elector in the scenario under `seed` and checks every property it
@@ -598,7 +588,7 @@ impl Scenario {
                     workload = workload.with_health();
                     // Every instance there will be, those the schedule adds included.
                     let added = config.schedule.faults.iter().filter(|f| f.kind == FaultKind::AddNode).count();
-                    let targets = (1..=config.nodes + added).map(|i| format!("node-{i}")).collect();
+                    let targets = (1..=config.nodes + added).map(|i| NodeId::replica(i).to_string()).collect();
                     clients.push(("client".to_owned(), http_client(targets, every, secs(1))));
                 }
                 let program = elector(
@@ -614,33 +604,34 @@ impl Scenario {
             }
         };
         let run = simulate_with_clients(&config, program, clients)?;
-        let bound_us = self.liveness_bound().as_micros() as u64;
-        let (live, failovers) = liveness(&run.events, run.liveness_from_us, run.end_us, bound_us);
-        let exclusivity = match self.exclusivity {
-            Exclusivity::Strict => strict_exclusivity(&run.events),
-            Exclusivity::UnlessExplained => unexplained_overlaps(&run.events),
+        let origin = Origin {
+            recorder: format!("splitbrain {}", version()),
+            scenario: Some(self.name.clone()),
+            ..Origin::default()
         };
-        let mut verdicts = vec![
-            epochs(&run.events),
-            fenced_epochs(&run.events),
-            exclusivity,
-            linearizability(&run.events, &[LeaseKeys::of_election(key)], &run.redis_clock, DEFAULT_BUDGET),
-            jobs_stopped_before_release(&run.events),
-            live,
-        ];
-        // Leader-only jobs and HTTP run with the production elector.
+        let history = run.history(vec![LeaseKeys::of_election(key)], self.bounds(subject), origin);
+        let judged = judge(&history);
+        let (mut verdicts, failovers) = (judged.verdicts, judged.failovers);
         let production = subject.elector_is_production();
-        if production {
-            verdicts.push(job_slots(&run.events, run.liveness_from_us + bound_us, run.end_us, self.slot));
-        }
-        if let Some(load) = self.cache.filter(|_| production) {
-            let bounds = StalenessBounds::of(load.liveness, load.entry_ttl, millis(50));
-            verdicts.push(cache_staleness(&run.events, bounds, run.liveness_from_us, run.end_us));
-        }
         let expected = self.expect.iter().filter(|e| production || !e.needs_requests());
         verdicts.extend(expected.map(|e| e.check(self, &run, &failovers)));
         let recoveries = recoveries(self, &run);
-        Ok(Outcome { run, verdicts, failovers, recoveries })
+        Ok(Outcome { run, history, verdicts, failovers, recoveries })
+    }
+
+    /// What the scenario's runs are judged against: its elector's liveness bound and
+    /// exclusivity, and — with the production elector, which runs them — its periodic job's
+    /// slots and its cache's staleness.
+    pub fn bounds(&self, subject: Subject) -> Bounds {
+        let mut bounds = Bounds::for_lease(self.timings.ttl, self.timings.retry);
+        bounds.exclusivity = self.exclusivity;
+        if subject.elector_is_production() {
+            bounds = bounds.with_slots(self.slot);
+            if let Some(load) = self.cache {
+                bounds = bounds.with_cache(load.liveness, load.entry_ttl);
+            }
+        }
+        bounds
     }
 }
 
@@ -652,8 +643,8 @@ fn recoveries(scenario: &Scenario, run: &Run) -> Failovers {
     }
     let mut samples_s = Vec::new();
     for (i, event) in run.events.iter().enumerate() {
-        let EventKind::FaultInjected { what } = &event.kind else { continue };
-        if !what.contains("\"leader\"") {
+        let EventKind::FaultInjected { fault, .. } = &event.kind else { continue };
+        if !fault.kind.aims_at_leader() {
             continue;
         }
         if let Some(grant) = run.events[i..].iter().find(|e| matches!(e.kind, EventKind::Acquired { .. })) {

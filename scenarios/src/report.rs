@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 use std::fmt::Write;
 
 use sim::check::{at, Outcome as Decided, Term};
-use sim::{Event, EventKind, Fault, FaultKind, Run};
+use sim::{Event, EventKind, Fault, FaultKind, NodeId, Run};
 
 use crate::cause::Cause;
 use crate::failure::FailureFile;
@@ -127,7 +127,7 @@ pub fn html(file: &FailureFile, path: &str, outcome: &Outcome) -> String {
 
 /// The lanes, top to bottom: every node that ran, in name order of first appearance.
 struct Lanes {
-    nodes: Vec<String>,
+    nodes: Vec<NodeId>,
     /// Rows above the first node: the faults' rows, then believed leaders, then Redis.
     fault_rows: usize,
 }
@@ -199,7 +199,7 @@ struct Spans {
 impl Spans {
     fn of(run: &Run) -> Spans {
         let mut spans = Spans { nodes: BTreeMap::new(), faults: Vec::new(), fault_rows: 1, redis: Vec::new() };
-        let mut open_faults: Vec<(String, u64)> = Vec::new();
+        let mut open_faults: Vec<(u64, &Fault, &Vec<NodeId>, u64)> = Vec::new();
         let mut down: BTreeMap<&str, u64> = BTreeMap::new();
         let mut paused: BTreeMap<&str, u64> = BTreeMap::new();
         for e in &run.events {
@@ -220,19 +220,19 @@ impl Spans {
                         spans.add(&e.node, from, e.at_us, Shade::Paused, "paused".into());
                     }
                 }
-                EventKind::FaultInjected { what } => open_faults.push((what.clone(), e.at_us)),
-                EventKind::FaultHealed { what } => {
-                    if let Some(i) = open_faults.iter().position(|(w, _)| w == what) {
-                        let (what, from) = open_faults.remove(i);
-                        spans.fault(&what, from, e.at_us);
+                EventKind::FaultInjected { id, fault, nodes } => open_faults.push((*id, fault, nodes, e.at_us)),
+                EventKind::FaultHealed { id } => {
+                    if let Some(i) = open_faults.iter().position(|(open, ..)| open == id) {
+                        let (_, fault, nodes, from) = open_faults.remove(i);
+                        spans.fault(fault, nodes, from, e.at_us);
                     }
                 }
                 _ => {}
             }
         }
         // What is still open at the end lasts to the end; instantaneous faults have no heal.
-        for (what, from) in open_faults {
-            spans.fault(&what, from, run.end_us);
+        for (_, fault, nodes, from) in open_faults {
+            spans.fault(fault, nodes, from, run.end_us);
         }
         for (node, from) in down {
             spans.add(node, from, run.end_us, Shade::Down, "down".into());
@@ -264,16 +264,11 @@ impl Spans {
     }
 
     /// A fault, from its history form `<fault JSON> on [node, ...]`.
-    fn fault(&mut self, what: &str, from: u64, until: u64) {
-        let (json, nodes) = what.rsplit_once(" on [").unwrap_or((what, "]"));
-        let nodes: Vec<&str> = nodes.trim_end_matches(']').split(", ").filter(|n| !n.is_empty()).collect();
-        let Ok(fault) = serde_json::from_str::<Fault>(json) else { return };
-        let name = serde_json::to_value(&fault.kind)
-            .ok()
-            .and_then(|v| v.get("fault").and_then(|k| k.as_str()).map(str::to_owned))
-            .unwrap_or_else(|| "fault".into());
+    fn fault(&mut self, fault: &Fault, nodes: &[NodeId], from: u64, until: u64) {
+        let nodes: Vec<&str> = nodes.iter().map(NodeId::as_str).collect();
+        let name = fault.kind.name();
         let on = if nodes.is_empty() { String::new() } else { format!(" {}", nodes.join(", ")) };
-        shade_fault(self, &fault, &nodes, from, until);
+        shade_fault(self, fault, &nodes, from, until);
         self.faults.push((from, until, format!("{name}{on}"), 0));
     }
 }
@@ -305,7 +300,7 @@ fn shade_fault(spans: &mut Spans, fault: &Fault, nodes: &[&str], from: u64, unti
             }
         }
         (FaultKind::RedisRestart { persistence }, None) => {
-            let how = persistence.as_deref().map(|p| format!(" ({p})")).unwrap_or_default();
+            let how = persistence.map(|p| format!(" ({})", String::from(p))).unwrap_or_default();
             spans.redis.push((from, from, format!("restart{how}")));
         }
         (FaultKind::RedisDropConnections, None) => spans.redis.push((from, from, "connections dropped".into())),

@@ -7,7 +7,8 @@
 use std::time::{Duration, Instant};
 
 use sim::check::{
-    epochs, fenced_epochs, job_slots, linearizability, liveness, strict_exclusivity, LeaseKeys, Verdict, DEFAULT_BUDGET,
+    epochs, fenced_epochs, job_slots, linearizability_with, liveness, strict_exclusivity, LeaseKeys, Verdict,
+    DEFAULT_BUDGET,
 };
 use sim::{ClockTrace, Event, EventKind, Seed, SimRng};
 
@@ -22,9 +23,26 @@ fn history(events: usize, with_redis: bool) -> Vec<Event> {
     let mut out: Vec<Event> = Vec::with_capacity(events + 32);
     let push = |out: &mut Vec<Event>, ms: u64, node: usize, kind: EventKind| {
         let seq = out.len() as u64;
-        out.push(Event { seq, at_us: ms * 1000, node: format!("node-{node}"), incarnation: 1, local_us: None, kind });
+        out.push(Event {
+            seq,
+            at_us: ms * 1000,
+            node: sim::NodeId::replica(node),
+            incarnation: 1,
+            local_us: None,
+            kind,
+        });
     };
     let (mut t, mut op, mut slot) = (0u64, 0u64, 0u64);
+    // The scripts' sources, as the elector sends them once: the checker replays them.
+    if with_redis {
+        for source in [election::ACQUIRE, election::RENEW, election::RELEASE] {
+            op += 1;
+            let args = ["SCRIPT", "LOAD", source].iter().map(|a| format!("{a:?}")).collect();
+            push(&mut out, 0, 1, EventKind::RedisInvoke { conn: 0, op, args });
+            let reply = format!("{:?}", election::LuaScript::new(source).sha());
+            push(&mut out, 0, 1, EventKind::RedisComplete { conn: 0, op, reply });
+        }
+    }
     let mut epoch = 0u64;
     while out.len() < events {
         epoch += 1;
@@ -126,8 +144,13 @@ fn main() {
         let events: Vec<Event> = history(ops * 4, true);
         let count = events.iter().filter(|e| matches!(e.kind, EventKind::RedisInvoke { .. })).count();
         let started = Instant::now();
-        let verdict =
-            linearizability(&events, &[LeaseKeys::of_election("leader")], &ClockTrace::default(), DEFAULT_BUDGET);
+        let verdict = linearizability_with(
+            &events,
+            &[LeaseKeys::of_election("leader")],
+            &ClockTrace::default(),
+            DEFAULT_BUDGET,
+            &sim::ModelReplayer::new(),
+        );
         let seconds = started.elapsed().as_secs_f64();
         assert!(verdict.passed(), "{}", verdict.explanation);
         println!(

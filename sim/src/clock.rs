@@ -6,6 +6,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use check::{ClockLine, ClockTrace};
 use tokio::sync::watch;
 
 /// The wall-clock instant every simulation starts at: 2026-01-01T00:00:00Z. Fixed, so that
@@ -39,47 +40,22 @@ pub fn true_now_us() -> Option<u64> {
     turmoil::sim_elapsed().map(|elapsed| elapsed.as_micros() as u64)
 }
 
-/// The state of one clock: a line through (anchor_true, anchor_local) with slope 1 + drift.
-#[derive(Debug, Clone, Copy, PartialEq)]
-struct Line {
-    anchor_true_us: u64,
-    anchor_local_us: i64,
-    drift_ppm: i64,
-    /// Added to the wall clock only (backward jumps never move the monotonic clock).
-    wall_offset_us: i64,
-}
-
-impl Line {
-    fn local_at(&self, true_us: u64) -> i64 {
-        let since = true_us.saturating_sub(self.anchor_true_us) as i128;
-        self.anchor_local_us + (since * i128::from(1_000_000 + self.drift_ppm) / 1_000_000) as i64
-    }
-
-    /// The true instant at which local time reaches `local_us` on this line.
-    fn true_at(&self, local_us: i64) -> u64 {
-        let ahead = (local_us - self.anchor_local_us).max(0) as i128;
-        let rate = i128::from(1_000_000 + self.drift_ppm);
-        self.anchor_true_us + ((ahead * 1_000_000 + rate - 1) / rate) as u64
-    }
-}
-
 /// A machine's clock: what its processes read, and what faults change. Cloning shares it.
 #[derive(Debug, Clone)]
 pub struct SimClock {
-    line: Arc<Mutex<Line>>,
+    line: Arc<Mutex<ClockLine>>,
     /// Every line the clock has followed, from the true instant it took effect.
-    past: Arc<Mutex<Vec<(u64, Line)>>>,
+    past: Arc<Mutex<Vec<(u64, ClockLine)>>>,
     changed: Arc<watch::Sender<u64>>,
     time: TrueTime,
 }
 
-/// The largest drift a clock may be given: 10%, in parts per million.
-pub const DRIFT_PPM_MAX: i64 = 100_000;
+pub use check::DRIFT_PPM_MAX;
 
 impl SimClock {
     /// A clock that reads true time until a fault changes it.
     pub fn new(time: TrueTime) -> SimClock {
-        let line = Line { anchor_true_us: 0, anchor_local_us: 0, drift_ppm: 0, wall_offset_us: 0 };
+        let line = ClockLine { anchor_true_us: 0, anchor_local_us: 0, drift_ppm: 0, wall_offset_us: 0 };
         SimClock {
             line: Arc::new(Mutex::new(line)),
             past: Arc::new(Mutex::new(vec![(0, line)])),
@@ -88,11 +64,11 @@ impl SimClock {
         }
     }
 
-    fn line(&self) -> Line {
+    fn line(&self) -> ClockLine {
         *self.line.lock().expect("clock lock")
     }
 
-    fn update(&self, change: impl FnOnce(&mut Line, u64)) {
+    fn update(&self, change: impl FnOnce(&mut ClockLine, u64)) {
         let now = self.time.now_us();
         let mut line = self.line.lock().expect("clock lock");
         change(&mut line, now);
@@ -103,7 +79,7 @@ impl SimClock {
 
     /// What this clock's wall time read at every true instant so far.
     pub fn trace(&self) -> ClockTrace {
-        ClockTrace { lines: self.past.lock().expect("clock lock").clone() }
+        ClockTrace::new(self.past.lock().expect("clock lock").clone())
     }
 
     /// Local monotonic time in microseconds.
@@ -202,42 +178,6 @@ impl model::ServerClock for SimClock {
     }
 }
 
-/// A clock's past: its wall time as a function of true time, piecewise linear, with the
-/// steps that jumps made. Checkers use Redis's to decide when a TTL ran out.
-#[derive(Debug, Clone, PartialEq)]
-pub struct ClockTrace {
-    lines: Vec<(u64, Line)>,
-}
-
-impl Default for ClockTrace {
-    /// A clock that always read true time.
-    fn default() -> Self {
-        ClockTrace { lines: vec![(0, Line { anchor_true_us: 0, anchor_local_us: 0, drift_ppm: 0, wall_offset_us: 0 })] }
-    }
-}
-
-impl ClockTrace {
-    /// Wall time (µs since the simulation's epoch) at true instant `true_us`.
-    pub fn wall_us_at(&self, true_us: u64) -> i64 {
-        let i = self.lines.partition_point(|(from, _)| *from <= true_us).max(1) - 1;
-        let line = &self.lines[i].1;
-        line.local_at(true_us) + line.wall_offset_us
-    }
-
-    /// The least and the greatest wall time read during the true interval `[from, to]`.
-    pub fn wall_range_us(&self, from_us: u64, to_us: u64) -> (i64, i64) {
-        let mut low = self.wall_us_at(from_us).min(self.wall_us_at(to_us));
-        let mut high = self.wall_us_at(from_us).max(self.wall_us_at(to_us));
-        // Within a line the clock only moves forward; the extremes sit at the line changes.
-        for (change, _) in self.lines.iter().filter(|(at, _)| *at > from_us && *at <= to_us) {
-            let (before, after) = (self.wall_us_at(change - 1), self.wall_us_at(*change));
-            low = low.min(before).min(after);
-            high = high.max(before).max(after);
-        }
-        (low, high)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -269,11 +209,11 @@ mod tests {
 
     #[test]
     fn lines_map_true_time_to_local_time_and_back() {
-        let fast = Line { anchor_true_us: 1_000, anchor_local_us: 5_000, drift_ppm: 50_000, wall_offset_us: 0 };
+        let fast = ClockLine { anchor_true_us: 1_000, anchor_local_us: 5_000, drift_ppm: 50_000, wall_offset_us: 0 };
         assert_eq!(fast.local_at(1_000), 5_000);
         assert_eq!(fast.local_at(1_001_000), 5_000 + 1_050_000);
         assert_eq!(fast.true_at(5_000 + 1_050_000), 1_001_000);
-        let slow = Line { drift_ppm: -50_000, ..fast };
+        let slow = ClockLine { drift_ppm: -50_000, ..fast };
         assert_eq!(slow.local_at(1_001_000), 5_000 + 950_000);
         assert!(slow.local_at(slow.true_at(777_777)) >= 777_777, "true_at rounds up: the sleep never ends early");
     }

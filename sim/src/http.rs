@@ -13,8 +13,8 @@ use hyper::service::service_fn;
 use hyper::{Request, Response};
 use hyper_util::rt::TokioIo;
 
-use crate::history::EventKind;
 use crate::program::{program, NodeContext, NodeProgram};
+use check::EventKind;
 
 /// The port every node serves `/health` on.
 pub const HEALTH_PORT: u16 = 8000;

@@ -23,27 +23,32 @@
 
 #![warn(missing_docs)]
 
-pub mod check;
 mod clock;
-pub mod fault;
 mod gate;
-pub mod history;
 mod http;
 pub mod nemesis;
 mod net;
 mod program;
+mod recorder;
 pub mod reference;
+mod replayer;
 mod seed;
 mod wire;
 mod world;
 
-pub use clock::{true_now_us, ClockTrace, SimClock, TrueTime, DRIFT_PPM_MAX, EPOCH_UNIX_MS};
-pub use fault::{
-    Fault, FaultKind, FaultSchedule, Moment, ScheduleError, Target, DELAY_MS_MAX, FAULTS_MAX, FAULT_AT_MS_MAX,
-    FAULT_DURATION_MS_MAX, JUMP_MS_MAX, NODES_MAX,
+/// The history types and the checkers (the `splitbrain-check` crate), for the simulation's
+/// users: `sim::check::suite`, `sim::check::Verdict`, ...
+pub use check;
+pub use check::fault;
+pub use check::fault::{
+    Fault, FaultKind, FaultSchedule, Moment, PersistenceMode, ScheduleError, Target, DELAY_MS_MAX, FAULTS_MAX,
+    FAULT_AT_MS_MAX, FAULT_DURATION_MS_MAX, JUMP_MS_MAX, NODES_MAX,
 };
+pub use check::{
+    first_divergence, trace_hash, unquote, ClockTrace, Divergence, Event, EventKind, History, NodeId, DRIFT_PPM_MAX,
+};
+pub use clock::{true_now_us, SimClock, TrueTime, EPOCH_UNIX_MS};
 pub use gate::{Gate, Gated, NodeSpawner};
-pub use history::{first_divergence, trace_hash, Divergence, Event, EventKind, History, Recorder};
 pub use http::{http_client, HEALTH_PORT};
 pub use model::Persistence;
 pub use nemesis::Profile;
@@ -52,8 +57,10 @@ pub use program::{
     alongside, cache_workload, elector, production_cache, program, CacheClient, CacheLoad, NodeContext, NodeProgram,
     Workload, CACHE_CHANNEL, CACHE_PREFIX, FENCED_RESOURCE, SLOT_CLAIMS, SLOT_JOB,
 };
+pub use recorder::{Journal, Recorder};
+pub use replayer::ModelReplayer;
 pub use seed::{fnv1a, Seed, SeedError, SimRng};
-pub use world::{simulate, simulate_with_clients, Run, SimConfig, SimError};
+pub use world::{judge, simulate, simulate_with_clients, Run, SimConfig, SimError};
 
 /// Why a determinism check failed.
 #[derive(Debug, thiserror::Error)]

@@ -6,7 +6,9 @@ use std::fmt;
 use std::str::FromStr;
 use std::time::Duration;
 
-use crate::fault::{Fault, FaultKind, FaultSchedule, Moment, Target};
+use check::fault::{Fault, FaultKind, FaultSchedule, Moment, Target};
+use check::NodeId;
+
 use crate::seed::SimRng;
 
 /// A family of faults.
@@ -189,7 +191,7 @@ fn target(rng: &mut SimRng, aim: Aim) -> Target {
     match rng.below(4) {
         0 | 1 => Target::Leader,
         2 => Target::Follower,
-        _ => Target::Node(format!("node-{}", 1 + rng.below(aim.nodes as u64))),
+        _ => Target::Node(NodeId::replica(1 + rng.below(aim.nodes as u64) as usize)),
     }
 }
 

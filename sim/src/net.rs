@@ -5,7 +5,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use crate::gate::Gate;
-use crate::history::Recorder;
+use crate::recorder::Recorder;
 use crate::wire::RecordingStream;
 
 /// The Redis host's name and port.

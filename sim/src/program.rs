@@ -16,15 +16,17 @@ use tokio_util::sync::CancellationToken;
 
 use crate::clock::SimClock;
 use crate::gate::NodeSpawner;
-use crate::history::{EventKind, Recorder};
+use check::{EventKind, NodeId};
+
 use crate::net::SimConnector;
+use crate::recorder::Recorder;
 use crate::seed::SimRng;
 
 /// What a node program is given.
 #[derive(Debug, Clone)]
 pub struct NodeContext {
     /// The node's name, e.g. `node-1`.
-    pub name: String,
+    pub name: NodeId,
     /// Which start of this node this is (1, then 2 after a crash and restart, ...).
     pub incarnation: u64,
     /// The node's clock (offset, drift, jumps as the faults say).
@@ -403,7 +405,7 @@ pub fn production_cache(ctx: &NodeContext, load: CacheLoad) -> Cache {
 /// `write_every`; each read and write recorded ([`EventKind::CacheRead`],
 /// [`EventKind::CacheWrite`]).
 pub async fn cache_workload(ctx: NodeContext, load: CacheLoad, cache: impl CacheClient) {
-    let number = ctx.name.rsplit('-').next().and_then(|n| n.parse::<u32>().ok());
+    let number = ctx.name.replica_number().and_then(|n| u32::try_from(n).ok());
     if load.writer.is_none() || load.writer == number {
         let (cache, ctx) = (cache.clone(), ctx.clone());
         let mut rng = ctx.rng.clone().fork("cache-writer");

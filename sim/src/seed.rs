@@ -106,10 +106,7 @@ impl SimRng {
     }
 }
 
-/// FNV-1a, 64 bits: stable across platforms and releases.
-pub fn fnv1a(bytes: &[u8]) -> u64 {
-    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, b| (h ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3))
-}
+pub use check::fnv1a;
 
 #[cfg(test)]
 mod tests {

@@ -14,9 +14,11 @@ use redis_protocol::resp2::decode::decode_bytes_mut;
 use redis_protocol::resp2::types::BytesFrame;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
-use crate::fault::{is_read, Moment};
 use crate::gate::Gate;
-use crate::history::{EventKind, Recorder};
+use check::fault::{is_read, Moment};
+use check::EventKind;
+
+use crate::recorder::Recorder;
 
 /// A client stream that records each command it carries and each reply.
 pub struct RecordingStream<S> {
@@ -124,7 +126,7 @@ fn command(frame: &BytesFrame) -> Option<&[u8]> {
 }
 
 /// A frame in one short line: `OK`, `:1`, `"bulk"`, `(nil)`, `-ERR ...`, `[a, b]`.
-fn short(frame: &BytesFrame) -> String {
+pub(crate) fn short(frame: &BytesFrame) -> String {
     match frame {
         BytesFrame::SimpleString(s) => String::from_utf8_lossy(s).into_owned(),
         BytesFrame::Error(e) => format!("-{e}"),

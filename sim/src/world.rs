@@ -12,12 +12,17 @@ use model::{Persistence, Server, ServerConfig};
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
-use crate::clock::{ClockTrace, SimClock, TrueTime, EPOCH_UNIX_MS};
-use crate::fault::{Fault, FaultKind, FaultSchedule, Target};
+use check::fault::{Fault, FaultKind, FaultSchedule, PersistenceMode, Target};
+use check::{
+    believed_leaders, trace_hash, Bounds, ClockTrace, Event, EventKind, Header, History, LeaseKeys, NodeId, Origin,
+    Verdicts,
+};
+
+use crate::clock::{SimClock, TrueTime, EPOCH_UNIX_MS};
 use crate::gate::{Gate, Gated, NodeSpawner};
-use crate::history::{believed_leaders, trace_hash, Event, EventKind, History, Recorder};
 use crate::net::{SimConnector, TurmoilListener, REDIS_HOST, REDIS_PORT, SOURCE_HOST};
 use crate::program::{NodeContext, NodeProgram};
+use crate::recorder::{Journal, Recorder};
 use crate::seed::{Seed, SimRng};
 
 /// How a run is set up. Everything that could vary between runs is here or derived from
@@ -65,15 +70,15 @@ impl SimConfig {
     }
 
     /// The node names.
-    pub fn node_names(&self) -> Vec<String> {
-        (1..=self.nodes).map(|i| format!("node-{i}")).collect()
+    pub fn node_names(&self) -> Vec<NodeId> {
+        (1..=self.nodes).map(NodeId::replica).collect()
     }
 
     /// Every node there will be: those the run starts with, then those its schedule's
     /// `add-node` faults add (`node-<n+1>`, ...).
-    pub fn all_node_names(&self) -> Vec<String> {
+    pub fn all_node_names(&self) -> Vec<NodeId> {
         let added = self.schedule.faults.iter().filter(|f| f.kind == FaultKind::AddNode).count();
-        (1..=self.nodes.saturating_add(added)).map(|i| format!("node-{i}")).collect()
+        (1..=self.nodes.saturating_add(added)).map(NodeId::replica).collect()
     }
 }
 
@@ -99,7 +104,7 @@ pub struct Run {
     /// The history's hash.
     pub trace_hash: u64,
     /// The node names.
-    pub nodes: Vec<String>,
+    pub nodes: Vec<NodeId>,
     /// When the liveness phase began (µs).
     pub liveness_from_us: u64,
     /// When the run ended (µs).
@@ -112,14 +117,37 @@ pub struct Run {
 
 impl Run {
     /// Nodes believing they lead at `at_us`, with their epochs.
-    pub fn leaders_at(&self, at_us: u64) -> Vec<(String, u64)> {
+    pub fn leaders_at(&self, at_us: u64) -> Vec<(NodeId, u64)> {
         believed_leaders(&self.events, at_us)
     }
+
+    /// The run as a history to judge or to write to a file: its events, with a header
+    /// giving the lease objects to check, the bounds, and where it came from.
+    pub fn history(&self, lease_keys: Vec<LeaseKeys>, bounds: Bounds, origin: Origin) -> History {
+        let origin = Origin { seed: origin.seed.or_else(|| Some(self.seed.to_string())), ..origin };
+        let header = Header {
+            format: check::HISTORY_FORMAT,
+            nodes: self.nodes.clone(),
+            lease_keys,
+            bounds,
+            origin,
+            liveness_from_us: Some(self.liveness_from_us),
+            end_us: Some(self.end_us),
+            redis_clock: Some(self.redis_clock.clone()),
+        };
+        History { header, events: self.events.clone() }
+    }
+}
+
+/// Judges `history` on every property, with the Redis model as the specification scripts
+/// and unfamiliar commands are replayed on ([`crate::ModelReplayer`]).
+pub fn judge(history: &History) -> Verdicts {
+    check::suite_with(history, &crate::ModelReplayer::new())
 }
 
 /// A node as the driver sees it.
 struct NodeState {
-    name: String,
+    name: NodeId,
     incarnation: Rc<Cell<u64>>,
     gate: Arc<Gate>,
     clock: SimClock,
@@ -129,12 +157,13 @@ struct NodeState {
     client: bool,
 }
 
-/// A fault in effect, with its targets resolved to names.
+/// A fault in effect: its number in the history, the fault, and the nodes its targets were
+/// resolved to (Redis, as the end of a partition, by its host name).
 #[derive(Debug, Clone)]
 struct Active {
+    id: u64,
     kind: FaultKind,
-    nodes: Vec<String>,
-    what: String,
+    nodes: Vec<NodeId>,
 }
 
 /// Runs a simulation of `config` with `program` on every node.
@@ -160,13 +189,15 @@ struct World<'a> {
     sim: turmoil::Sim<'a>,
     config: SimConfig,
     time: TrueTime,
-    history: History,
+    history: Journal,
     nodes: Vec<NodeState>,
     redis: Server,
     redis_clock: SimClock,
     rng: SimRng,
     /// Reference counts of link and pause faults, so that overlapping ones heal last-out.
-    holds: BTreeMap<String, u32>,
+    holds: BTreeMap<Hold, u32>,
+    /// Faults begun so far: the next fault's id.
+    faults_started: u64,
     /// For nodes added while running.
     program: NodeProgram,
 }
@@ -183,7 +214,7 @@ impl<'a> World<'a> {
             .max_message_latency(config.latency.1)
             .build();
         let time = TrueTime::default();
-        let history = History::new(time.clone());
+        let history = Journal::new(time.clone());
         let redis_clock = SimClock::new(time.clone());
         let persistence = config.schedule.faults.iter().find_map(named_persistence).unwrap_or(config.persistence);
         let server_config = ServerConfig { persistence, seed: config.seed.0, ..ServerConfig::default() };
@@ -198,6 +229,7 @@ impl<'a> World<'a> {
             redis,
             redis_clock,
             holds: BTreeMap::new(),
+            faults_started: 0,
             program: program.clone(),
         };
         world.add_server_host(REDIS_HOST, world.redis.clone());
@@ -211,7 +243,7 @@ impl<'a> World<'a> {
             world.add_node(name, program.clone());
         }
         for (name, client) in clients {
-            world.add_node(name, client);
+            world.add_node(NodeId::new(name), client);
             world.nodes.last_mut().expect("just added").client = true;
         }
         world
@@ -228,7 +260,8 @@ impl<'a> World<'a> {
         });
     }
 
-    fn add_node(&mut self, name: String, program: NodeProgram) {
+    fn add_node(&mut self, name: NodeId, program: NodeProgram) {
+        assert!(self.nodes.iter().all(|n| n.name != name), "{name} is added once");
         let gate = Arc::new(Gate::default());
         let clock = SimClock::new(self.time.clone());
         let shutdown = Rc::new(RefCell::new(CancellationToken::new()));
@@ -242,7 +275,7 @@ impl<'a> World<'a> {
             host_incarnation.set(inc);
             let token = CancellationToken::new();
             *host_shutdown.borrow_mut() = token.clone();
-            let recorder = Recorder::new(history.clone(), &host_name, inc, host_clock.clone());
+            let recorder = Recorder::new(history.clone(), host_name.clone(), inc, host_clock.clone());
             let connector = SimConnector::new(recorder.clone(), host_gate.clone());
             let ctx = NodeContext {
                 name: host_name.clone(),
@@ -302,7 +335,7 @@ impl<'a> World<'a> {
                     Action::Disarm(active) => {
                         if self.node(&active.nodes[0]).gate.disarm() {
                             armed.retain(|(a, _)| a.nodes[0] != active.nodes[0]);
-                            self.history.record("nemesis", 0, None, EventKind::FaultHealed { what: active.what });
+                            self.history.record(&NodeId::nemesis(), 0, None, EventKind::FaultHealed { id: active.id });
                         }
                     }
                 }
@@ -321,7 +354,7 @@ impl<'a> World<'a> {
             }
             if !liveness && now_us >= safety_us {
                 liveness = true;
-                self.history.record("nemesis", 0, None, EventKind::LivenessPhase);
+                self.history.record(&NodeId::nemesis(), 0, None, EventKind::LivenessPhase);
             }
             if now_us >= total_us {
                 break;
@@ -367,8 +400,26 @@ enum Action {
     Disarm(Active),
 }
 
+/// What a reference count in `World::holds` counts: a link fault on one link (partitions
+/// and holds on the unordered pair), or a node's pause.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+enum Hold {
+    Link(LinkFault, String, String),
+    Pause(String),
+}
+
+/// Whether a fault with its targets resolved to `nodes` changes anything: a partition of a
+/// node from itself does not, and is not recorded as injected.
+fn does_something(kind: &FaultKind, nodes: &[NodeId]) -> bool {
+    match kind {
+        FaultKind::PartitionNodes { .. } | FaultKind::PartitionOneWay { .. } => nodes[0] != nodes[1],
+        FaultKind::IsolateSet { .. } => !nodes.is_empty(),
+        _ => true,
+    }
+}
+
 /// What a link fault does to its messages.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 enum LinkFault {
     /// Dropped, both ways.
     Partition,
@@ -381,8 +432,18 @@ enum LinkFault {
 /// The persistence a `redis-restart` fault names, if it names one.
 fn named_persistence(fault: &Fault) -> Option<Persistence> {
     match &fault.kind {
-        FaultKind::RedisRestart { persistence: Some(persistence) } => Persistence::parse(persistence),
+        FaultKind::RedisRestart { persistence: Some(mode) } => Some(persistence_of(*mode)),
         _ => None,
+    }
+}
+
+/// The model's persistence for a mode a schedule names.
+pub(crate) fn persistence_of(mode: PersistenceMode) -> Persistence {
+    match mode {
+        PersistenceMode::None => Persistence::None,
+        PersistenceMode::Rdb { seconds } => Persistence::Rdb { every: Duration::from_secs(seconds) },
+        PersistenceMode::AofEverysec => Persistence::AofEverysec,
+        PersistenceMode::AofAlways => Persistence::AofAlways,
     }
 }
 
@@ -396,7 +457,7 @@ impl World<'_> {
     /// Records a driver-side event of node `name` (paused, crashed, ...).
     fn record_for(&self, name: &str, kind: EventKind) {
         let node = self.node(name);
-        self.history.record(name, node.incarnation.get(), Some(node.clock.local_us()), kind);
+        self.history.record(&node.name, node.incarnation.get(), Some(node.clock.local_us()), kind);
     }
 
     fn node_mut(&mut self, name: &str) -> &mut NodeState {
@@ -404,17 +465,17 @@ impl World<'_> {
     }
 
     /// Resolves `target` now: `None` when no live node fits.
-    fn resolve(&mut self, target: &Target) -> Option<String> {
+    fn resolve(&mut self, target: &Target) -> Option<NodeId> {
         if *target == Target::Redis {
-            return Some(REDIS_HOST.to_owned());
+            return Some(NodeId::new(REDIS_HOST));
         }
-        let up: Vec<String> = self.nodes.iter().filter(|n| n.up && !n.client).map(|n| n.name.clone()).collect();
+        let up: Vec<NodeId> = self.nodes.iter().filter(|n| n.up && !n.client).map(|n| n.name.clone()).collect();
         // Between steps every recorded event is at or before now, and each node's events are
         // in order: no need to copy and sort the history.
         let now_us = self.time.now_us();
-        let leaders: Vec<String> =
+        let leaders: Vec<NodeId> =
             self.history.with_events(|events| believed_leaders(events, now_us)).into_iter().map(|(n, _)| n).collect();
-        let pool: Vec<String> = match target {
+        let pool: Vec<NodeId> = match target {
             Target::Node(name) => return up.contains(name).then(|| name.clone()),
             Target::Leader => up.iter().filter(|n| leaders.contains(n)).cloned().collect(),
             Target::Follower => up.iter().filter(|n| !leaders.contains(n)).cloned().collect(),
@@ -430,7 +491,7 @@ impl World<'_> {
             nodes.push(self.resolve(target)?);
         }
         if let FaultKind::IsolateSet { count } = fault.kind {
-            let mut up: Vec<String> = self.nodes.iter().filter(|n| n.up && !n.client).map(|n| n.name.clone()).collect();
+            let mut up: Vec<NodeId> = self.nodes.iter().filter(|n| n.up && !n.client).map(|n| n.name.clone()).collect();
             while nodes.len() < count.min(up.len() + nodes.len()) && !up.is_empty() {
                 nodes.push(up.remove(self.rng.below(up.len() as u64) as usize));
             }
@@ -439,40 +500,49 @@ impl World<'_> {
             // One armed moment per node at a time.
             return None;
         }
-        let what = format!("{} on [{}]", serde_json::to_string(fault).expect("faults serialize"), nodes.join(", "));
-        self.history.record("nemesis", 0, None, EventKind::FaultInjected { what: what.clone() });
-        let active = Active { kind: fault.kind.clone(), nodes, what };
+        if !does_something(&fault.kind, &nodes) {
+            return None;
+        }
+        let id = self.faults_started;
+        self.faults_started += 1;
+        let injected = EventKind::FaultInjected { id, fault: fault.clone(), nodes: nodes.clone() };
+        self.history.record(&NodeId::nemesis(), 0, None, injected);
+        let active = Active { id, kind: fault.kind.clone(), nodes };
         self.apply(&active, true);
         Some(active)
     }
 
     fn heal(&mut self, active: &Active) {
+        assert!(active.id < self.faults_started, "a fault heals after it began");
         self.apply(active, false);
-        self.history.record("nemesis", 0, None, EventKind::FaultHealed { what: active.what.clone() });
+        self.history.record(&NodeId::nemesis(), 0, None, EventKind::FaultHealed { id: active.id });
     }
 
     /// Counts a link fault in (`on`) or out; returns whether the link changes state.
-    fn count(&mut self, key: String, on: bool) -> bool {
-        let n = self.holds.entry(key.clone()).or_insert(0);
+    fn count(&mut self, key: Hold, on: bool) -> bool {
         if on {
+            let n = self.holds.entry(key).or_insert(0);
             *n += 1;
-            *n == 1
-        } else {
-            *n = n.saturating_sub(1);
-            let last = *n == 0;
-            if last {
-                self.holds.remove(&key);
-            }
-            last
+            return *n == 1;
         }
+        // A heal without its start would be a bug of the driver, not a repair.
+        let n = self.holds.get_mut(&key).unwrap_or_else(|| panic!("{key:?} heals without having begun"));
+        assert!(*n > 0, "a held count is never zero");
+        *n -= 1;
+        let last = *n == 0;
+        if last {
+            self.holds.remove(&key);
+        }
+        last
     }
 
     /// Starts (`on`) or ends a link fault between `a` and `b`. Overlapping faults of one kind
     /// on one link are counted, so the link changes only with the first and the last.
     fn link(&mut self, fault: LinkFault, a: &str, b: &str, on: bool) {
         // Partitions and holds cut both ways: one count per unordered pair.
+        assert_ne!(a, b, "a link joins two hosts");
         let (x, y) = if fault != LinkFault::OneWay && b < a { (b, a) } else { (a, b) };
-        if !self.count(format!("{fault:?} {x} {y}"), on) {
+        if !self.count(Hold::Link(fault, x.to_owned(), y.to_owned()), on) {
             return;
         }
         match (fault, on) {
@@ -486,7 +556,7 @@ impl World<'_> {
     }
 
     fn peers(&self, node: &str) -> Vec<String> {
-        let mut peers: Vec<String> = self.nodes.iter().map(|n| n.name.clone()).filter(|n| n != node).collect();
+        let mut peers: Vec<String> = self.nodes.iter().map(|n| n.name.to_string()).filter(|n| n != node).collect();
         peers.push(REDIS_HOST.to_owned());
         if self.config.source_db {
             peers.push(SOURCE_HOST.to_owned());
@@ -498,12 +568,8 @@ impl World<'_> {
         let nodes = &active.nodes;
         match &active.kind {
             FaultKind::PartitionRedis { .. } => self.link(LinkFault::Partition, &nodes[0], REDIS_HOST, on),
-            FaultKind::PartitionNodes { .. } if nodes[0] != nodes[1] => {
-                self.link(LinkFault::Partition, &nodes[0], &nodes[1], on)
-            }
-            FaultKind::PartitionOneWay { .. } if nodes[0] != nodes[1] => {
-                self.link(LinkFault::OneWay, &nodes[0], &nodes[1], on)
-            }
+            FaultKind::PartitionNodes { .. } => self.link(LinkFault::Partition, &nodes[0], &nodes[1], on),
+            FaultKind::PartitionOneWay { .. } => self.link(LinkFault::OneWay, &nodes[0], &nodes[1], on),
             FaultKind::Isolate { .. } => {
                 for peer in self.peers(&nodes[0]) {
                     self.link(LinkFault::Partition, &nodes[0], &peer, on);
@@ -537,11 +603,16 @@ impl World<'_> {
             FaultKind::RedisClockJump { jump_ms } if on => self.redis_clock.jump(jump_ms.saturating_mul(1000)),
             FaultKind::RedisClockDrift { drift_ppm } => self.redis_clock.set_drift(if on { *drift_ppm } else { 0 }),
             FaultKind::AddNode if on => {
-                let name = format!("node-{}", self.nodes.iter().filter(|n| !n.client).count() + 1);
+                let name = NodeId::replica(self.nodes.iter().filter(|n| !n.client).count() + 1);
                 self.add_node(name, self.program.clone());
             }
             FaultKind::RemoveNode { .. } if on => self.stop(&nodes[0], true),
-            _ => {}
+            // Instantaneous faults have nothing to undo; `start` refused faults that do nothing.
+            FaultKind::ClockJump { .. }
+            | FaultKind::RedisClockJump { .. }
+            | FaultKind::RedisDropConnections
+            | FaultKind::AddNode
+            | FaultKind::RemoveNode { .. } => assert!(!on, "instantaneous faults act when they start"),
         }
     }
 
@@ -561,7 +632,7 @@ impl World<'_> {
     /// Counts a pause of `name` in (`on`) or out, holding its links while it is paused;
     /// whether the node's pause state changes.
     fn pause_links(&mut self, name: &str, on: bool) -> bool {
-        if !self.count(format!("pause {name}"), on) {
+        if !self.count(Hold::Pause(name.to_owned()), on) {
             return false;
         }
         for peer in self.peers(name) {

@@ -6,7 +6,7 @@ use std::time::Duration;
 use election::ElectorConfig;
 use sim::{
     check_determinism, elector, failure_report, nemesis, program, simulate, test_seeds, Event, EventKind, Fault,
-    FaultKind, FaultSchedule, Moment, NodeProgram, Profile, Run, Seed, SimConfig, SimRng, Target, Workload,
+    FaultKind, FaultSchedule, Moment, NodeId, NodeProgram, Profile, Run, Seed, SimConfig, SimRng, Target, Workload,
 };
 
 const TTL: Duration = Duration::from_secs(3);
@@ -42,14 +42,11 @@ fn run(config: &SimConfig) -> Run {
 }
 
 /// The (last) node the first fault was resolved to, from its FaultInjected event.
-fn target_of(run: &Run) -> String {
+fn target_of(run: &Run) -> NodeId {
     run.events
         .iter()
         .find_map(|e| match &e.kind {
-            EventKind::FaultInjected { what } => {
-                let names = what.rsplit_once("on [").unwrap().1.trim_end_matches(']');
-                Some(names.rsplit(", ").next().unwrap().to_owned())
-            }
+            EventKind::FaultInjected { nodes, .. } => nodes.last().cloned(),
             _ => None,
         })
         .expect("a fault fired")
@@ -59,7 +56,7 @@ fn of<'a>(run: &'a Run, node: &'a str) -> impl Iterator<Item = &'a Event> + 'a {
     run.events.iter().filter(move |e| e.node == node)
 }
 
-fn acquisitions(run: &Run) -> Vec<(u64, String, u64)> {
+fn acquisitions(run: &Run) -> Vec<(u64, NodeId, u64)> {
     run.events
         .iter()
         .filter_map(|e| match e.kind {
@@ -184,7 +181,8 @@ fn redis_restart_without_persistence_empties_the_keyspace() {
     // Down for longer than the TTL: the lease expires meanwhile (TTLs are absolute), so a
     // new term begins after the restart either way.
     let restart = |persistence: &str| {
-        let faults = vec![fault(8_000, 5_000, FaultKind::RedisRestart { persistence: Some(persistence.into()) })];
+        let mode = sim::PersistenceMode::try_from(persistence.to_owned()).expect("a persistence mode");
+        let faults = vec![fault(8_000, 5_000, FaultKind::RedisRestart { persistence: Some(mode) })];
         let run = run(&config(Seed(5), 20, 10, faults));
         let before = acquisitions(&run).iter().filter(|(at, _, _)| *at < ms(8_000)).map(|(_, _, e)| *e).max().unwrap();
         let after = acquisitions(&run).iter().find(|(at, _, _)| *at > ms(13_000)).map(|(_, _, e)| *e).unwrap();

@@ -2,7 +2,7 @@
 //! in strictly increasing epoch order in true time.
 
 use super::{at, who, Property, Verdict};
-use crate::history::{Event, EventKind};
+use crate::event::{Event, EventKind};
 
 /// Checks the grants (Acquired events) of `events`.
 pub fn epochs(events: &[Event]) -> Verdict {
@@ -34,8 +34,8 @@ pub fn epochs(events: &[Event]) -> Verdict {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::check::fixtures::*;
-    use crate::check::Outcome;
+    use crate::fixtures::*;
+    use crate::Outcome;
 
     #[test]
     fn increasing_grants_pass() {

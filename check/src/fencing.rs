@@ -5,7 +5,8 @@
 
 use super::terms::{by_epoch, held};
 use super::{at, terms, who, Property, Term, Verdict};
-use crate::history::{Event, EventKind};
+use crate::event::{Event, EventKind};
+use crate::fault::FaultKind;
 
 /// Checks `events` for two leaders in one epoch and for fenced writes out of order.
 pub fn fenced_epochs(events: &[Event]) -> Verdict {
@@ -156,7 +157,7 @@ fn resource_went_back(events: &[Event]) -> Option<Verdict> {
             let restarted = events.iter().any(|e| {
                 e.at_us >= earlier.event.at_us
                     && e.at_us <= write.sent_us
-                    && matches!(&e.kind, EventKind::FaultInjected { what } if what.contains("redis-restart"))
+                    && matches!(&e.kind, EventKind::FaultInjected { fault, .. } if matches!(fault.kind, FaultKind::RedisRestart { .. }))
             });
             let why = if restarted {
                 "Redis restarted in between and came back with an older copy: the resource lost accepted writes"
@@ -190,8 +191,8 @@ fn writes_outside_their_term(writes: &[(&Event, u64, u64)], terms: &[Term]) -> O
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::check::fixtures::*;
-    use crate::check::Outcome;
+    use crate::fixtures::*;
+    use crate::Outcome;
 
     fn two_terms() -> Vec<Event> {
         vec![acquired(0, "a", 1, 3_000), acquired(4_000, "b", 2, 7_000)]

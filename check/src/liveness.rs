@@ -1,13 +1,13 @@
 //! Property 6: after the faults heal, a leader within a bound; and the failover times — from
 //! each moment no node leads to the next grant — summarised.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::{at, terms, Property, Verdict};
-use crate::history::Event;
+use crate::event::Event;
 
 /// Failover times, in seconds.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Failovers {
     /// Each leaderless gap that ended with a grant.
     pub samples_s: Vec<f64>,
@@ -78,7 +78,7 @@ pub fn liveness(events: &[Event], liveness_from_us: u64, end_us: u64, bound_us: 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::check::fixtures::*;
+    use crate::fixtures::*;
 
     #[test]
     fn failovers_are_the_leaderless_gaps() {

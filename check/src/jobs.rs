@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use super::terms::{by_epoch, held};
 use super::{at, terms, who, Property, Verdict};
-use crate::history::{Event, EventKind};
+use crate::event::{Event, EventKind};
 
 /// A slot run: the event, the job, the slot, the epoch, when the claim was sent.
 type Run<'a> = (&'a Event, &'a str, u64, u64, u64);
@@ -146,8 +146,8 @@ pub fn jobs_stopped_before_release(events: &[Event]) -> Verdict {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::check::fixtures::*;
-    use crate::check::Outcome;
+    use crate::fixtures::*;
+    use crate::Outcome;
 
     fn slot(ms: u64, node: &str, slot: u64, epoch: u64) -> Event {
         ev(ms, node, 1, EventKind::SlotRun { job: "health-check".into(), slot, epoch, sent_us: (ms - 5) * 1000 })

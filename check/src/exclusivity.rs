@@ -3,7 +3,9 @@
 //! margin; when it fails, the verdict says by how much and names the likely cause.
 
 use super::{at, terms, Property, Term, Verdict};
-use crate::history::{Event, EventKind};
+use crate::event::{Event, EventKind};
+use crate::fault::{FaultKind, Overlap};
+use crate::node::NodeId;
 
 /// Checks that no two nodes believed they led at the same instant.
 pub fn strict_exclusivity(events: &[Event]) -> Verdict {
@@ -114,45 +116,26 @@ fn exclusivity(events: &[Event], excuse: bool) -> Verdict {
 /// jump is named in the verdict, as the likely trigger of the bug, not as its excuse.
 fn cause(events: &[Event], before: &Term, after: &Term) -> (bool, String) {
     let window = |e: &&Event| e.at_us >= before.from_us && e.at_us <= after.from_us;
-    // A drift acts for as long as it lasts: one that began before the earlier term counts;
-    // a jump acts once, when it happens.
-    let faults: Vec<&str> = events
-        .iter()
-        .enumerate()
-        .filter_map(|(i, e)| match &e.kind {
-            EventKind::FaultInjected { what } if e.at_us <= after.from_us => {
-                let lasting = what.contains("drift");
-                let healed = events[i..].iter().find_map(|h| match &h.kind {
-                    EventKind::FaultHealed { what: w } if w == what => Some(h.at_us),
-                    _ => None,
-                });
-                let active =
-                    if lasting { healed.is_none_or(|h| h >= before.from_us) } else { e.at_us >= before.from_us };
-                active.then_some(what.as_str())
-            }
-            _ => None,
-        })
-        .collect();
-    let involving = |name: &str| faults.iter().any(|f| f.contains(name));
-    // Only the earlier holder's own clock running slow stretches its belief.
-    let holder = format!("on [{}]", before.acquired.node);
-    if faults.iter().any(|f| f.contains("\"clock-drift\"") && f.ends_with(&holder)) {
+    let faults = active_faults(events, before.from_us, after.from_us);
+    let holder = &before.acquired.node;
+    let hit = |which: Overlap| faults.iter().any(|(kind, nodes)| kind.explains_overlap(nodes, holder) == Some(which));
+    if hit(Overlap::HolderClockSlow) {
         return (true, format!("{}'s clock drifted beyond the elector's drift margin", before.holder()));
     }
-    if involving("redis-clock") {
+    if hit(Overlap::RedisClock) {
         return (true, "Redis's clock ran fast or jumped, expiring the lease early".to_owned());
     }
-    if involving("redis-restart") {
+    if hit(Overlap::RedisLostLease) {
         return (true, "the lease was lost behind the leader's back (a Redis restart)".to_owned());
     }
-    let paused = events.iter().filter(window).any(|e| e.node == before.acquired.node && e.kind == EventKind::Paused);
+    let paused = events.iter().filter(window).any(|e| e.node == *holder && e.kind == EventKind::Paused);
     let cause = if paused {
         format!(
             "{} was paused, but its lease deadline runs on through a pause: it believed a lease it no longer held \
              after the pause — a bug in the elector (acting on what it read before the pause?)",
             before.holder()
         )
-    } else if involving("\"clock-jump\"") {
+    } else if faults.iter().any(|(kind, _)| matches!(kind, FaultKind::ClockJump { .. })) {
         "a node's clock jumped, which moves only its wall clock back (or its monotonic clock forward): a bug in \
          the elector (a lease deadline kept in wall time?)"
             .to_owned()
@@ -162,11 +145,38 @@ fn cause(events: &[Event], before: &Term, after: &Term) -> (bool, String) {
     (false, cause)
 }
 
+/// The faults in play between `from_us` and `to_us`, with the nodes each hit. A lasting
+/// fault (a drift) counts if it began before `to_us` and had not healed by `from_us`; an
+/// instantaneous one (a jump) if it happened in between.
+fn active_faults(events: &[Event], from_us: u64, to_us: u64) -> Vec<(&FaultKind, &[NodeId])> {
+    let mut faults = Vec::new();
+    for (i, e) in events.iter().enumerate() {
+        let EventKind::FaultInjected { id, fault, nodes } = &e.kind else { continue };
+        if e.at_us > to_us {
+            break;
+        }
+        let active = if fault.kind.lasts() {
+            let healed = events[i..].iter().find_map(|h| match h.kind {
+                EventKind::FaultHealed { id: healed } if healed == *id => Some(h.at_us),
+                _ => None,
+            });
+            healed.is_none_or(|h| h >= from_us)
+        } else {
+            e.at_us >= from_us
+        };
+        if active {
+            faults.push((&fault.kind, nodes.as_slice()));
+        }
+    }
+    faults
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::check::fixtures::*;
-    use crate::check::Outcome;
+    use crate::fault::Target;
+    use crate::fixtures::*;
+    use crate::Outcome;
 
     #[test]
     fn back_to_back_terms_pass() {
@@ -195,29 +205,24 @@ mod tests {
 
     #[test]
     fn an_overlap_is_explained_by_a_drifting_clock_but_not_by_a_wall_clock_jump() {
-        let fault = |what: &str| ev(1_000, "nemesis", 0, EventKind::FaultInjected { what: what.into() });
-        let drift = history(vec![
-            acquired(0, "a", 1, 3_200),
-            fault("{\"fault\":\"clock-drift\",\"node\":\"leader\",\"drift_ppm\":-50000} on [a]"),
-            acquired(3_000, "b", 2, 6_000),
-        ]);
+        fn drift_on(node: &str) -> (FaultKind, Vec<&str>) {
+            (FaultKind::ClockDrift { node: Target::Leader, drift_ppm: -50_000 }, vec![node])
+        }
+        let fault = |(kind, on): (FaultKind, Vec<&str>)| injected(1_000, 1, kind, &on);
+        let drift = history(vec![acquired(0, "a", 1, 3_200), fault(drift_on("a")), acquired(3_000, "b", 2, 6_000)]);
         let excused = unexplained_overlaps(&drift);
         assert!(excused.passed() && excused.explanation.contains("1 overlaps explained"), "{}", excused.explanation);
         // A drift that began before the term, and still runs, explains it too; another
         // node's drift does not.
         let earlier = |on: &str| {
-            let what = format!("{{\"fault\":\"clock-drift\",\"node\":\"leader\",\"drift_ppm\":-50000}} on [{on}]");
-            history(vec![
-                ev(0, "nemesis", 0, EventKind::FaultInjected { what }),
-                acquired(500, "a", 1, 3_700),
-                acquired(3_500, "b", 2, 6_000),
-            ])
+            let (kind, nodes) = drift_on(on);
+            history(vec![injected(0, 1, kind, &nodes), acquired(500, "a", 1, 3_700), acquired(3_500, "b", 2, 6_000)])
         };
         assert!(unexplained_overlaps(&earlier("a")).passed());
         assert_eq!(unexplained_overlaps(&earlier("c")).outcome, Outcome::Violated);
         let jump = history(vec![
             acquired(0, "a", 1, 4_000),
-            fault("{\"fault\":\"clock-jump\",\"node\":\"leader\",\"jump_ms\":-1000} on [a]"),
+            fault((FaultKind::ClockJump { node: Target::Leader, jump_ms: -1_000 }, vec!["a"])),
             acquired(3_000, "b", 2, 6_000),
         ]);
         let verdict = unexplained_overlaps(&jump);
@@ -229,7 +234,7 @@ mod tests {
     fn an_overlap_longer_than_any_lease_is_not_excused_by_a_fault() {
         let events = history(vec![
             acquired(0, "a", 1, 3_000),
-            ev(1_000, "nemesis", 0, EventKind::FaultInjected { what: "{\"fault\":\"redis-clock-jump\"} on []".into() }),
+            injected(1_000, 1, FaultKind::RedisClockJump { jump_ms: 2_000 }, &[]),
             acquired(2_000, "b", 2, 5_000),
             renewed(2_900, "a", 1, 5_900),
             renewed(5_800, "a", 1, 8_800),
@@ -240,7 +245,7 @@ mod tests {
         assert!(verdict.explanation.contains("no longer its own"), "{}", verdict.explanation);
         let short = history(vec![
             acquired(0, "a", 1, 3_000),
-            ev(1_000, "nemesis", 0, EventKind::FaultInjected { what: "{\"fault\":\"redis-clock-jump\"} on []".into() }),
+            injected(1_000, 1, FaultKind::RedisClockJump { jump_ms: 2_000 }, &[]),
             acquired(2_000, "b", 2, 5_000),
         ]);
         assert!(unexplained_overlaps(&short).passed());

@@ -2,7 +2,9 @@
 
 use std::collections::BTreeMap;
 
-use crate::history::{Event, EventKind};
+use crate::event::{Event, EventKind};
+use crate::local_clock::LocalClocks;
+use crate::node::NodeId;
 
 /// One believed-leadership interval of one node incarnation.
 #[derive(Debug, Clone, PartialEq)]
@@ -88,8 +90,12 @@ pub(crate) fn by_epoch(terms: &[Term]) -> BTreeMap<u64, Vec<&Term>> {
     index
 }
 
-/// Every term in `events` (sorted by true time), in order of their start.
+/// Every term in `events` (sorted by true time), in order of their start. A term's deadline
+/// is kept on its node's own clock: it passes when that clock reaches it ([`LocalClocks`]),
+/// not at the true instant it was converted to when it was set (the clock's rate may change
+/// after: a drift that begins during a pause).
 pub fn terms(events: &[Event]) -> Vec<Term> {
+    let clocks = LocalClocks::of(events);
     /// A term still open: its Acquired event, epoch, current deadline and lapses so far.
     struct Open {
         acquired: Event,
@@ -113,7 +119,7 @@ pub fn terms(events: &[Event]) -> Vec<Term> {
             lapses: open.lapses,
         }
     };
-    let mut open: BTreeMap<(String, u64), Open> = BTreeMap::new();
+    let mut open: BTreeMap<(NodeId, u64), Open> = BTreeMap::new();
     let mut done = Vec::new();
     for event in events {
         let key = (event.node.clone(), event.incarnation);
@@ -125,7 +131,7 @@ pub fn terms(events: &[Event]) -> Vec<Term> {
                 let term = Open {
                     acquired: event.clone(),
                     epoch: *epoch,
-                    deadline: *deadline_true_us,
+                    deadline: clocks.true_at(event, *deadline_local_us, *deadline_true_us),
                     deadline_local: *deadline_local_us,
                     lapses: Vec::new(),
                 };
@@ -137,13 +143,14 @@ pub fn terms(events: &[Event]) -> Vec<Term> {
                     // running slow still believes past the true time its deadline was
                     // converted to when it was set.
                     let local = event.local_us.unwrap_or(event.at_us as i64);
+                    let deadline = clocks.true_at(event, *deadline_local_us, *deadline_true_us);
                     if local <= term.deadline_local {
-                        term.deadline = term.deadline.max(*deadline_true_us);
+                        term.deadline = term.deadline.max(deadline);
                         term.deadline_local = term.deadline_local.max(*deadline_local_us);
                     } else if *deadline_local_us > local {
                         // A reply read after the deadline passed revives a belief that had lapsed.
                         term.lapses.push((term.deadline.min(event.at_us), event.at_us));
-                        term.deadline = *deadline_true_us;
+                        term.deadline = deadline;
                         term.deadline_local = *deadline_local_us;
                     }
                 }
@@ -152,7 +159,7 @@ pub fn terms(events: &[Event]) -> Vec<Term> {
                 // Reported before the old deadline passed; it may move either way.
                 if let Some(term) = open.get_mut(&key) {
                     if event.at_us <= term.deadline {
-                        term.deadline = *deadline_true_us;
+                        term.deadline = clocks.true_at(event, *deadline_local_us, *deadline_true_us);
                         term.deadline_local = *deadline_local_us;
                     }
                 }
@@ -170,10 +177,37 @@ pub fn terms(events: &[Event]) -> Vec<Term> {
     done
 }
 
+/// Nodes that believe they lead at `at_us` — a term acquired or renewed with a deadline
+/// after `at_us`, not ended since — with their epochs, by node name. Events after `at_us` are
+/// ignored; each node's events must be in order (any interleaving of nodes will do).
+pub fn believed_leaders(events: &[Event], at_us: u64) -> Vec<(NodeId, u64)> {
+    let mut terms: BTreeMap<&NodeId, Option<(u64, u64)>> = BTreeMap::new();
+    for event in events.iter().filter(|e| e.at_us <= at_us) {
+        let term = terms.entry(&event.node).or_insert(None);
+        match &event.kind {
+            EventKind::Acquired { epoch, deadline_true_us, .. }
+            | EventKind::Renewed { epoch, deadline_true_us, .. }
+            | EventKind::Believes { epoch, deadline_true_us, .. } => {
+                *term = Some((*epoch, *deadline_true_us));
+            }
+            EventKind::SteppedDown { .. } | EventKind::Crashed | EventKind::ElectionStarted | EventKind::Exited => {
+                *term = None;
+            }
+            _ => {}
+        }
+    }
+    terms
+        .into_iter()
+        .filter_map(|(node, term)| {
+            term.filter(|(_, deadline)| *deadline > at_us).map(|(epoch, _)| (node.clone(), epoch))
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::check::fixtures::*;
+    use crate::fixtures::*;
 
     #[test]
     fn a_term_ends_at_its_step_down_or_its_deadline_whichever_is_first() {

@@ -6,7 +6,8 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use crate::clock::DRIFT_PPM_MAX;
+use crate::clock_trace::DRIFT_PPM_MAX;
+use crate::node::NodeId;
 
 /// At most this many faults in one schedule (a nemesis draws a few dozen at most): a replay
 /// of a hand-edited file must end in seconds, not hours.
@@ -36,7 +37,7 @@ pub enum Target {
     /// Any node.
     Random,
     /// The node with this name.
-    Node(String),
+    Node(NodeId),
     /// The Redis host (only as an end of a partition).
     Redis,
 }
@@ -80,11 +81,11 @@ pub enum FaultKind {
     /// Graceful stop (SIGTERM); the node starts again when the fault ends.
     Stop { node: Target },
     /// Redis dies and is down for the duration; it comes back with what its persistence kept:
-    /// the deployment's ([`crate::SimConfig::persistence`]) unless `persistence` names one
-    /// (`none`, `rdb:<seconds>`, `aof-everysec`, `aof-always`) from this restart on.
+    /// the deployment's unless `persistence` names one (`none`, `rdb:<seconds>`,
+    /// `aof-everysec`, `aof-always`) from this restart on.
     RedisRestart {
         #[serde(default, skip_serializing_if = "Option::is_none")]
-        persistence: Option<String>,
+        persistence: Option<PersistenceMode>,
     },
     /// Redis closes every client connection (instantaneous).
     RedisDropConnections,
@@ -114,7 +115,7 @@ pub enum Moment {
 }
 
 /// What a command is to [`Moment`]: a read (`Some(true)`), a write (`Some(false)`), or neither.
-pub(crate) fn is_read(command: &[u8]) -> Option<bool> {
+pub fn is_read(command: &[u8]) -> Option<bool> {
     const READS: [&str; 16] = [
         "GET",
         "MGET",
@@ -182,6 +183,123 @@ impl FaultKind {
     }
 }
 
+/// What survives a Redis restart, as a schedule names it: `none`, `rdb:<seconds>` (a
+/// snapshot every so many seconds, at least 1), `aof-everysec`, `aof-always`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub enum PersistenceMode {
+    /// Nothing: a restart comes back empty.
+    None,
+    /// A snapshot every `seconds`.
+    Rdb {
+        /// The period, in seconds (1 to [`RDB_SECONDS_MAX`]).
+        seconds: u64,
+    },
+    /// An append-only file synced every second.
+    AofEverysec,
+    /// An append-only file synced on every write.
+    AofAlways,
+}
+
+/// A snapshot period is at most this long (a day).
+pub const RDB_SECONDS_MAX: u64 = 86_400;
+
+impl TryFrom<String> for PersistenceMode {
+    type Error = String;
+    fn try_from(text: String) -> Result<PersistenceMode, String> {
+        let rdb = |s: &str| s.parse::<u64>().ok().filter(|s| (1..=RDB_SECONDS_MAX).contains(s));
+        match text.as_str() {
+            "none" => Ok(PersistenceMode::None),
+            "aof-everysec" => Ok(PersistenceMode::AofEverysec),
+            "aof-always" => Ok(PersistenceMode::AofAlways),
+            other => match other.strip_prefix("rdb:").and_then(rdb) {
+                Some(seconds) => Ok(PersistenceMode::Rdb { seconds }),
+                None => Err(format!(
+                    "unknown persistence {other:?} (none, rdb:<seconds> with 1 to {RDB_SECONDS_MAX} seconds, \
+                     aof-everysec, aof-always)"
+                )),
+            },
+        }
+    }
+}
+
+impl From<PersistenceMode> for String {
+    fn from(mode: PersistenceMode) -> String {
+        match mode {
+            PersistenceMode::None => "none".to_owned(),
+            PersistenceMode::Rdb { seconds } => format!("rdb:{seconds}"),
+            PersistenceMode::AofEverysec => "aof-everysec".to_owned(),
+            PersistenceMode::AofAlways => "aof-always".to_owned(),
+        }
+    }
+}
+
+/// How an injected fault can explain two nodes believing they led at once (see
+/// [`FaultKind::explains_overlap`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Overlap {
+    /// The earlier holder's own clock ran slow: its belief outlasted its lease.
+    HolderClockSlow,
+    /// Redis's clock ran fast or jumped: the lease expired early.
+    RedisClock,
+    /// Redis restarted and lost the lease behind the holder's back.
+    RedisLostLease,
+}
+
+impl FaultKind {
+    /// The fault's name, as a schedule spells it (`pause`, `redis-restart`, ...).
+    pub fn name(&self) -> String {
+        let json = serde_json::to_value(self).expect("faults serialize");
+        json.get("fault").and_then(|name| name.as_str()).expect("every fault is tagged").to_owned()
+    }
+
+    /// Whether the fault acts for as long as it lasts (a drift) rather than once, or only
+    /// while it lasts on a link or a node.
+    pub fn lasts(&self) -> bool {
+        matches!(self, FaultKind::ClockDrift { .. } | FaultKind::RedisClockDrift { .. })
+    }
+
+    /// Whether the fault, having hit `nodes`, explains an overlap of the lease `holder` held
+    /// with a later holder's, and how. A lease deadline kept on the monotonic clock from the
+    /// moment the request was sent, less a margin, ends before Redis lets the lease go, so
+    /// only what breaks that argument explains it: the holder's clock running slow, Redis's
+    /// clock running fast or jumping, Redis losing the lease. A pause or a node's clock jump
+    /// does not.
+    pub fn explains_overlap(&self, nodes: &[NodeId], holder: &NodeId) -> Option<Overlap> {
+        match self {
+            FaultKind::ClockDrift { drift_ppm, .. } if *drift_ppm < 0 && nodes.contains(holder) => {
+                Some(Overlap::HolderClockSlow)
+            }
+            FaultKind::RedisClockDrift { drift_ppm } if *drift_ppm > 0 => Some(Overlap::RedisClock),
+            FaultKind::RedisClockJump { jump_ms } if *jump_ms > 0 => Some(Overlap::RedisClock),
+            FaultKind::RedisRestart { .. } => Some(Overlap::RedisLostLease),
+            _ => None,
+        }
+    }
+
+    /// Whether the fault is on the Redis server itself (and so touches every client).
+    pub fn on_redis(&self) -> bool {
+        matches!(
+            self,
+            FaultKind::RedisRestart { .. }
+                | FaultKind::RedisDropConnections
+                | FaultKind::RedisSlow { .. }
+                | FaultKind::RedisClockJump { .. }
+                | FaultKind::RedisClockDrift { .. }
+        )
+    }
+
+    /// Whether the fault, having hit `nodes`, touches `node`: it hit it, or it is on Redis.
+    pub fn touches(&self, nodes: &[NodeId], node: &NodeId) -> bool {
+        self.on_redis() || nodes.contains(node)
+    }
+
+    /// Whether the fault is aimed at whichever node leads when it fires.
+    pub fn aims_at_leader(&self) -> bool {
+        self.targets().contains(&&Target::Leader)
+    }
+}
+
 /// One fault: what, and when, in milliseconds of true time.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Fault {
@@ -198,6 +316,13 @@ impl Fault {
     /// When it begins.
     pub fn start(&self) -> Duration {
         Duration::from_millis(self.at_ms)
+    }
+
+    /// The fault in one line for a person: its schedule form and the nodes it hit
+    /// (`{"fault":"pause","node":"leader"} on [node-2]`).
+    pub fn describe(&self, nodes: &[NodeId]) -> String {
+        let names: Vec<&str> = nodes.iter().map(NodeId::as_str).collect();
+        format!("{} on [{}]", serde_json::to_string(&self.kind).expect("faults serialize"), names.join(", "))
     }
 
     /// When it ends. Validated faults end within [`FAULT_AT_MS_MAX`] +
@@ -268,7 +393,7 @@ impl FaultSchedule {
     /// Checks the schedule against the run's nodes (`nodes`: those the run starts with and
     /// those its `add-node` faults will add) and every limit: [`FAULTS_MAX`], [`NODES_MAX`],
     /// and each fault's times and magnitudes.
-    pub fn validate(&self, nodes: &[String]) -> Result<(), ScheduleError> {
+    pub fn validate(&self, nodes: &[NodeId]) -> Result<(), ScheduleError> {
         if self.faults.len() > FAULTS_MAX {
             return Err(ScheduleError::TooLarge {
                 problem: format!("{} faults, more than the limit of {FAULTS_MAX}", self.faults.len()),
@@ -300,10 +425,11 @@ fn check_times(fault: &Fault) -> Result<(), String> {
     Ok(())
 }
 
-fn check(kind: &FaultKind, nodes: &[String]) -> Result<(), String> {
+fn check(kind: &FaultKind, nodes: &[NodeId]) -> Result<(), String> {
     let end = |t: &Target| match t {
         Target::Node(name) if !nodes.contains(name) => {
-            Err(format!("no node named {name:?} (nodes: {})", nodes.join(", ")))
+            let names: Vec<&str> = nodes.iter().map(NodeId::as_str).collect();
+            Err(format!("no node named {:?} (nodes: {})", name.as_str(), names.join(", ")))
         }
         _ => Ok(()),
     };
@@ -357,11 +483,6 @@ fn check(kind: &FaultKind, nodes: &[String]) -> Result<(), String> {
         FaultKind::ClockJump { node: t, jump_ms } => node(t).and(jump(*jump_ms)),
         FaultKind::RedisClockJump { jump_ms } => jump(*jump_ms),
         FaultKind::RedisSlow { delay_ms } => delay(*delay_ms),
-        FaultKind::RedisRestart { persistence: Some(persistence) }
-            if model::Persistence::parse(persistence).is_none() =>
-        {
-            Err(format!("unknown persistence {persistence:?} (none, rdb:<seconds>, aof-everysec, aof-always)"))
-        }
         _ => Ok(()),
     }
 }
@@ -378,12 +499,12 @@ mod tests {
                 Fault {
                     at_ms: 2_000,
                     duration_ms: 0,
-                    kind: FaultKind::ClockJump { node: Target::Node("node-2".into()), jump_ms: -300 },
+                    kind: FaultKind::ClockJump { node: Target::Node(NodeId::replica(2)), jump_ms: -300 },
                 },
                 Fault {
                     at_ms: 3_000,
                     duration_ms: 4_000,
-                    kind: FaultKind::RedisRestart { persistence: Some("aof-everysec".into()) },
+                    kind: FaultKind::RedisRestart { persistence: Some(PersistenceMode::AofEverysec) },
                 },
                 Fault {
                     at_ms: 4_000,
@@ -400,11 +521,10 @@ mod tests {
 
     #[test]
     fn invalid_faults_are_refused_in_one_line() {
-        let nodes = vec!["node-1".to_owned(), "node-2".to_owned()];
+        let nodes = vec![NodeId::replica(1), NodeId::replica(2)];
         let bad = [
-            FaultKind::Crash { node: Target::Node("node-9".into()) },
+            FaultKind::Crash { node: Target::Node(NodeId::replica(9)) },
             FaultKind::ClockDrift { node: Target::Random, drift_ppm: 500_000 },
-            FaultKind::RedisRestart { persistence: Some("disk".into()) },
             FaultKind::IsolateSet { count: 3 },
             FaultKind::Loss { node: Target::Leader, rate: 1.5 },
             FaultKind::ClockDrift { node: Target::Leader, drift_ppm: i64::MIN },
@@ -424,7 +544,7 @@ mod tests {
 
     #[test]
     fn times_and_sizes_beyond_their_limits_are_refused() {
-        let nodes = vec!["node-1".to_owned()];
+        let nodes = vec![NodeId::replica(1)];
         let pause = |at_ms, duration_ms| Fault { at_ms, duration_ms, kind: FaultKind::Pause { node: Target::Leader } };
         for fault in [pause(u64::MAX, 1), pause(0, u64::MAX), pause(FAULT_AT_MS_MAX + 1, 0)] {
             let err = FaultSchedule { faults: vec![fault.clone()] }.validate(&nodes).unwrap_err().to_string();
@@ -433,11 +553,25 @@ mod tests {
         }
         let many = FaultSchedule { faults: vec![pause(0, 1); FAULTS_MAX + 1] };
         assert!(many.validate(&nodes).unwrap_err().to_string().starts_with("schedule too large"));
-        let crowd: Vec<String> = (1..=NODES_MAX + 1).map(|i| format!("node-{i}")).collect();
+        let crowd: Vec<NodeId> = (1..=NODES_MAX + 1).map(NodeId::replica).collect();
         let err = FaultSchedule::default().validate(&crowd).unwrap_err().to_string();
         assert!(err.contains("nodes"), "{err}");
         let at_limits = FaultSchedule { faults: vec![pause(FAULT_AT_MS_MAX, FAULT_DURATION_MS_MAX); FAULTS_MAX] };
         assert!(at_limits.validate(&nodes).is_ok());
+    }
+
+    #[test]
+    fn persistence_modes_are_named_as_redis_configures_them() {
+        for text in ["none", "rdb:5", "aof-everysec", "aof-always"] {
+            let mode = PersistenceMode::try_from(text.to_owned()).unwrap();
+            assert_eq!(String::from(mode), text);
+        }
+        for bad in ["disk", "rdb:0", "rdb:-1", "rdb:86401", "rdb:"] {
+            let err = PersistenceMode::try_from(bad.to_owned()).unwrap_err();
+            assert!(err.starts_with("unknown persistence") && !err.contains('\n'), "{err}");
+        }
+        let json = r#"{"faults":[{"at_ms":0,"duration_ms":1,"fault":"redis-restart","persistence":"disk"}]}"#;
+        assert!(serde_json::from_str::<FaultSchedule>(json).unwrap_err().to_string().contains("unknown persistence"));
     }
 
     #[test]

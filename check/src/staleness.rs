@@ -8,8 +8,8 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use super::{at, who, Property, Verdict};
-use crate::clock::DRIFT_PPM_MAX;
-use crate::history::{Event, EventKind};
+use crate::clock_trace::DRIFT_PPM_MAX;
+use crate::event::{Event, EventKind};
 
 /// How stale a read may be, in true time, after a write returned.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -119,8 +119,8 @@ fn stale(
     for e in events.iter().filter(|e| e.at_us >= missed.event.at_us.saturating_sub(5_000_000) && e.at_us <= read.at_us)
     {
         match &e.kind {
-            EventKind::FaultInjected { what } if touches(what, &read.node) => {
-                faults.push(format!("{} at {}", what, at(e.at_us)))
+            EventKind::FaultInjected { fault, nodes, .. } if fault.kind.touches(nodes, &read.node) => {
+                faults.push(format!("{} at {}", fault.describe(nodes), at(e.at_us)))
             }
             EventKind::Paused | EventKind::Crashed if e.node == read.node => {
                 faults.push(format!("{} {:?} at {}", who(e), e.kind, at(e.at_us)))
@@ -151,10 +151,6 @@ fn stale(
 }
 
 /// Whether a fault (its history form, `<JSON> on [nodes]`) touched `node` or Redis itself.
-fn touches(what: &str, node: &str) -> bool {
-    let (json, nodes) = what.rsplit_once(" on [").unwrap_or((what, ""));
-    json.contains("\"fault\":\"redis-") || nodes.trim_end_matches(']').split(", ").any(|n| n == node)
-}
 
 /// A node up at the end that answered no read after the faults healed (plus the longest
 /// bound), if any.
@@ -193,7 +189,7 @@ fn unconverged(events: &[Event], bounds: StalenessBounds, healed_us: u64, end_us
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::check::fixtures::{ev, history};
+    use crate::fixtures::{ev, history};
 
     const BOUNDS: StalenessBounds =
         StalenessBounds { published: Duration::from_millis(1000), unpublished: Duration::from_millis(10_000) };
