@@ -10,8 +10,8 @@
 use std::collections::BTreeMap;
 use std::fmt::Write;
 
-use sim::check::{at, Outcome as Decided, Term};
-use sim::{Event, EventKind, Fault, FaultKind, NodeId, Run};
+use sim::check::{at, History, Outcome as Decided, Term, Verdict};
+use sim::{trace_hash, Event, EventKind, Fault, FaultKind, NodeId};
 
 use crate::cause::Cause;
 use crate::failure::FailureFile;
@@ -27,38 +27,104 @@ const LANE_H: f64 = 54.0;
 /// The fault row, the Redis lane, the axis.
 const ROW_H: f64 = 26.0;
 
+/// What a page shows besides the history itself: its title, a line of facts, how to get
+/// it again, and the lease key whose operations explain a second leader.
+#[derive(Debug, Clone)]
+pub struct Page<'a> {
+    /// `chaos-pauses under 0x2a`, or the history file's name.
+    pub title: String,
+    /// Facts for the line under the title (`mutant plain-del-release`, `splitbrain 0.1.0`).
+    pub facts: Vec<String>,
+    /// The command that brings this page's run back, if there is one.
+    pub replay: Option<String>,
+    /// The lease key.
+    pub lease_key: &'a str,
+}
+
+impl Page<'_> {
+    /// The page for a failure file's replay.
+    pub fn of_failure<'a>(file: &'a FailureFile, path: &str) -> Page<'a> {
+        let mut facts: Vec<String> = file.mutant.iter().map(|m| format!("mutant <b>{}</b>", esc(m))).collect();
+        facts.push(format!("splitbrain {}", esc(&file.version)));
+        Page {
+            title: format!("{} under {}", file.scenario, file.seed),
+            facts,
+            replay: Some(format!("cargo run --release -p splitbrain-scenarios -- replay {path}")),
+            lease_key: crate::find(&file.scenario).map(|s| s.key).unwrap_or("leader"),
+        }
+    }
+}
+
 /// The page for `file`'s replay `outcome`.
 pub fn html(file: &FailureFile, path: &str, outcome: &Outcome) -> String {
-    let run = &outcome.run;
-    let violated = outcome.verdicts.iter().find(|v| v.outcome == Decided::Violated);
+    page(&Page::of_failure(file, path), &outcome.history, &outcome.verdicts)
+}
+
+/// A page for `history` and its `verdicts`.
+pub fn page(meta: &Page<'_>, history: &History, verdicts: &[Verdict]) -> String {
+    let run = history;
+    let violated = verdicts.iter().find(|v| v.outcome == Decided::Violated);
     let evidence: Vec<&Event> = violated.map(|v| v.evidence.iter().collect()).unwrap_or_default();
     let spans = Spans::of(run);
     let terms = sim::check::terms(&run.events);
-    let key = crate::find(&file.scenario).map(|s| s.key).unwrap_or("leader");
     // The lease operations serve the cause and the zoomed view's marks alike.
-    let ops = crate::lease_op::lease_ops(&run.events, key);
+    let ops = crate::lease_op::lease_ops(&run.events, meta.lease_key);
     let cause = violated.and_then(|v| crate::cause::second_leader(&ops, &v.evidence));
     let band = band(&terms, &evidence);
-
     let mut page = String::new();
-    let title = format!("{} under {}", file.scenario, file.seed);
+    head(&mut page, meta, history);
+    verdicts_section(&mut page, verdicts, violated, cause.as_ref(), meta);
+    let lanes = Lanes::of(run, &terms, &spans);
+    page.push_str("<h2>The whole run</h2>\n");
+    let marks = Marks { terms: &terms, evidence: &evidence, band, ops: &[] };
+    page.push_str(&timeline(run, &lanes, &spans, &marks, (0, run.end_us())));
+    if let (Some(first), Some(last)) = (evidence.iter().map(|e| e.at_us).min(), evidence.iter().map(|e| e.at_us).max())
+    {
+        // The evidence and what caused it, with room either side: a quarter of their length,
+        // at least 1 s.
+        let first = cause.as_ref().and_then(|c| c.ops().first().map(|op| op.sent_us)).map_or(first, |s| s.min(first));
+        let margin = ((last - first) / 4).max(1_000_000);
+        let window = (first.saturating_sub(margin), (last + margin).min(run.end_us()));
+        let _ = writeln!(page, "<h2>The violation, from {} to {}</h2>", at(window.0), at(window.1));
+        let marks = Marks { ops: &ops, ..marks };
+        page.push_str(&timeline(run, &lanes, &spans, &marks, window));
+        page.push_str(&evidence_table(&evidence, cause.as_ref()));
+    }
+    page.push_str(LEGEND);
+    faults_table(&mut page, history);
+    page.push_str("</table>\n</body></html>\n");
+    page
+}
+
+/// The document's head, the title and the line of facts.
+fn head(page: &mut String, meta: &Page<'_>, history: &History) {
     let _ = writeln!(
         page,
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>splitbrain: {}</title>\n<style>{CSS}</style></head><body>",
-        esc(&title)
+        esc(&meta.title)
     );
-    let _ = write!(page, "<h1>{}</h1>\n<p class=\"meta\">", esc(&title));
-    if let Some(mutant) = &file.mutant {
-        let _ = write!(page, "mutant <b>{}</b> · ", esc(mutant));
+    let _ = write!(page, "<h1>{}</h1>\n<p class=\"meta\">", esc(&meta.title));
+    for fact in &meta.facts[..meta.facts.len().saturating_sub(1)] {
+        let _ = write!(page, "{fact} · ");
     }
+    let injected = history.events.iter().filter(|e| matches!(e.kind, EventKind::FaultInjected { .. })).count();
     let _ = writeln!(
         page,
-        "trace hash {:016x} · {} faults · {} events · splitbrain {}</p>",
-        run.trace_hash,
-        run.schedule.faults.len(),
-        run.events.len(),
-        esc(&file.version)
+        "trace hash {:016x} · {injected} faults · {} events{}</p>",
+        trace_hash(&history.events),
+        history.events.len(),
+        meta.facts.last().map(|f| format!(" · {f}")).unwrap_or_default()
     );
+}
+
+/// The verdict that failed (or that all held), the second leader's cause, the others.
+fn verdicts_section(
+    page: &mut String,
+    verdicts: &[Verdict],
+    violated: Option<&Verdict>,
+    cause: Option<&Cause>,
+    meta: &Page<'_>,
+) {
     match violated {
         Some(v) => {
             let _ = writeln!(
@@ -68,16 +134,16 @@ pub fn html(file: &FailureFile, path: &str, outcome: &Outcome) -> String {
                 esc(&v.explanation)
             );
         }
-        None => page.push_str("<div class=\"verdict good\"><b>Every property held in this replay.</b></div>\n"),
+        None => page.push_str("<div class=\"verdict good\"><b>Every property held.</b></div>\n"),
     }
-    if let Some(cause) = &cause {
+    if let Some(cause) = cause {
         let _ = writeln!(
             page,
             "<div class=\"cause\"><b>What let the second leader in:</b> {}</div>",
             esc(&cause.sentence())
         );
     }
-    for v in outcome.verdicts.iter().filter(|v| Some(*v) != violated) {
+    for v in verdicts.iter().filter(|v| Some(*v) != violated) {
         let _ = writeln!(
             page,
             "<p class=\"other\">{} {:?}: {}</p>",
@@ -86,43 +152,26 @@ pub fn html(file: &FailureFile, path: &str, outcome: &Outcome) -> String {
             esc(&v.explanation)
         );
     }
-    let _ = writeln!(
-        page,
-        "<p class=\"meta\">replay: <code>cargo run --release -p splitbrain-scenarios -- replay {}</code></p>",
-        esc(path)
-    );
-
-    let lanes = Lanes::of(run, &terms, &spans);
-    page.push_str("<h2>The whole run</h2>\n");
-    let marks = Marks { terms: &terms, evidence: &evidence, band, ops: &[] };
-    page.push_str(&timeline(run, &lanes, &spans, &marks, (0, run.end_us)));
-    if let (Some(first), Some(last)) = (evidence.iter().map(|e| e.at_us).min(), evidence.iter().map(|e| e.at_us).max())
-    {
-        // The evidence and what caused it, with room either side: a quarter of their length,
-        // at least 1 s.
-        let first = cause.as_ref().and_then(|c| c.ops().first().map(|op| op.sent_us)).map_or(first, |s| s.min(first));
-        let margin = ((last - first) / 4).max(1_000_000);
-        let window = (first.saturating_sub(margin), (last + margin).min(run.end_us));
-        let _ = writeln!(page, "<h2>The violation, from {} to {}</h2>", at(window.0), at(window.1));
-        let marks = Marks { ops: &ops, ..marks };
-        page.push_str(&timeline(run, &lanes, &spans, &marks, window));
-        page.push_str(&evidence_table(&evidence, cause.as_ref()));
+    if let Some(replay) = &meta.replay {
+        let _ = writeln!(page, "<p class=\"meta\">again: <code>{}</code></p>", esc(replay));
     }
-    page.push_str(LEGEND);
+}
+
+/// The faults as they were injected, with the nodes each hit.
+fn faults_table(page: &mut String, history: &History) {
     page.push_str(
-        "<h2>Fault schedule</h2>\n<table class=\"evidence\"><tr><th>start</th><th>length</th><th>fault</th></tr>\n",
+        "<h2>Faults injected</h2>\n<table class=\"evidence\"><tr><th>start</th><th>length</th><th>fault</th></tr>\n",
     );
-    for fault in &run.schedule.faults {
+    for e in &history.events {
+        let EventKind::FaultInjected { fault, nodes, .. } = &e.kind else { continue };
         let _ = writeln!(
             page,
             "<tr><td>{}</td><td>{:.3} s</td><td><code>{}</code></td></tr>",
-            at(fault.at_ms * 1000),
+            at(e.at_us),
             fault.duration_ms as f64 / 1000.0,
-            esc(&serde_json::to_string(&fault.kind).expect("faults serialize"))
+            esc(&fault.describe(nodes))
         );
     }
-    page.push_str("</table>\n</body></html>\n");
-    page
 }
 
 /// The lanes, top to bottom: every node that ran, in name order of first appearance.
@@ -133,8 +182,8 @@ struct Lanes {
 }
 
 impl Lanes {
-    fn of(run: &Run, terms: &[Term], spans: &Spans) -> Lanes {
-        let mut nodes = run.nodes.clone();
+    fn of(run: &History, terms: &[Term], spans: &Spans) -> Lanes {
+        let mut nodes = run.header.nodes.clone();
         let started = run.events.iter().filter(|e| e.kind == EventKind::ElectionStarted).map(|e| &e.node);
         for node in started.chain(terms.iter().map(|t| &t.acquired.node)) {
             if !nodes.contains(node) {
@@ -197,7 +246,7 @@ struct Spans {
 }
 
 impl Spans {
-    fn of(run: &Run) -> Spans {
+    fn of(run: &History) -> Spans {
         let mut spans = Spans { nodes: BTreeMap::new(), faults: Vec::new(), fault_rows: 1, redis: Vec::new() };
         let mut open_faults: Vec<(u64, &Fault, &Vec<NodeId>, u64)> = Vec::new();
         let mut down: BTreeMap<&str, u64> = BTreeMap::new();
@@ -232,13 +281,13 @@ impl Spans {
         }
         // What is still open at the end lasts to the end; instantaneous faults have no heal.
         for (_, fault, nodes, from) in open_faults {
-            spans.fault(fault, nodes, from, run.end_us);
+            spans.fault(fault, nodes, from, run.end_us());
         }
         for (node, from) in down {
-            spans.add(node, from, run.end_us, Shade::Down, "down".into());
+            spans.add(node, from, run.end_us(), Shade::Down, "down".into());
         }
         for (node, from) in paused {
-            spans.add(node, from, run.end_us, Shade::Paused, "paused".into());
+            spans.add(node, from, run.end_us(), Shade::Paused, "paused".into());
         }
         spans.pack();
         spans
@@ -397,7 +446,7 @@ fn event_words(kind: &EventKind) -> String {
 }
 
 /// One SVG timeline of `window` (µs).
-fn timeline(run: &Run, lanes: &Lanes, spans: &Spans, marks: &Marks<'_>, window: (u64, u64)) -> String {
+fn timeline(run: &History, lanes: &Lanes, spans: &Spans, marks: &Marks<'_>, window: (u64, u64)) -> String {
     let (terms, evidence) = (marks.terms, marks.evidence);
     let (t0, t1) = window;
     let span = (t1 - t0).max(1) as f64;
@@ -470,7 +519,7 @@ fn timeline(run: &Run, lanes: &Lanes, spans: &Spans, marks: &Marks<'_>, window: 
         }
     }
     // How many nodes believe they lead: none, one, or (red) more.
-    for (from, until, leaders) in believed(terms, run.end_us).into_iter().filter(|(f, u, _)| visible(*f, *u)) {
+    for (from, until, leaders) in believed(terms, run.end_us()).into_iter().filter(|(f, u, _)| visible(*f, *u)) {
         let (a, b) = (x(from), x(until).max(x(from) + 1.0));
         let class = match leaders.len() {
             0 => "none",

@@ -3,11 +3,8 @@
 
 use std::time::Duration;
 
-use sim::check::{
-    epochs, fenced_epochs, jobs_stopped_before_release, linearizability, liveness, unexplained_overlaps, LeaseKeys,
-    Verdict, DEFAULT_BUDGET,
-};
-use sim::{failure_report, nemesis, simulate, test_seeds, Profile, Run, Seed, SimConfig, SimRng};
+use sim::check::{Bounds, LeaseKeys, Origin, Property, Verdict};
+use sim::{failure_report, judge, nemesis, simulate, test_seeds, Profile, Run, Seed, SimConfig, SimRng};
 use zoo::{Bug, Timings};
 
 const TTL: Duration = Duration::from_secs(3);
@@ -34,15 +31,8 @@ fn run(seed: Seed, profile: Profile, bug: Bug) -> Run {
 
 /// Every checker that must hold for a correct elector under any profile.
 fn verdicts(run: &Run) -> Vec<Verdict> {
-    let bound_us = (TTL + RETRY + Duration::from_millis(500)).as_micros() as u64;
-    vec![
-        epochs(&run.events),
-        fenced_epochs(&run.events),
-        unexplained_overlaps(&run.events),
-        linearizability(&run.events, &[LeaseKeys::of_election("leader")], &run.redis_clock, DEFAULT_BUDGET),
-        jobs_stopped_before_release(&run.events),
-        liveness(&run.events, run.liveness_from_us, run.end_us, bound_us).0,
-    ]
+    let history = run.history(vec![LeaseKeys::of_election("leader")], Bounds::for_lease(TTL, RETRY), Origin::default());
+    judge(&history).verdicts
 }
 
 /// The first failing verdict, if any.
@@ -96,9 +86,10 @@ fn cache_run(seed: Seed, bug: Bug) -> (Run, Verdict) {
     );
     let program = sim::alongside(elector, move |ctx| zoo::cache_node(ctx, load, bug));
     let run = simulate(&config, program).expect("the simulation runs");
-    let bounds = sim::check::StalenessBounds::of(load.liveness, load.entry_ttl, Duration::from_millis(50));
-    let verdict = sim::check::cache_staleness(&run.events, bounds, run.liveness_from_us, run.end_us);
-    (run, verdict)
+    let bounds = Bounds::for_lease(TTL, RETRY).with_cache(load.liveness, load.entry_ttl);
+    let history = run.history(vec![LeaseKeys::of_election("leader")], bounds, Origin::default());
+    let verdict = judge(&history).verdicts.into_iter().find(|v| v.property == Property::CacheStaleness);
+    (run, verdict.expect("a cache is judged"))
 }
 
 #[test]

@@ -56,7 +56,10 @@ pub enum Verb {
     /// The fewest, shortest faults that still violate the file's property (saved as found).
     #[command(after_help = examples!("splitbrain shrink F.json              # writes F.min.json\n  splitbrain shrink F.json --out small.json"))]
     Shrink(ShrinkArgs),
-    /// Replays a failure file and draws it as one HTML page.
+    /// Judges a history file on every property: verdicts, exit 0 or 1.
+    #[command(after_help = examples!("splitbrain check run.jsonl\n  splitbrain check run.jsonl --html run.html --json"))]
+    Check(CheckArgs),
+    /// Replays a failure file (or reads a history file, *.jsonl) and draws it as one HTML page.
     #[command(after_help = examples!("splitbrain report F.min.json --html f.html"))]
     Report(ReportArgs),
     /// Seeds to first detection of each mutant: the table of docs/zoo.md.
@@ -82,6 +85,23 @@ pub struct RunArgs {
     /// Run a zoo mutant instead of the production code.
     #[arg(long)]
     pub mutant: Option<zoo::Bug>,
+    /// Write the run's history here, as JSON Lines (docs/history.md): `splitbrain check`
+    /// judges it again, `splitbrain report` draws it.
+    #[arg(long)]
+    pub history: Option<PathBuf>,
+}
+
+/// `check`.
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// A history file (JSON Lines, docs/history.md), from `run --history` or any recorder.
+    pub file: PathBuf,
+    /// Also draw it as one HTML page.
+    #[arg(long)]
+    pub html: Option<PathBuf>,
+    /// Print the verdicts as JSON instead of lines.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// `fuzz`.
@@ -156,7 +176,7 @@ pub struct ShrinkArgs {
 /// `report`.
 #[derive(Debug, Args)]
 pub struct ReportArgs {
-    /// A failure file written by fuzz or shrink.
+    /// A failure file written by fuzz or shrink, or a history file (`*.jsonl`).
     pub file: PathBuf,
     /// The page to write.
     #[arg(long)]

@@ -6,8 +6,11 @@ use crate::args::ReportArgs;
 use crate::exit::Exit;
 
 pub fn report(args: ReportArgs) -> Result<Exit, String> {
-    let failure = FailureFile::load(&args.file)?;
     crate::output::check_file(&args.html, "page")?;
+    if args.file.extension().is_some_and(|e| e == "jsonl") {
+        return history_page(&args);
+    }
+    let failure = FailureFile::load(&args.file)?;
     crate::replay::warn_if_other_version(&failure);
     let outcome = failure.replay()?;
     let exit = crate::replay::reproduced(&failure, &outcome);
@@ -25,4 +28,14 @@ pub fn report(args: ReportArgs) -> Result<Exit, String> {
         outcome.run.events.len()
     );
     Ok(exit)
+}
+
+/// A history file's page: judged, then drawn.
+fn history_page(args: &ReportArgs) -> Result<Exit, String> {
+    let history = sim::check::History::load(&args.file).map_err(|e| e.to_string())?;
+    let verdicts = sim::judge(&history);
+    let page = scenarios::report::page(&crate::check::page_of(&args.file, &history), &history, &verdicts.verdicts);
+    std::fs::write(&args.html, page).map_err(|e| format!("cannot write {}: {e}", args.html.display()))?;
+    println!("wrote {} ({} events)", args.html.display(), history.events.len());
+    Ok(Exit::of_violation(!verdicts.passed()))
 }

@@ -8,6 +8,7 @@ mod exit;
 mod args;
 mod bench;
 mod campaign;
+mod check;
 mod collect;
 mod draw;
 mod failovers;
@@ -59,7 +60,7 @@ fn usage_error(e: &clap::Error) -> ExitCode {
             Exit::Held.into()
         }
         ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
-            eprintln!("splitbrain: a verb is needed: list, run, fuzz, failovers, replay, shrink, report, zoo, bench, merge (see splitbrain --help)");
+            eprintln!("splitbrain: a verb is needed: list, run, check, fuzz, failovers, replay, shrink, report, zoo, bench, merge (see splitbrain --help)");
             Exit::BadInput.into()
         }
         _ => {
@@ -80,6 +81,7 @@ fn verb(verb: Verb) -> Result<Exit, String> {
         Verb::Failovers(args) => failovers::failovers(args),
         Verb::Replay(args) => replay::replay(args),
         Verb::Shrink(args) => shrink::shrink(args),
+        Verb::Check(args) => check::check(args),
         Verb::Report(args) => draw::report(args),
         Verb::Zoo(args) => zoo_table::zoo(args),
         Verb::Bench(args) => bench::bench(args),
@@ -124,7 +126,12 @@ fn replay_command(scenario: &str, seed: sim::Seed, subject: scenarios::Subject) 
 
 /// Each verdict on one line.
 fn print_verdicts(outcome: &scenarios::Outcome) {
-    for verdict in &outcome.verdicts {
+    print_verdict_lines(&outcome.verdicts);
+}
+
+/// Each verdict on one line: outcome, property, explanation.
+fn print_verdict_lines(verdicts: &[sim::check::Verdict]) {
+    for verdict in verdicts {
         println!(
             "  {:<9} {:?}: {}",
             format!("{:?}", verdict.outcome).to_lowercase(),
