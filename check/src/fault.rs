@@ -108,7 +108,8 @@ pub enum FaultKind {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Moment {
-    /// Right after the reply to a read arrives, before the node acts on it.
+    /// Right after the reply to a read arrives, or a pushed message (a pub/sub message, an
+    /// invalidation), before the node acts on it.
     AfterRead,
     /// Right before a write leaves, after the node decided to send it.
     BeforeWrite,

@@ -450,3 +450,52 @@ fn a_pause_at_whose_moment_never_comes_does_nothing() {
     let healed = run.events.iter().find(|e| matches!(e.kind, EventKind::FaultHealed { .. })).expect("disarmed");
     assert_eq!(healed.at_us, ms(20_000), "disarmed when the safety phase ends");
 }
+
+/// The production cache beside the production elector, on a run with a source database.
+fn cache_run(faults: Vec<Fault>) -> Run {
+    let mut config = config(Seed(11), 10, 2, faults);
+    config.source_db = true;
+    let program = sim::elector(
+        |node| {
+            election::ElectorConfig::new("leader", node.name.clone(), node.incarnation).with_timings(
+                TTL,
+                Duration::from_secs(1),
+                Duration::from_millis(250),
+            )
+        },
+        Workload::none().with_cache(sim::CacheLoad::new()),
+    );
+    simulate(&config, program).expect("the simulation runs")
+}
+
+#[test]
+fn the_caches_resp3_subscriber_connection_is_recorded_throughout() {
+    let run = cache_run(vec![]);
+    // The subscriber's connection: the one that said HELLO 3.
+    let hello = run
+        .events
+        .iter()
+        .find_map(|e| match &e.kind {
+            EventKind::RedisInvoke { conn, op, args } if args.first().is_some_and(|a| a == "\"HELLO\"") => {
+                Some((e.node.clone(), e.incarnation, *conn, *op))
+            }
+            _ => None,
+        })
+        .expect("the cache subscribes over RESP3");
+    let on_conn = |e: &&Event| e.node == hello.0 && e.incarnation == hello.1;
+    let mut answered = Vec::new();
+    let mut pushes = 0;
+    for e in run.events.iter().filter(on_conn) {
+        match &e.kind {
+            EventKind::RedisComplete { conn, op, reply } if *conn == hello.2 => answered.push((*op, reply.clone())),
+            EventKind::RedisPush { conn, .. } if *conn == hello.2 => pushes += 1,
+            _ => {}
+        }
+    }
+    let hello_reply = &answered.iter().find(|(op, _)| *op == hello.3).expect("HELLO answered").1;
+    assert!(hello_reply.contains("\"proto\", :3"), "HELLO 3's map, flattened: {hello_reply}");
+    // The recording went on past the handshake: the subscription's PINGs, for ten seconds.
+    let pongs = answered.iter().filter(|(_, reply)| reply == "PONG").count();
+    assert!(pongs >= 5, "PINGs on the subscriber connection recorded: {answered:?}");
+    assert!(pushes > 0, "invalidations recorded as pushes");
+}
