@@ -30,6 +30,10 @@ fn bad_input_is_one_line_and_exit_code_2() {
         &["fuzz", "--scenario", "T2", "--mutant", "cache-no-flush-on-reconnect"],
         &["fuzz", "--report", "/nonexistent/r.json", "--seeds", "1"],
         &["fuzz", "--seeds", "1", "--shard", "2/2"],
+        &["check", "/nonexistent/history.jsonl"],
+        &["check", "Cargo.toml"],
+        &["check"],
+        &["report", "/nonexistent/history.jsonl", "--html", "/tmp/x.html"],
         &[],
     ] {
         let out = splitbrain(args);
@@ -257,4 +261,49 @@ fn replay_exit_codes_follow_the_one_table() {
     assert_eq!(drawn.status.code(), Some(3));
     assert!(page.exists(), "the diverged replay is still drawn");
     std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// The lines of `splitbrain` output that give a verdict.
+fn verdict_lines(out: &Output) -> Vec<String> {
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    stdout
+        .lines()
+        .filter(|l| l.starts_with("  pass") || l.starts_with("  violated") || l.starts_with("  unknown"))
+        .map(str::to_owned)
+        .collect()
+}
+
+#[test]
+fn check_judges_a_history_written_by_run_to_the_runs_own_verdicts() {
+    let dir = tempfile::tempdir().unwrap();
+    for (scenario, mutant) in [("chaos-all", None), ("chaos-pauses", Some("plain-del-release"))] {
+        let file = dir.path().join(format!("{scenario}.jsonl"));
+        let file_arg = file.to_str().unwrap();
+        let mut args = vec!["run", scenario, "--seed", "0x00000000000000a1", "--history", file_arg];
+        args.extend(mutant.iter().flat_map(|m| ["--mutant", *m]));
+        let run = splitbrain(&args);
+        let checked = splitbrain(&["check", file_arg]);
+        assert_eq!(checked.status.code(), run.status.code(), "{}", String::from_utf8_lossy(&checked.stderr));
+        let (ran, judged) = (verdict_lines(&run), verdict_lines(&checked));
+        // `run` adds the scenario's own expectations after the checkers' verdicts.
+        assert!(!judged.is_empty() && ran.starts_with(&judged), "run:\n{ran:#?}\ncheck:\n{judged:#?}");
+    }
+}
+
+#[test]
+fn check_judges_the_hand_written_example_of_the_docs() {
+    let doc = include_str!("../../docs/history.md");
+    let start = doc.find("```jsonl\n").unwrap() + "```jsonl\n".len();
+    let end = start + doc[start..].find("```").unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("example.jsonl");
+    std::fs::write(&file, &doc[start..end]).unwrap();
+    let page = dir.path().join("example.html");
+    let out = splitbrain(&["check", file.to_str().unwrap(), "--html", page.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stdout));
+    assert_eq!(verdict_lines(&out).len(), 6, "{}", String::from_utf8_lossy(&out.stdout));
+    assert!(std::fs::read_to_string(&page).unwrap().contains("Every property held"));
+    let json = splitbrain(&["check", file.to_str().unwrap(), "--json"]);
+    let verdicts: serde_json::Value = serde_json::from_slice(&json.stdout).expect("JSON verdicts");
+    assert_eq!(verdicts["verdicts"].as_array().map(Vec::len), Some(6));
 }
