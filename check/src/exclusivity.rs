@@ -219,6 +219,15 @@ mod tests {
             history(vec![injected(0, 1, kind, &nodes), acquired(500, "a", 1, 3_700), acquired(3_500, "b", 2, 6_000)])
         };
         assert!(unexplained_overlaps(&earlier("a")).passed());
+        // One healed before the term began explains nothing.
+        let (kind, nodes) = drift_on("a");
+        let healed_before = history(vec![
+            injected(0, 1, kind, &nodes),
+            healed(400, 1),
+            acquired(500, "a", 1, 3_700),
+            acquired(3_500, "b", 2, 6_000),
+        ]);
+        assert_eq!(unexplained_overlaps(&healed_before).outcome, Outcome::Violated);
         assert_eq!(unexplained_overlaps(&earlier("c")).outcome, Outcome::Violated);
         let jump = history(vec![
             acquired(0, "a", 1, 4_000),

@@ -263,7 +263,11 @@ impl Elector {
         let args = [lease.value.to_string(), self.config.ttl.as_millis().to_string()];
         match self.link.run(&self.shared, limit, &self.scripts.renew, &keys, &args).await {
             Ok(Value::Int(1)) => {
+                let before = lease.deadline;
                 lease.renewed(sent_at, self.timing);
+                // Each renewal is sent later than the last acknowledged one: the deadline,
+                // counted from the send, never moves back.
+                assert!(lease.deadline >= before, "a renewal moved the deadline back");
                 bump(&self.shared.counters.renewals);
                 self.notify(ElectorEvent::Renewed { epoch: lease.value.token(), deadline: lease.deadline });
                 self.publish(Leadership::Leader { epoch: lease.value.token(), deadline: lease.deadline });
@@ -286,16 +290,19 @@ impl Elector {
     }
 
     fn become_leader(&mut self, lease: &HeldLease) -> Term {
+        assert!(!self.leads(), "a term begins only from following");
         bump(&self.shared.counters.acquisitions);
         bump(&self.shared.counters.transitions);
         tracing::info!(epoch = lease.value.epoch, deadline = ?lease.deadline, "became leader");
         self.notify(ElectorEvent::Acquired { epoch: lease.value.token(), deadline: lease.deadline });
         self.publish(Leadership::Leader { epoch: lease.value.token(), deadline: lease.deadline });
+        assert!(self.leads(), "leadership published");
         Term::start(&self.jobs, &*self.spawner, lease.value.token(), &ElectorHandle { shared: self.shared.clone() })
     }
 
     /// Ends a term that lost its lease. Jobs are cancelled when the caller drops the term.
     fn step_down(&mut self, reason: StepDown, lease: &HeldLease) -> StepDown {
+        assert!(self.leads(), "only a leader steps down");
         let counter = match reason {
             StepDown::LeaseLost => &self.shared.counters.leases_lost,
             _ => &self.shared.counters.deadlines_missed,
@@ -305,15 +312,20 @@ impl Elector {
         tracing::warn!(?reason, epoch = lease.value.epoch, "stepped down");
         self.notify(ElectorEvent::SteppedDown { epoch: lease.value.token(), reason });
         self.publish_follower(None);
+        assert!(!self.leads(), "leadership withdrawn before the term's jobs are cancelled");
         reason
     }
 
     /// Graceful end of a term: jobs already asked to stop are cancelled, leadership is given
     /// up locally, and only then is the lease released.
     async fn shut_down_term(&mut self, term: Term, lease: &HeldLease) -> StepDown {
+        assert!(self.leads(), "only a leader shuts its term down");
         drop(term);
         bump(&self.shared.counters.transitions);
         self.publish_follower(None);
+        // Given up locally before the lease is released: no instant at which another node
+        // may hold the lease while this one still says it leads.
+        assert!(!self.leads(), "leadership withdrawn before the release");
         self.notify(ElectorEvent::SteppedDown { epoch: lease.value.token(), reason: StepDown::Shutdown });
         if self.release_value(&lease.value.to_string()).await {
             tracing::info!(epoch = lease.value.epoch, "released the lease");
@@ -361,6 +373,11 @@ impl Elector {
             *current = leadership;
             changed
         });
+    }
+
+    /// Whether leadership is published (whatever the deadline says).
+    fn leads(&self) -> bool {
+        matches!(*self.shared.leadership.borrow(), Leadership::Leader { .. })
     }
 
     fn publish_follower(&self, leader: Option<CurrentLeader>) {

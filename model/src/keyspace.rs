@@ -126,7 +126,8 @@ impl Keyspace {
             return;
         }
         if self.entries.get(key).is_some_and(|e| e.expired(now_ms)) {
-            self.entries.remove(key);
+            let gone = self.entries.remove(key);
+            assert!(gone.is_some_and(|e| e.expired(now_ms)), "only an expired key is reclaimed");
             self.expired.push(Bytes::copy_from_slice(key));
         }
     }
@@ -134,7 +135,9 @@ impl Keyspace {
     /// Stores `entry` under `key`, replacing any previous value and TTL.
     pub fn insert(&mut self, key: Bytes, entry: Entry) {
         self.touched.push(key.clone());
-        self.entries.insert(key, entry);
+        let before = self.entries.len();
+        let replaced = self.entries.insert(key, entry).is_some();
+        assert_eq!(self.entries.len(), before + usize::from(!replaced), "one key stored");
     }
 
     /// Removes `key` if present (and not expired); returns whether it was.
@@ -146,6 +149,8 @@ impl Keyspace {
     pub fn take(&mut self, key: &[u8], now_ms: i64) -> Option<Entry> {
         self.expire_if_needed(key, now_ms);
         let entry = self.entries.remove(key)?;
+        // Lazy expiry ran first: what is taken was live (or expiry is switched off for a test).
+        assert!(self.lazy_expire_off || !entry.expired(now_ms), "an expired key is never taken as live");
         self.touched.push(Bytes::copy_from_slice(key));
         Some(entry)
     }
@@ -171,6 +176,7 @@ impl Keyspace {
             self.entries.iter().filter(|(_, e)| !e.expired(now_ms)).map(|(k, _)| k.clone()).collect();
         self.touched.extend(live);
         self.entries.clear();
+        assert!(self.is_empty() && self.volatile_len() == 0, "a cleared database holds nothing");
     }
 
     /// Swaps the contents of two databases (SWAPDB); the logs stay with each side.
@@ -219,7 +225,8 @@ impl Keyspace {
             let mut round = 0;
             for key in sample {
                 if self.entries.get(&key).is_some_and(|e| e.expired(now_ms)) {
-                    self.entries.remove(&key);
+                    let gone = self.entries.remove(&key);
+                    assert!(gone.is_some_and(|e| e.expires_at_ms.is_some()), "the cycle reclaims volatile keys only");
                     self.expired.push(key);
                     round += 1;
                 }

@@ -31,12 +31,15 @@ pub struct Gate {
 impl Gate {
     /// Freezes every gated task at its next poll.
     pub fn pause(&self) {
-        self.paused.store(true, Ordering::SeqCst);
+        // The world counts overlapping pauses and closes the gate once, on the first.
+        let was = self.paused.swap(true, Ordering::SeqCst);
+        assert!(!was, "a gate closes only when open");
     }
 
     /// Lets every gated task run again.
     pub fn resume(&self) {
-        self.paused.store(false, Ordering::SeqCst);
+        let was = self.paused.swap(false, Ordering::SeqCst);
+        assert!(was, "a gate opens only when closed");
         for waker in self.waiting.lock().expect("gate lock").drain(..) {
             waker.wake();
         }
@@ -49,7 +52,8 @@ impl Gate {
 
     /// Arms the gate to close itself at the node's next `moment`.
     pub fn arm(&self, moment: Moment) {
-        self.armed.store(code(Some(moment)), Ordering::SeqCst);
+        let was = self.armed.swap(code(Some(moment)), Ordering::SeqCst);
+        assert_eq!(was, 0, "one armed moment per node at a time");
     }
 
     /// Disarms the gate; whether it was still armed.

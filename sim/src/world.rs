@@ -361,7 +361,12 @@ impl<'a> World<'a> {
             }
             self.sim.step().map_err(|e| SimError { at_ms: now.as_millis() as u64, message: e.to_string() })?;
         }
+        // The liveness phase runs with every fault undone: no link held or cut, no node paused.
+        assert!(liveness, "the run reached its liveness phase");
+        assert!(self.holds.is_empty(), "faults still in effect at the end: {:?}", self.holds);
+        assert!(self.nodes.iter().all(|n| !n.gate.is_paused()), "a node still paused at the end");
         let events = self.history.events();
+        assert!(events.windows(2).all(|w| (w[0].at_us, w[0].seq) < (w[1].at_us, w[1].seq)), "the history is in order");
         Ok(Run {
             seed: self.config.seed,
             schedule: self.config.schedule.clone(),
