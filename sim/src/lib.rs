@@ -23,6 +23,7 @@
 
 #![warn(missing_docs)]
 
+mod cache_load;
 mod clock;
 mod gate;
 mod http;
@@ -34,8 +35,10 @@ pub mod reference;
 mod replayer;
 mod seed;
 mod wire;
+mod workload;
 mod world;
 
+pub use cache_load::{cache_workload, production_cache, CacheClient, CacheLoad, CACHE_CHANNEL, CACHE_PREFIX};
 /// The history types and the checkers (the `splitbrain-check` crate), for the simulation's
 /// users: `sim::check::suite`, `sim::check::Verdict`, ...
 pub use check;
@@ -53,13 +56,11 @@ pub use http::{http_client, HEALTH_PORT};
 pub use model::Persistence;
 pub use nemesis::Profile;
 pub use net::{SimConnector, TurmoilListener, REDIS_HOST, REDIS_PORT, SOURCE_HOST};
-pub use program::{
-    alongside, cache_workload, elector, production_cache, program, CacheClient, CacheLoad, NodeContext, NodeProgram,
-    Workload, CACHE_CHANNEL, CACHE_PREFIX, FENCED_RESOURCE, SLOT_CLAIMS, SLOT_JOB,
-};
+pub use program::{alongside, program, NodeContext, NodeProgram};
 pub use recorder::{Journal, Recorder};
 pub use replayer::ModelReplayer;
 pub use seed::{fnv1a, Seed, SeedError, SimRng};
+pub use workload::{elector, Workload, FENCED_RESOURCE, SLOT_CLAIMS, SLOT_JOB};
 pub use world::{judge, simulate, simulate_with_clients, Run, SimConfig, SimError};
 
 /// Why a determinism check failed.

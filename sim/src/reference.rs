@@ -7,8 +7,9 @@ use std::time::Duration;
 use election::ElectorConfig;
 
 use crate::nemesis::{self, Profile};
-use crate::program::{elector, NodeProgram, Workload};
+use crate::program::NodeProgram;
 use crate::seed::{Seed, SimRng};
+use crate::workload::{elector, Workload};
 use crate::world::{simulate, SimConfig};
 
 /// The lease TTL of the reference workload.
