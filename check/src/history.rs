@@ -106,7 +106,7 @@ impl History {
         use crate::event::EventKind;
         self.header.liveness_from_us.unwrap_or_else(|| {
             let marked = self.events.iter().find(|e| e.kind == EventKind::LivenessPhase).map(|e| e.at_us);
-            let healed = self.events.iter().filter(|e| matches!(e.kind, EventKind::FaultHealed { .. })).last();
+            let healed = self.events.iter().rfind(|e| matches!(e.kind, EventKind::FaultHealed { .. }));
             marked.or(healed.map(|e| e.at_us)).unwrap_or(0)
         })
     }

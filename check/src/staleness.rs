@@ -150,8 +150,6 @@ fn stale(
     )
 }
 
-/// Whether a fault (its history form, `<JSON> on [nodes]`) touched `node` or Redis itself.
-
 /// A node up at the end that answered no read after the faults healed (plus the longest
 /// bound), if any.
 fn unconverged(events: &[Event], bounds: StalenessBounds, healed_us: u64, end_us: u64) -> Option<Verdict> {

@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use sim::check::{at, terms, who, Failovers, Property, Verdict};
-use sim::{Event, EventKind, Run};
+use sim::{Event, EventKind, NodeId, Run};
 
 use crate::Scenario;
 
@@ -295,7 +295,7 @@ fn http_requests(run: &Run) -> Vec<(&Event, Option<&str>, &str)> {
 
 /// MI-06: each write on `node-<writer>` is first seen on `node-<reader>` within `within`.
 fn update_seen(run: &Run, writer: u32, reader: u32, within: Duration) -> Verdict {
-    let (writer, reader) = (format!("node-{writer}"), format!("node-{reader}"));
+    let (writer, reader) = (NodeId::replica(writer as usize), NodeId::replica(reader as usize));
     let reads: Vec<(&Event, u64, &str, bool)> = run
         .events
         .iter()
