@@ -447,19 +447,59 @@ fn event_words(kind: &EventKind) -> String {
 
 /// One SVG timeline of `window` (µs).
 fn timeline(run: &History, lanes: &Lanes, spans: &Spans, marks: &Marks<'_>, window: (u64, u64)) -> String {
-    let (terms, evidence) = (marks.terms, marks.evidence);
-    let (t0, t1) = window;
-    let span = (t1 - t0).max(1) as f64;
-    let x = |us: u64| LABEL_W + (us.clamp(t0, t1) - t0) as f64 / span * PLOT_W;
-    let visible = |from: u64, until: u64| until >= t0 && from <= t1;
+    let sc = Scale::new(window);
     let height = lanes.height();
+    let axis_y = height - ROW_H + 4.0;
     let mut svg = String::new();
     let _ = writeln!(
         svg,
         "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{w}\" height=\"{height}\" viewBox=\"0 0 {w} {height}\">",
         w = LABEL_W + PLOT_W + 10.0
     );
-    // Lane backgrounds and labels.
+    lane_backgrounds(&mut svg, lanes);
+    time_grid(&mut svg, &sc, axis_y);
+    violation_band(&mut svg, &sc, marks.band, axis_y);
+    fault_row(&mut svg, &sc, spans);
+    leaders_row(&mut svg, &sc, lanes, marks.terms, run.end_us());
+    redis_row(&mut svg, &sc, lanes, spans);
+    node_shading(&mut svg, &sc, lanes, spans);
+    term_bars(&mut svg, &sc, lanes, marks.terms);
+    event_marks(&mut svg, &sc, lanes, run);
+    lease_marks(&mut svg, lanes, marks.ops, &|us| sc.x(us), &|from, until| sc.visible(from, until));
+    evidence_marks(&mut svg, &sc, lanes, marks.evidence);
+    let _ = writeln!(
+        svg,
+        "<line class=\"axis\" x1=\"{LABEL_W}\" y1=\"{axis_y}\" x2=\"{}\" y2=\"{axis_y}\"/>",
+        LABEL_W + PLOT_W
+    );
+    svg.push_str("</svg>\n");
+    svg
+}
+
+/// A timeline's window and its mapping from true time to the plot's x.
+struct Scale {
+    t0: u64,
+    t1: u64,
+    span: f64,
+}
+
+impl Scale {
+    fn new((t0, t1): (u64, u64)) -> Scale {
+        assert!(t0 <= t1, "a window runs forward");
+        Scale { t0, t1, span: (t1 - t0).max(1) as f64 }
+    }
+
+    fn x(&self, us: u64) -> f64 {
+        LABEL_W + (us.clamp(self.t0, self.t1) - self.t0) as f64 / self.span * PLOT_W
+    }
+
+    fn visible(&self, from: u64, until: u64) -> bool {
+        until >= self.t0 && from <= self.t1
+    }
+}
+
+/// The rows' and lanes' labels and backgrounds.
+fn lane_backgrounds(svg: &mut String, lanes: &Lanes) {
     let _ = writeln!(svg, "<text class=\"label\" x=\"4\" y=\"{}\">faults</text>", ROW_H * 0.65);
     let _ = writeln!(svg, "<text class=\"label\" x=\"4\" y=\"{}\">leaders</text>", lanes.leaders_y() + ROW_H * 0.65);
     let _ = writeln!(svg, "<text class=\"label\" x=\"4\" y=\"{}\">redis</text>", lanes.redis_y() + ROW_H * 0.65);
@@ -470,21 +510,26 @@ fn timeline(run: &History, lanes: &Lanes, spans: &Spans, marks: &Marks<'_>, wind
             writeln!(svg, "<rect class=\"{class}\" x=\"{LABEL_W}\" y=\"{y}\" width=\"{PLOT_W}\" height=\"{LANE_H}\"/>");
         let _ = writeln!(svg, "<text class=\"label\" x=\"4\" y=\"{}\">{}</text>", y + LANE_H / 2.0 + 4.0, esc(node));
     }
-    // Time grid.
-    let step = tick_step(span / 1e6);
-    let mut tick = (t0 as f64 / 1e6 / step).ceil() * step;
-    let axis_y = height - ROW_H + 4.0;
-    while tick * 1e6 <= t1 as f64 {
-        let tx = x((tick * 1e6) as u64);
+}
+
+/// The time grid, a line per tick with its label.
+fn time_grid(svg: &mut String, sc: &Scale, axis_y: f64) {
+    let step = tick_step(sc.span / 1e6);
+    let mut tick = (sc.t0 as f64 / 1e6 / step).ceil() * step;
+    while tick * 1e6 <= sc.t1 as f64 {
+        let tx = sc.x((tick * 1e6) as u64);
         let _ = writeln!(svg, "<line class=\"grid\" x1=\"{tx:.1}\" y1=\"0\" x2=\"{tx:.1}\" y2=\"{axis_y}\"/>");
         let label = if step < 1.0 { format!("{tick:.1} s") } else { format!("{tick:.0} s") };
         let _ = writeln!(svg, "<text class=\"tick\" x=\"{tx:.1}\" y=\"{}\">{label}</text>", axis_y + 14.0);
         tick += step;
     }
-    // The violation's window.
-    if let Some((first, last)) = marks.band {
-        if visible(first, last) {
-            let (a, b) = (x(first), x(last).max(x(first) + 2.0));
+}
+
+/// The violation's window, banded.
+fn violation_band(svg: &mut String, sc: &Scale, band: Option<(u64, u64)>, axis_y: f64) {
+    if let Some((first, last)) = band {
+        if sc.visible(first, last) {
+            let (a, b) = (sc.x(first), sc.x(last).max(sc.x(first) + 2.0));
             let _ = writeln!(
                 svg,
                 "<rect class=\"violation\" x=\"{a:.1}\" y=\"0\" width=\"{:.1}\" height=\"{axis_y}\"><title>the violation: {} to {}</title></rect>",
@@ -494,9 +539,12 @@ fn timeline(run: &History, lanes: &Lanes, spans: &Spans, marks: &Marks<'_>, wind
             );
         }
     }
-    // Faults row.
-    for (from, until, label, row) in spans.faults.iter().filter(|(f, u, _, _)| visible(*f, *u)) {
-        let (a, b) = (x(*from), x(*until).max(x(*from) + 3.0));
+}
+
+/// The faults row: each fault a bar with its kind and targets.
+fn fault_row(svg: &mut String, sc: &Scale, spans: &Spans) {
+    for (from, until, label, row) in spans.faults.iter().filter(|(f, u, _, _)| sc.visible(*f, *u)) {
+        let (a, b) = (sc.x(*from), sc.x(*until).max(sc.x(*from) + 3.0));
         let y = *row as f64 * ROW_H;
         let _ = writeln!(
             svg,
@@ -518,9 +566,12 @@ fn timeline(run: &History, lanes: &Lanes, spans: &Spans, marks: &Marks<'_>, wind
             );
         }
     }
-    // How many nodes believe they lead: none, one, or (red) more.
-    for (from, until, leaders) in believed(terms, run.end_us()).into_iter().filter(|(f, u, _)| visible(*f, *u)) {
-        let (a, b) = (x(from), x(until).max(x(from) + 1.0));
+}
+
+/// How many nodes believe they lead: none, one, or (red) more.
+fn leaders_row(svg: &mut String, sc: &Scale, lanes: &Lanes, terms: &[Term], end_us: u64) {
+    for (from, until, leaders) in believed(terms, end_us).into_iter().filter(|(f, u, _)| sc.visible(*f, *u)) {
+        let (a, b) = (sc.x(from), sc.x(until).max(sc.x(from) + 1.0));
         let class = match leaders.len() {
             0 => "none",
             1 => "one",
@@ -538,9 +589,12 @@ fn timeline(run: &History, lanes: &Lanes, spans: &Spans, marks: &Marks<'_>, wind
             at(until)
         );
     }
-    // Redis row.
-    for (from, until, label) in spans.redis.iter().filter(|(f, u, _)| visible(*f, *u)) {
-        let (a, b) = (x(*from), x(*until));
+}
+
+/// The Redis row: restarts, dropped connections, slow commands, clock faults.
+fn redis_row(svg: &mut String, sc: &Scale, lanes: &Lanes, spans: &Spans) {
+    for (from, until, label) in spans.redis.iter().filter(|(f, u, _)| sc.visible(*f, *u)) {
+        let (a, b) = (sc.x(*from), sc.x(*until));
         let y = lanes.redis_y();
         if until > from {
             let _ = writeln!(
@@ -570,13 +624,16 @@ fn timeline(run: &History, lanes: &Lanes, spans: &Spans, marks: &Marks<'_>, wind
             );
         }
     }
-    // Node shading.
+}
+
+/// Each node down, paused, cut off, slowed or on a skewed clock, shaded.
+fn node_shading(svg: &mut String, sc: &Scale, lanes: &Lanes, spans: &Spans) {
     for (node, shaded) in &spans.nodes {
         let Some(y) = lanes.y(node) else { continue };
-        let mut shaded: Vec<_> = shaded.iter().filter(|(f, u, _, _)| visible(*f, *u)).collect();
+        let mut shaded: Vec<_> = shaded.iter().filter(|(f, u, _, _)| sc.visible(*f, *u)).collect();
         shaded.sort_by_key(|(f, _, s, _)| (*s, *f));
         for (from, until, shade, label) in shaded {
-            let (a, b) = (x(*from), x(*until).max(x(*from) + 2.0));
+            let (a, b) = (sc.x(*from), sc.x(*until).max(sc.x(*from) + 2.0));
             let _ = writeln!(
                 svg,
                 "<rect class=\"{}\" x=\"{a:.1}\" y=\"{}\" width=\"{:.1}\" height=\"{}\"><title>{} {}: {} to {}</title></rect>",
@@ -600,10 +657,13 @@ fn timeline(run: &History, lanes: &Lanes, spans: &Spans, marks: &Marks<'_>, wind
             }
         }
     }
-    // Terms: believed leadership, coloured by epoch.
-    for term in terms.iter().filter(|t| visible(t.from_us, t.until_us)) {
+}
+
+/// Terms: believed leadership, coloured by epoch.
+fn term_bars(svg: &mut String, sc: &Scale, lanes: &Lanes, terms: &[Term]) {
+    for term in terms.iter().filter(|t| sc.visible(t.from_us, t.until_us)) {
         let Some(y) = lanes.y(&term.acquired.node) else { continue };
-        let (a, b) = (x(term.from_us), x(term.until_us).max(x(term.from_us) + 2.0));
+        let (a, b) = (sc.x(term.from_us), sc.x(term.until_us).max(sc.x(term.from_us) + 2.0));
         let ended = match &term.ended_by {
             Some(e) => describe(&e.kind),
             None => "its local deadline passed".into(),
@@ -625,10 +685,13 @@ fn timeline(run: &History, lanes: &Lanes, spans: &Spans, marks: &Marks<'_>, wind
                 writeln!(svg, "<text class=\"epoch\" x=\"{:.1}\" y=\"{}\">e{}</text>", a + 5.0, y + 30.0, term.epoch);
         }
     }
-    // Marks: fenced writes above the bar, cache reads and writes below it.
-    for e in run.events.iter().filter(|e| visible(e.at_us, e.at_us)) {
+}
+
+/// Fenced writes above the bar, cache reads and writes below it.
+fn event_marks(svg: &mut String, sc: &Scale, lanes: &Lanes, run: &History) {
+    for e in run.events.iter().filter(|e| sc.visible(e.at_us, e.at_us)) {
         let Some(y) = lanes.y(&e.node) else { continue };
-        let ex = x(e.at_us);
+        let ex = sc.x(e.at_us);
         match &e.kind {
             EventKind::FencedWrite { epoch, accepted, value, sent_us, .. } => {
                 let (class, what) = if *accepted { ("write", "accepted") } else { ("write rejected", "rejected") };
@@ -658,11 +721,14 @@ fn timeline(run: &History, lanes: &Lanes, spans: &Spans, marks: &Marks<'_>, wind
             _ => {}
         }
     }
-    lease_marks(&mut svg, lanes, marks.ops, &x, &visible);
-    // The evidence: a red stroke through the lane and a ring under the bar, clear of the
+}
+
+/// The evidence: a red stroke through the lane and a ring under the bar, clear of the epoch
+/// label (drawn from 5 px right of the bar's start).
+fn evidence_marks(svg: &mut String, sc: &Scale, lanes: &Lanes, evidence: &[&Event]) {
     // epoch label (drawn from 5 px right of the bar's start).
-    for e in evidence.iter().filter(|e| visible(e.at_us, e.at_us)) {
-        let (ex, y) = (x(e.at_us), lanes.y(&e.node).unwrap_or(0.0));
+    for e in evidence.iter().filter(|e| sc.visible(e.at_us, e.at_us)) {
+        let (ex, y) = (sc.x(e.at_us), lanes.y(&e.node).unwrap_or(0.0));
         let _ = writeln!(
             svg,
             "<g class=\"evidence\"><line x1=\"{ex:.1}\" y1=\"{:.1}\" x2=\"{ex:.1}\" y2=\"{:.1}\"/><circle cx=\"{ex:.1}\" cy=\"{:.1}\" r=\"4\"/><title>evidence: {} {} at {}</title></g>",
@@ -674,13 +740,6 @@ fn timeline(run: &History, lanes: &Lanes, spans: &Spans, marks: &Marks<'_>, wind
             at(e.at_us)
         );
     }
-    let _ = writeln!(
-        svg,
-        "<line class=\"axis\" x1=\"{LABEL_W}\" y1=\"{axis_y}\" x2=\"{}\" y2=\"{axis_y}\"/>",
-        LABEL_W + PLOT_W
-    );
-    svg.push_str("</svg>\n");
-    svg
 }
 
 /// Lease operations as marks at the top of each sender's lane: a square for a grant, a dot
