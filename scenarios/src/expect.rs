@@ -71,148 +71,149 @@ impl Expect {
 
     /// The expectation's verdict on `run`.
     pub fn check(&self, scenario: &Scenario, run: &Run, failovers: &Failovers) -> Verdict {
-        let end = run.end_us - 1;
-        let leaders = run.leaders_at(end);
-        let fail = |text: String, evidence: Vec<Event>| Verdict::violated(Property::Expectation, text, evidence);
-        let pass = |text: String| Verdict::pass(Property::Expectation, text);
         match self {
-            Expect::KeyNamesTheLeader => {
-                let stored = run.redis_strings.get(scenario.key);
-                match (leaders.as_slice(), stored) {
-                    ([(node, epoch)], Some(value))
-                        if value.starts_with(&format!("{node}/")) && value.ends_with(&format!("/{epoch}")) =>
-                    {
-                        pass(format!("the key {} names the leader {node} (epoch {epoch})", scenario.key))
-                    }
-                    _ => fail(
-                        format!(
-                            "at the end the key {} holds {stored:?} while the leaders are {leaders:?}",
-                            scenario.key
-                        ),
-                        vec![],
-                    ),
-                }
-            }
+            Expect::KeyNamesTheLeader => key_names_the_leader(scenario, run),
             Expect::EveryFailoverWithin(_) if failovers.samples_s.is_empty() => pass("no failover happened".into()),
-            Expect::FailoverWithin(bound) | Expect::EveryFailoverWithin(bound) => {
-                match failovers.samples_s.iter().copied().reduce(f64::max) {
-                    None => fail("the plan causes a failover, but none was measured".into(), vec![]),
-                    Some(worst) if worst > bound.as_secs_f64() => fail(
-                        format!("a failover took {worst:.3} s, beyond the plan's {:.3} s", bound.as_secs_f64()),
-                        vec![],
-                    ),
-                    Some(worst) => pass(format!(
-                        "{} failover(s), the longest {worst:.3} s, within {:.3} s",
-                        failovers.samples_s.len(),
-                        bound.as_secs_f64()
-                    )),
-                }
-            }
+            Expect::FailoverWithin(bound) | Expect::EveryFailoverWithin(bound) => failover_within(failovers, *bound),
             Expect::RenewedEvery(every) => renewed_every(run, *every),
-            Expect::OneTerm => {
-                let grants: Vec<&Event> =
-                    run.events.iter().filter(|e| matches!(e.kind, EventKind::Acquired { .. })).collect();
-                match grants.as_slice() {
-                    [only] => pass(format!("one term, {} from {}", who(only), at(only.at_us))),
-                    _ => fail(
-                        format!("{} terms where the plan expects one", grants.len()),
-                        grants.into_iter().cloned().collect(),
-                    ),
-                }
-            }
-            Expect::LeaderUndisturbedFrom(from) => {
-                let before = run.leaders_at(from.as_micros() as u64);
-                if before.len() == 1 && before == leaders {
-                    pass(format!(
-                        "{} led in epoch {} from {} to the end",
-                        before[0].0,
-                        before[0].1,
-                        at(from.as_micros() as u64)
-                    ))
-                } else {
-                    fail(
-                        format!(
-                            "the leaders were {before:?} at {} and {leaders:?} at the end",
-                            at(from.as_micros() as u64)
-                        ),
-                        vec![],
-                    )
-                }
-            }
+            Expect::OneTerm => one_term(run),
+            Expect::LeaderUndisturbedFrom(from) => leader_undisturbed(run, *from),
             Expect::ReleasedOnStop => released_on_stop(run),
-            Expect::EveryRequestAnswered => {
-                let requests = http_requests(run);
-                match requests.iter().find(|(_, served_by, _)| served_by.is_none()) {
-                    Some((event, _, _)) => fail(
-                        format!("request sent at {} was answered by no instance", at(event.at_us)),
-                        vec![(*event).clone()],
-                    ),
-                    None if requests.is_empty() => fail("no request was sent".into(), vec![]),
-                    None => {
-                        let passed_on = requests
-                            .iter()
-                            .filter(
-                                |(e, _, _)| matches!(e.kind, EventKind::HttpRequest { attempts, .. } if attempts > 1),
-                            )
-                            .count();
-                        pass(format!(
-                            "all {} requests answered ({passed_on} passed on to another instance)",
-                            requests.len()
-                        ))
-                    }
-                }
-            }
-            Expect::EveryInstanceServesItsShare => {
-                let requests = http_requests(run);
-                for node in &run.nodes {
-                    let sent = requests.iter().filter(|(_, _, first)| *first == node.as_str()).count();
-                    let served = requests
-                        .iter()
-                        .filter(|(_, by, first)| *first == node.as_str() && *by == Some(node.as_str()))
-                        .count();
-                    if sent == 0 || served * 10 < sent * 9 {
-                        return fail(
-                            format!("{node} answered {served} of the {sent} requests sent to it first"),
-                            vec![],
-                        );
-                    }
-                }
-                pass(format!("each of {} instances answered its share of {} requests", run.nodes.len(), requests.len()))
-            }
-            Expect::OneInstanceReportsLeader => {
-                let requests = http_requests(run);
-                let last_round = &requests[requests.len().saturating_sub(run.nodes.len())..];
-                let leaders: Vec<&str> = last_round
-                    .iter()
-                    .filter(|(e, _, _)| matches!(e.kind, EventKind::HttpRequest { is_leader: true, .. }))
-                    .filter_map(|(_, by, _)| *by)
-                    .collect();
-                let asked: Vec<&str> = last_round.iter().filter_map(|(_, by, _)| *by).collect();
-                if leaders.len() == 1 && asked.len() == run.nodes.len() {
-                    pass(format!("asked in turn at the end, only {} reports it leads", leaders[0]))
-                } else {
-                    fail(
-                        format!("asked in turn at the end, {asked:?} answered and {leaders:?} reported leading"),
-                        vec![],
-                    )
-                }
-            }
+            Expect::EveryRequestAnswered => every_request_answered(run),
+            Expect::EveryInstanceServesItsShare => every_instance_serves_its_share(run),
+            Expect::OneInstanceReportsLeader => one_instance_reports_leader(run),
             Expect::UpdateSeenWithin { writer, reader, within } => update_seen(run, *writer, *reader, *within),
-            Expect::LastStandingLeads => {
-                let stopped: Vec<&str> = run
-                    .events
-                    .iter()
-                    .filter(|e| matches!(e.kind, EventKind::StopRequested | EventKind::Crashed))
-                    .map(|e| e.node.as_str())
-                    .collect();
-                match leaders.as_slice() {
-                    [(node, _)] if !stopped.contains(&node.as_str()) => {
-                        pass(format!("{node}, never stopped, leads at the end"))
-                    }
-                    _ => fail(format!("at the end the leaders are {leaders:?}; stopped were {stopped:?}"), vec![]),
-                }
-            }
+            Expect::LastStandingLeads => last_standing_leads(run),
         }
+    }
+}
+
+/// The expectation failed: why, and the events that show it.
+fn fail(text: String, evidence: Vec<Event>) -> Verdict {
+    Verdict::violated(Property::Expectation, text, evidence)
+}
+
+/// The expectation held: what was seen.
+fn pass(text: String) -> Verdict {
+    Verdict::pass(Property::Expectation, text)
+}
+
+/// MI-01: the key names the leader at the end.
+fn key_names_the_leader(scenario: &Scenario, run: &Run) -> Verdict {
+    let leaders = run.leaders_at(run.end_us - 1);
+    let stored = run.redis_strings.get(scenario.key);
+    match (leaders.as_slice(), stored) {
+        ([(node, epoch)], Some(value))
+            if value.starts_with(&format!("{node}/")) && value.ends_with(&format!("/{epoch}")) =>
+        {
+            pass(format!("the key {} names the leader {node} (epoch {epoch})", scenario.key))
+        }
+        _ => fail(
+            format!("at the end the key {} holds {stored:?} while the leaders are {leaders:?}", scenario.key),
+            vec![],
+        ),
+    }
+}
+
+/// The longest failover within `bound`.
+fn failover_within(failovers: &Failovers, bound: Duration) -> Verdict {
+    match failovers.samples_s.iter().copied().reduce(f64::max) {
+        None => fail("the plan causes a failover, but none was measured".into(), vec![]),
+        Some(worst) if worst > bound.as_secs_f64() => {
+            fail(format!("a failover took {worst:.3} s, beyond the plan's {:.3} s", bound.as_secs_f64()), vec![])
+        }
+        Some(worst) => pass(format!(
+            "{} failover(s), the longest {worst:.3} s, within {:.3} s",
+            failovers.samples_s.len(),
+            bound.as_secs_f64()
+        )),
+    }
+}
+
+/// One term for the whole run.
+fn one_term(run: &Run) -> Verdict {
+    let grants: Vec<&Event> = run.events.iter().filter(|e| matches!(e.kind, EventKind::Acquired { .. })).collect();
+    match grants.as_slice() {
+        [only] => pass(format!("one term, {} from {}", who(only), at(only.at_us))),
+        _ => fail(format!("{} terms where the plan expects one", grants.len()), grants.into_iter().cloned().collect()),
+    }
+}
+
+/// The leader at `from` leads to the end.
+fn leader_undisturbed(run: &Run, from: Duration) -> Verdict {
+    let leaders = run.leaders_at(run.end_us - 1);
+    let before = run.leaders_at(from.as_micros() as u64);
+    if before.len() == 1 && before == leaders {
+        pass(format!("{} led in epoch {} from {} to the end", before[0].0, before[0].1, at(from.as_micros() as u64)))
+    } else {
+        fail(
+            format!("the leaders were {before:?} at {} and {leaders:?} at the end", at(from.as_micros() as u64)),
+            vec![],
+        )
+    }
+}
+
+/// Every HTTP request answered by some instance.
+fn every_request_answered(run: &Run) -> Verdict {
+    let requests = http_requests(run);
+    match requests.iter().find(|(_, served_by, _)| served_by.is_none()) {
+        Some((event, _, _)) => {
+            fail(format!("request sent at {} was answered by no instance", at(event.at_us)), vec![(*event).clone()])
+        }
+        None if requests.is_empty() => fail("no request was sent".into(), vec![]),
+        None => {
+            let passed_on = requests
+                .iter()
+                .filter(|(e, _, _)| matches!(e.kind, EventKind::HttpRequest { attempts, .. } if attempts > 1))
+                .count();
+            pass(format!("all {} requests answered ({passed_on} passed on to another instance)", requests.len()))
+        }
+    }
+}
+
+/// Each instance answered nine in ten of the requests sent to it first.
+fn every_instance_serves_its_share(run: &Run) -> Verdict {
+    let requests = http_requests(run);
+    for node in &run.nodes {
+        let sent = requests.iter().filter(|(_, _, first)| *first == node.as_str()).count();
+        let served =
+            requests.iter().filter(|(_, by, first)| *first == node.as_str() && *by == Some(node.as_str())).count();
+        if sent == 0 || served * 10 < sent * 9 {
+            return fail(format!("{node} answered {served} of the {sent} requests sent to it first"), vec![]);
+        }
+    }
+    pass(format!("each of {} instances answered its share of {} requests", run.nodes.len(), requests.len()))
+}
+
+/// Asked in turn at the end, exactly one instance reports it leads.
+fn one_instance_reports_leader(run: &Run) -> Verdict {
+    let requests = http_requests(run);
+    let last_round = &requests[requests.len().saturating_sub(run.nodes.len())..];
+    let leaders: Vec<&str> = last_round
+        .iter()
+        .filter(|(e, _, _)| matches!(e.kind, EventKind::HttpRequest { is_leader: true, .. }))
+        .filter_map(|(_, by, _)| *by)
+        .collect();
+    let asked: Vec<&str> = last_round.iter().filter_map(|(_, by, _)| *by).collect();
+    if leaders.len() == 1 && asked.len() == run.nodes.len() {
+        pass(format!("asked in turn at the end, only {} reports it leads", leaders[0]))
+    } else {
+        fail(format!("asked in turn at the end, {asked:?} answered and {leaders:?} reported leading"), vec![])
+    }
+}
+
+/// The node never stopped leads at the end.
+fn last_standing_leads(run: &Run) -> Verdict {
+    let leaders = run.leaders_at(run.end_us - 1);
+    let stopped: Vec<&str> = run
+        .events
+        .iter()
+        .filter(|e| matches!(e.kind, EventKind::StopRequested | EventKind::Crashed))
+        .map(|e| e.node.as_str())
+        .collect();
+    match leaders.as_slice() {
+        [(node, _)] if !stopped.contains(&node.as_str()) => pass(format!("{node}, never stopped, leads at the end")),
+        _ => fail(format!("at the end the leaders are {leaders:?}; stopped were {stopped:?}"), vec![]),
     }
 }
 

@@ -206,10 +206,26 @@ const BE: &str = "001 (backend)";
 
 /// Every scenario.
 pub fn catalogue() -> Vec<Scenario> {
+    let mut scenarios = gateway_plans();
+    scenarios.extend(backend_plans());
+    let optimised: Vec<Scenario> = [("T1", "0.5 s / 1 s / 2 s"), ("T2", "5 s / 6 s / 8 s"), ("T5", "5 s / 6 s / 8 s")]
+        .into_iter()
+        .map(|(name, figures)| scenarios.iter().find(|s| s.name == name).expect("a plan").clone().optimised(figures))
+        .collect();
+    scenarios.extend(optimised);
+    scenarios.push(backend_chaos());
+    scenarios.extend(Profile::ALL.into_iter().map(chaos));
+    let mut names: Vec<&str> = scenarios.iter().map(|s| s.name.as_str()).collect();
+    names.sort_unstable();
+    assert!(names.windows(2).all(|w| !w[0].eq_ignore_ascii_case(w[1])), "scenario names are unique");
+    scenarios
+}
+
+/// The gateway's test plan (`000_*`): MI-01 .. MI-10.
+fn gateway_plans() -> Vec<Scenario> {
     let gateway = |n| (n, "gateway_service_leader", GATEWAY);
-    let backend = |n| (n, "maplefile:leader:lock", BACKEND);
     let (leader, follower) = (|| Target::Leader, || Target::Follower);
-    let mut scenarios = vec![
+    vec![
         plan(
             "MI-01",
             GW,
@@ -310,6 +326,14 @@ pub fn catalogue() -> Vec<Scenario> {
             Expect::FailoverWithin(GATEWAY.retry * 2 + secs(1)),
             Expect::KeyNamesTheLeader,
         ]),
+    ]
+}
+
+/// The backend's failover tests (`001_*`): T1 .. T6.
+fn backend_plans() -> Vec<Scenario> {
+    let backend = |n| (n, "maplefile:leader:lock", BACKEND);
+    let (leader, follower) = (|| Target::Leader, || Target::Follower);
+    vec![
         plan(
             "T1",
             BE,
@@ -376,12 +400,12 @@ pub fn catalogue() -> Vec<Scenario> {
         )
         .expecting([Expect::FailoverWithin(secs(15))])
         .figures("about 12 s"),
-    ];
-    let optimised: Vec<Scenario> = [("T1", "0.5 s / 1 s / 2 s"), ("T2", "5 s / 6 s / 8 s"), ("T5", "5 s / 6 s / 8 s")]
-        .into_iter()
-        .map(|(name, figures)| scenarios.iter().find(|s| s.name == name).expect("a plan").clone().optimised(figures))
-        .collect();
-    scenarios.extend(optimised);
+    ]
+}
+
+/// T7: random kills and restarts of five backend instances.
+fn backend_chaos() -> Scenario {
+    let backend = |n| (n, "maplefile:leader:lock", BACKEND);
     let mut t7 = plan(
         "T7",
         BE,
@@ -392,28 +416,29 @@ pub fn catalogue() -> Vec<Scenario> {
     );
     t7.faults = Faults::Chaos { down_ms: (5_000, 15_000) };
     t7.exclusivity = Exclusivity::UnlessExplained;
-    scenarios.push(t7.expecting([Expect::EveryFailoverWithin(BACKEND.ttl + BACKEND.retry + secs(3))]));
-    for profile in Profile::ALL {
-        let strict = matches!(profile, Profile::Quiet | Profile::Partitions | Profile::Crashes);
-        scenarios.push(Scenario {
-            name: format!("chaos-{profile}"),
-            description: format!("3 instances, TTL 3 s, renewal 1 s: {}", profile.describe()),
-            plan: "the harness's nemesis",
-            nodes: 3,
-            key: "leader",
-            timings: CHAOS,
-            faults: Faults::Profile(profile),
-            safety_phase: secs(60),
-            liveness_phase: secs(20),
-            slot: secs(1),
-            exclusivity: if strict { Exclusivity::Strict } else { Exclusivity::UnlessExplained },
-            expect: vec![],
-            plan_failover: None,
-            requests_every: None,
-            cache: (profile == Profile::Cache).then(CacheLoad::new),
-        });
+    t7.expecting([Expect::EveryFailoverWithin(BACKEND.ttl + BACKEND.retry + secs(3))])
+}
+
+/// `chaos-<profile>`: the harness's deployment under a nemesis profile.
+fn chaos(profile: Profile) -> Scenario {
+    let strict = matches!(profile, Profile::Quiet | Profile::Partitions | Profile::Crashes);
+    Scenario {
+        name: format!("chaos-{profile}"),
+        description: format!("3 instances, TTL 3 s, renewal 1 s: {}", profile.describe()),
+        plan: "the harness's nemesis",
+        nodes: 3,
+        key: "leader",
+        timings: CHAOS,
+        faults: Faults::Profile(profile),
+        safety_phase: secs(60),
+        liveness_phase: secs(20),
+        slot: secs(1),
+        exclusivity: if strict { Exclusivity::Strict } else { Exclusivity::UnlessExplained },
+        expect: vec![],
+        plan_failover: None,
+        requests_every: None,
+        cache: (profile == Profile::Cache).then(CacheLoad::new),
     }
-    scenarios
 }
 
 /// The scenario called `name`, matched case-insensitively.
