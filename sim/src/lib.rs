@@ -25,6 +25,7 @@
 
 mod cache_load;
 mod clock;
+mod config;
 mod gate;
 mod http;
 pub mod nemesis;
@@ -33,6 +34,7 @@ mod program;
 mod recorder;
 pub mod reference;
 mod replayer;
+mod run;
 mod seed;
 mod wire;
 mod workload;
@@ -51,6 +53,7 @@ pub use check::{
     first_divergence, trace_hash, unquote, ClockTrace, Divergence, Event, EventKind, History, NodeId, DRIFT_PPM_MAX,
 };
 pub use clock::{true_now_us, SimClock, TrueTime, EPOCH_UNIX_MS};
+pub use config::{SimConfig, SimError};
 pub use gate::{Gate, Gated, NodeSpawner};
 pub use http::{http_client, HEALTH_PORT};
 pub use model::Persistence;
@@ -59,9 +62,10 @@ pub use net::{SimConnector, TurmoilListener, REDIS_HOST, REDIS_PORT, SOURCE_HOST
 pub use program::{alongside, program, NodeContext, NodeProgram};
 pub use recorder::{Journal, Recorder};
 pub use replayer::ModelReplayer;
+pub use run::{judge, Run};
 pub use seed::{fnv1a, Seed, SeedError, SimRng};
 pub use workload::{elector, Workload, FENCED_RESOURCE, SLOT_CLAIMS, SLOT_JOB};
-pub use world::{judge, simulate, simulate_with_clients, Run, SimConfig, SimError};
+pub use world::{simulate, simulate_with_clients};
 
 /// Why a determinism check failed.
 #[derive(Debug, thiserror::Error)]

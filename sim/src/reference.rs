@@ -6,11 +6,12 @@ use std::time::Duration;
 
 use election::ElectorConfig;
 
+use crate::config::SimConfig;
 use crate::nemesis::{self, Profile};
 use crate::program::NodeProgram;
 use crate::seed::{Seed, SimRng};
 use crate::workload::{elector, Workload};
-use crate::world::{simulate, SimConfig};
+use crate::world::simulate;
 
 /// The lease TTL of the reference workload.
 pub const TTL: Duration = Duration::from_secs(3);

@@ -1,6 +1,7 @@
 //! The simulated world: the Redis model and N nodes as turmoil hosts, driven step by step
 //! while the nemesis applies the schedule's faults at their times; then every fault heals
 //! and the liveness phase runs. One seed decides everything.
+//! The run's setup is in `config.rs`, what it leaves in `run.rs`.
 
 use std::cell::{Cell, RefCell};
 use std::collections::BTreeMap;
@@ -12,138 +13,17 @@ use model::{Persistence, Server, ServerConfig};
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
-use check::fault::{Fault, FaultKind, FaultSchedule, PersistenceMode, Target};
-use check::{
-    believed_leaders, trace_hash, Bounds, ClockTrace, Event, EventKind, Header, History, LeaseKeys, NodeId, Origin,
-    Verdicts,
-};
+use check::fault::{Fault, FaultKind, PersistenceMode, Target};
+use check::{believed_leaders, trace_hash, EventKind, NodeId};
 
 use crate::clock::{SimClock, TrueTime, EPOCH_UNIX_MS};
+use crate::config::{SimConfig, SimError};
 use crate::gate::{Gate, Gated, NodeSpawner};
 use crate::net::{SimConnector, TurmoilListener, REDIS_HOST, REDIS_PORT, SOURCE_HOST};
 use crate::program::{NodeContext, NodeProgram};
 use crate::recorder::{Journal, Recorder};
-use crate::seed::{Seed, SimRng};
-
-/// How a run is set up. Everything that could vary between runs is here or derived from
-/// `seed`.
-#[derive(Debug, Clone)]
-pub struct SimConfig {
-    /// The seed.
-    pub seed: Seed,
-    /// How many nodes (`node-1` ..).
-    pub nodes: usize,
-    /// turmoil's step: part of a run's identity.
-    pub tick: Duration,
-    /// Message latency bounds on every link.
-    pub latency: (Duration, Duration),
-    /// Faults happen in this phase.
-    pub safety_phase: Duration,
-    /// Then everything heals for this long.
-    pub liveness_phase: Duration,
-    /// The faults.
-    pub schedule: FaultSchedule,
-    /// Redis's persistence: a parameter of the deployment under test (a `redis-restart`
-    /// fault may name another, from that restart on). Fencing epochs survive a restart only
-    /// when every increment is durable, so a correct deployment runs AOF with `fsync always`.
-    pub persistence: Persistence,
-    /// Whether the run has a source-of-truth database host ([`crate::SOURCE_HOST`]): a second
-    /// Redis-protocol server, persisting every write, that no Redis fault touches.
-    pub source_db: bool,
-}
-
-impl SimConfig {
-    /// 3 nodes, 10 ms ticks, 1-20 ms latency (messages land one or two ticks later), 60 s of
-    /// safety then 30 s of liveness, no faults, Redis persisting every write (AOF always).
-    pub fn new(seed: Seed) -> SimConfig {
-        SimConfig {
-            seed,
-            nodes: 3,
-            tick: Duration::from_millis(10),
-            latency: (Duration::from_millis(1), Duration::from_millis(20)),
-            safety_phase: Duration::from_secs(60),
-            liveness_phase: Duration::from_secs(30),
-            schedule: FaultSchedule::default(),
-            persistence: Persistence::AofAlways,
-            source_db: false,
-        }
-    }
-
-    /// The node names.
-    pub fn node_names(&self) -> Vec<NodeId> {
-        (1..=self.nodes).map(NodeId::replica).collect()
-    }
-
-    /// Every node there will be: those the run starts with, then those its schedule's
-    /// `add-node` faults add (`node-<n+1>`, ...).
-    pub fn all_node_names(&self) -> Vec<NodeId> {
-        let added = self.schedule.faults.iter().filter(|f| f.kind == FaultKind::AddNode).count();
-        (1..=self.nodes.saturating_add(added)).map(NodeId::replica).collect()
-    }
-}
-
-/// A host's software failed.
-#[derive(Debug, thiserror::Error)]
-#[error("simulation failed at t={at_ms} ms: {message}")]
-pub struct SimError {
-    /// True time of the failure.
-    pub at_ms: u64,
-    /// turmoil's message (a panic in a node program, for instance).
-    pub message: String,
-}
-
-/// A finished run.
-#[derive(Debug, Clone)]
-pub struct Run {
-    /// The seed.
-    pub seed: Seed,
-    /// The faults as scheduled.
-    pub schedule: FaultSchedule,
-    /// The history, in true-time order.
-    pub events: Vec<Event>,
-    /// The history's hash.
-    pub trace_hash: u64,
-    /// The node names.
-    pub nodes: Vec<NodeId>,
-    /// When the liveness phase began (µs).
-    pub liveness_from_us: u64,
-    /// When the run ended (µs).
-    pub end_us: u64,
-    /// Redis's clock over the run: when its TTLs ran out.
-    pub redis_clock: ClockTrace,
-    /// The string keys Redis held at the end (what `redis-cli GET` would show), by key.
-    pub redis_strings: BTreeMap<String, String>,
-}
-
-impl Run {
-    /// Nodes believing they lead at `at_us`, with their epochs.
-    pub fn leaders_at(&self, at_us: u64) -> Vec<(NodeId, u64)> {
-        believed_leaders(&self.events, at_us)
-    }
-
-    /// The run as a history to judge or to write to a file: its events, with a header
-    /// giving the lease objects to check, the bounds, and where it came from.
-    pub fn history(&self, lease_keys: Vec<LeaseKeys>, bounds: Bounds, origin: Origin) -> History {
-        let origin = Origin { seed: origin.seed.or_else(|| Some(self.seed.to_string())), ..origin };
-        let header = Header {
-            format: check::HISTORY_FORMAT,
-            nodes: self.nodes.clone(),
-            lease_keys,
-            bounds,
-            origin,
-            liveness_from_us: Some(self.liveness_from_us),
-            end_us: Some(self.end_us),
-            redis_clock: Some(self.redis_clock.clone()),
-        };
-        History { header, events: self.events.clone() }
-    }
-}
-
-/// Judges `history` on every property, with the Redis model as the specification scripts
-/// and unfamiliar commands are replayed on ([`crate::ModelReplayer`]).
-pub fn judge(history: &History) -> Verdicts {
-    check::suite_with(history, &crate::ModelReplayer::new())
-}
+use crate::run::Run;
+use crate::seed::SimRng;
 
 /// A node as the driver sees it.
 struct NodeState {
@@ -300,59 +180,16 @@ impl<'a> World<'a> {
     }
 
     fn run(mut self) -> Result<Run, SimError> {
-        let safety_us = self.config.safety_phase.as_micros() as u64;
-        let total_us = safety_us + self.config.liveness_phase.as_micros() as u64;
-        let mut timeline: BTreeMap<(u64, u64), Action> = BTreeMap::new();
-        for (i, fault) in self.config.schedule.faults.iter().enumerate() {
-            timeline.insert((fault.start().as_micros() as u64, i as u64), Action::Start(fault.clone()));
-        }
-        let mut sequence = self.config.schedule.faults.len() as u64;
-        let mut armed: Vec<(Active, u64)> = Vec::new();
+        let mut timeline = Timeline::of(&self.config);
+        let total_us = timeline.safety_us + self.config.liveness_phase.as_micros() as u64;
         let mut liveness = false;
         loop {
             let now = self.sim.elapsed();
             self.time.publish(now);
             let now_us = now.as_micros() as u64;
-            while let Some(entry) = timeline.first_entry() {
-                if entry.key().0 > now_us {
-                    break;
-                }
-                match entry.remove() {
-                    Action::Start(fault) => {
-                        if let Some(active) = self.start(&fault) {
-                            sequence += 1;
-                            if matches!(fault.kind, FaultKind::PauseAt { .. }) {
-                                // Armed until the safety phase ends; healed once it fired.
-                                timeline.insert((safety_us.max(now_us), sequence), Action::Disarm(active.clone()));
-                                armed.push((active, fault.duration_ms.saturating_mul(1000)));
-                            } else {
-                                let heal_us = (fault.end().as_micros() as u64).min(safety_us).max(now_us);
-                                timeline.insert((heal_us, sequence), Action::Heal(active));
-                            }
-                        }
-                    }
-                    Action::Heal(active) => self.heal(&active),
-                    Action::Disarm(active) => {
-                        if self.node(&active.nodes[0]).gate.disarm() {
-                            armed.retain(|(a, _)| a.nodes[0] != active.nodes[0]);
-                            self.history.record(&NodeId::nemesis(), 0, None, EventKind::FaultHealed { id: active.id });
-                        }
-                    }
-                }
-            }
-            // Gates armed for a moment of the node's own that closed themselves in the last step.
-            let mut i = 0;
-            while i < armed.len() {
-                let Some(fired_us) = self.node(&armed[i].0.nodes[0]).gate.take_fired() else {
-                    i += 1;
-                    continue;
-                };
-                let (active, duration_us) = armed.remove(i);
-                self.pause_links(&active.nodes[0], true);
-                sequence += 1;
-                timeline.insert(((fired_us + duration_us).min(safety_us).max(now_us), sequence), Action::Heal(active));
-            }
-            if !liveness && now_us >= safety_us {
+            self.act_on_due(&mut timeline, now_us);
+            self.take_fired(&mut timeline, now_us);
+            if !liveness && now_us >= timeline.safety_us {
                 liveness = true;
                 self.history.record(&NodeId::nemesis(), 0, None, EventKind::LivenessPhase);
             }
@@ -361,13 +198,62 @@ impl<'a> World<'a> {
             }
             self.sim.step().map_err(|e| SimError { at_ms: now.as_millis() as u64, message: e.to_string() })?;
         }
-        // The liveness phase runs with every fault undone: no link held or cut, no node paused.
         assert!(liveness, "the run reached its liveness phase");
+        Ok(self.finish(timeline.safety_us, total_us))
+    }
+
+    /// Starts, heals and disarms what is due by `now_us`.
+    fn act_on_due(&mut self, timeline: &mut Timeline, now_us: u64) {
+        while let Some(entry) = timeline.entries.first_entry() {
+            if entry.key().0 > now_us {
+                break;
+            }
+            match entry.remove() {
+                Action::Start(fault) => {
+                    let Some(active) = self.start(&fault) else { continue };
+                    if matches!(fault.kind, FaultKind::PauseAt { .. }) {
+                        // Armed until the safety phase ends; healed once it fired.
+                        timeline.add(timeline.safety_us.max(now_us), Action::Disarm(active.clone()));
+                        timeline.armed.push((active, fault.duration_ms.saturating_mul(1000)));
+                    } else {
+                        let heal_us = (fault.end().as_micros() as u64).min(timeline.safety_us).max(now_us);
+                        timeline.add(heal_us, Action::Heal(active));
+                    }
+                }
+                Action::Heal(active) => self.heal(&active),
+                Action::Disarm(active) => {
+                    if self.node(&active.nodes[0]).gate.disarm() {
+                        timeline.armed.retain(|(a, _)| a.nodes[0] != active.nodes[0]);
+                        self.history.record(&NodeId::nemesis(), 0, None, EventKind::FaultHealed { id: active.id });
+                    }
+                }
+            }
+        }
+    }
+
+    /// Gates armed for a moment of the node's own that closed themselves in the last step:
+    /// their pauses begin, to heal a duration later.
+    fn take_fired(&mut self, timeline: &mut Timeline, now_us: u64) {
+        let mut i = 0;
+        while i < timeline.armed.len() {
+            let Some(fired_us) = self.node(&timeline.armed[i].0.nodes[0]).gate.take_fired() else {
+                i += 1;
+                continue;
+            };
+            let (active, duration_us) = timeline.armed.remove(i);
+            self.pause_links(&active.nodes[0], true);
+            timeline.add((fired_us + duration_us).min(timeline.safety_us).max(now_us), Action::Heal(active));
+        }
+    }
+
+    /// The finished run. The liveness phase ran with every fault undone: no link held or
+    /// cut, no node paused.
+    fn finish(&self, safety_us: u64, total_us: u64) -> Run {
         assert!(self.holds.is_empty(), "faults still in effect at the end: {:?}", self.holds);
         assert!(self.nodes.iter().all(|n| !n.gate.is_paused()), "a node still paused at the end");
         let events = self.history.events();
         assert!(events.windows(2).all(|w| (w[0].at_us, w[0].seq) < (w[1].at_us, w[1].seq)), "the history is in order");
-        Ok(Run {
+        Run {
             seed: self.config.seed,
             schedule: self.config.schedule.clone(),
             trace_hash: trace_hash(&events),
@@ -377,7 +263,34 @@ impl<'a> World<'a> {
             end_us: total_us,
             redis_clock: self.redis_clock.trace(),
             redis_strings: self.strings_at_end(),
-        })
+        }
+    }
+}
+
+/// What the driver will do, in order of true time (ties in order of scheduling), and the
+/// `pause-at` faults armed and not fired yet (with their durations, µs).
+struct Timeline {
+    entries: BTreeMap<(u64, u64), Action>,
+    scheduled: u64,
+    armed: Vec<(Active, u64)>,
+    safety_us: u64,
+}
+
+impl Timeline {
+    /// The schedule's faults, each to start at its time.
+    fn of(config: &SimConfig) -> Timeline {
+        let safety_us = config.safety_phase.as_micros() as u64;
+        let mut timeline = Timeline { entries: BTreeMap::new(), scheduled: 0, armed: Vec::new(), safety_us };
+        for fault in &config.schedule.faults {
+            timeline.add(fault.start().as_micros() as u64, Action::Start(fault.clone()));
+        }
+        timeline
+    }
+
+    fn add(&mut self, at_us: u64, action: Action) {
+        let replaced = self.entries.insert((at_us, self.scheduled), action);
+        assert!(replaced.is_none(), "each action has a place of its own");
+        self.scheduled += 1;
     }
 }
 
