@@ -96,29 +96,6 @@ pub(crate) fn by_epoch(terms: &[Term]) -> BTreeMap<u64, Vec<&Term>> {
 /// after: a drift that begins during a pause).
 pub fn terms(events: &[Event]) -> Vec<Term> {
     let clocks = LocalClocks::of(events);
-    /// A term still open: its Acquired event, epoch, current deadline and lapses so far.
-    struct Open {
-        acquired: Event,
-        epoch: u64,
-        deadline: u64,
-        /// The deadline on the node's own clock: whether it passed is the node's to say.
-        deadline_local: i64,
-        lapses: Vec<(u64, u64)>,
-    }
-    let close = |open: Open, ended: Option<&Event>| {
-        let (until_us, ended_by) = match ended {
-            Some(e) if e.at_us < open.deadline => (e.at_us, Some(e.clone())),
-            _ => (open.deadline, None),
-        };
-        Term {
-            from_us: open.acquired.at_us,
-            acquired: open.acquired,
-            epoch: open.epoch,
-            until_us,
-            ended_by,
-            lapses: open.lapses,
-        }
-    };
     let mut open: BTreeMap<(NodeId, u64), Open> = BTreeMap::new();
     let mut done = Vec::new();
     for event in events {
@@ -126,12 +103,13 @@ pub fn terms(events: &[Event]) -> Vec<Term> {
         match &event.kind {
             EventKind::Acquired { epoch, deadline_true_us, deadline_local_us } => {
                 if let Some(term) = open.remove(&key) {
-                    done.push(close(term, Some(event)));
+                    done.push(term.close(Some(event)));
                 }
+                let deadline = clocks.true_at(event, *deadline_local_us, *deadline_true_us);
                 let term = Open {
                     acquired: event.clone(),
                     epoch: *epoch,
-                    deadline: clocks.true_at(event, *deadline_local_us, *deadline_true_us),
+                    deadline,
                     deadline_local: *deadline_local_us,
                     lapses: Vec::new(),
                 };
@@ -139,20 +117,11 @@ pub fn terms(events: &[Event]) -> Vec<Term> {
             }
             EventKind::Renewed { deadline_true_us, deadline_local_us, .. } => {
                 if let Some(term) = open.get_mut(&key) {
-                    // Whether the deadline had passed is judged on the node's clock: one
-                    // running slow still believes past the true time its deadline was
-                    // converted to when it was set.
-                    let local = event.local_us.unwrap_or(event.at_us as i64);
-                    let deadline = clocks.true_at(event, *deadline_local_us, *deadline_true_us);
-                    if local <= term.deadline_local {
-                        term.deadline = term.deadline.max(deadline);
-                        term.deadline_local = term.deadline_local.max(*deadline_local_us);
-                    } else if *deadline_local_us > local {
-                        // A reply read after the deadline passed revives a belief that had lapsed.
-                        term.lapses.push((term.deadline.min(event.at_us), event.at_us));
-                        term.deadline = deadline;
-                        term.deadline_local = *deadline_local_us;
-                    }
+                    term.renewed(
+                        event,
+                        *deadline_local_us,
+                        clocks.true_at(event, *deadline_local_us, *deadline_true_us),
+                    );
                 }
             }
             EventKind::Believes { deadline_true_us, deadline_local_us, .. } => {
@@ -166,15 +135,59 @@ pub fn terms(events: &[Event]) -> Vec<Term> {
             }
             EventKind::SteppedDown { .. } | EventKind::Crashed | EventKind::Exited => {
                 if let Some(term) = open.remove(&key) {
-                    done.push(close(term, Some(event)));
+                    done.push(term.close(Some(event)));
                 }
             }
             _ => {}
         }
     }
-    done.extend(open.into_values().map(|term| close(term, None)));
+    done.extend(open.into_values().map(|term| term.close(None)));
     done.sort_by_key(|t| (t.from_us, t.acquired.seq));
     done
+}
+
+/// A term still open: its Acquired event, epoch, current deadline (true time, and on the
+/// node's own clock: whether it passed is the node's to say) and lapses so far.
+struct Open {
+    acquired: Event,
+    epoch: u64,
+    deadline: u64,
+    deadline_local: i64,
+    lapses: Vec<(u64, u64)>,
+}
+
+impl Open {
+    /// A renewal read at `event` moving the deadline to `deadline_local` (true `deadline`).
+    fn renewed(&mut self, event: &Event, deadline_local: i64, deadline: u64) {
+        let local = event.local_us.unwrap_or(event.at_us as i64);
+        if local <= self.deadline_local {
+            self.deadline = self.deadline.max(deadline);
+            self.deadline_local = self.deadline_local.max(deadline_local);
+        } else if deadline_local > local {
+            // A reply read after the deadline passed revives a belief that had lapsed.
+            let lapse = (self.deadline.min(event.at_us), event.at_us);
+            assert!(lapse.0 <= lapse.1 && self.lapses.last().is_none_or(|l| l.1 <= lapse.0), "lapses in order");
+            self.lapses.push(lapse);
+            self.deadline = deadline;
+            self.deadline_local = deadline_local;
+        }
+    }
+
+    /// The term, ended by `ended` if that came before the deadline.
+    fn close(self, ended: Option<&Event>) -> Term {
+        let (until_us, ended_by) = match ended {
+            Some(e) if e.at_us < self.deadline => (e.at_us, Some(e.clone())),
+            _ => (self.deadline, None),
+        };
+        Term {
+            from_us: self.acquired.at_us,
+            acquired: self.acquired,
+            epoch: self.epoch,
+            until_us,
+            ended_by,
+            lapses: self.lapses,
+        }
+    }
 }
 
 /// Nodes that believe they lead at `at_us` — a term acquired or renewed with a deadline
