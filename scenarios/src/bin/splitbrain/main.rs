@@ -13,6 +13,7 @@ mod collect;
 mod draw;
 mod failovers;
 mod interrupt;
+mod list;
 mod merge;
 mod output;
 mod pool;
@@ -75,7 +76,7 @@ fn usage_error(e: &clap::Error) -> ExitCode {
 
 fn verb(verb: Verb) -> Result<Exit, String> {
     match verb {
-        Verb::List => Ok(list()),
+        Verb::List => Ok(list::list()),
         Verb::Run(args) => run::run(*args),
         Verb::Fuzz(args) => campaign::fuzz(args),
         Verb::Failovers(args) => failovers::failovers(args),
@@ -87,22 +88,6 @@ fn verb(verb: Verb) -> Result<Exit, String> {
         Verb::Bench(args) => bench::bench(args),
         Verb::Merge(args) => merge::merge(args),
     }
-}
-
-fn list() -> Exit {
-    for scenario in scenarios::catalogue() {
-        println!("{:<18} {}", scenario.name, scenario.description);
-    }
-    println!();
-    for profile in sim::Profile::ALL {
-        println!("profile {:<10} {}", profile.name(), profile.describe());
-    }
-    println!();
-    let width = zoo::Bug::ALL.iter().map(|b| b.name().len()).max().unwrap_or(0);
-    for bug in zoo::Bug::ALL {
-        println!("mutant {:<width$} {}", bug.name(), bug.describe());
-    }
-    Exit::Held
 }
 
 /// The worker count: `jobs`, else one per core.
