@@ -13,16 +13,20 @@ use crate::node::NodeId;
 pub struct LocalClocks {
     /// Per node incarnation, (true µs, local µs) in true-time order, local time made
     /// non-decreasing (a monotonic clock).
-    samples: BTreeMap<(NodeId, u64), Vec<(u64, i64)>>,
+    samples: BTreeMap<NodeId, BTreeMap<u64, Vec<(u64, i64)>>>,
 }
 
 impl LocalClocks {
     /// The clocks seen by `events` (sorted by true time).
     pub fn of(events: &[Event]) -> LocalClocks {
-        let mut samples: BTreeMap<(NodeId, u64), Vec<(u64, i64)>> = BTreeMap::new();
+        let mut samples: BTreeMap<NodeId, BTreeMap<u64, Vec<(u64, i64)>>> = BTreeMap::new();
         for event in events {
             let Some(local_us) = event.local_us else { continue };
-            let line = samples.entry((event.node.clone(), event.incarnation)).or_default();
+            if !samples.contains_key(event.node.as_str()) {
+                samples.insert(event.node.clone(), BTreeMap::new());
+            }
+            let node = samples.get_mut(event.node.as_str()).expect("just inserted");
+            let line = node.entry(event.incarnation).or_default();
             let floor = line.last().map_or(i64::MIN, |&(_, l)| l);
             line.push((event.at_us, local_us.max(floor)));
         }
@@ -35,7 +39,8 @@ impl LocalClocks {
     /// between two events otherwise). `fallback_us` when no later event of the node shows
     /// its clock at or past `local_us`: the conversion the node made itself.
     pub fn true_at(&self, event: &Event, local_us: i64, fallback_us: u64) -> u64 {
-        let Some(line) = self.samples.get(&(event.node.clone(), event.incarnation)) else { return fallback_us };
+        let line = self.samples.get(event.node.as_str()).and_then(|node| node.get(&event.incarnation));
+        let Some(line) = line else { return fallback_us };
         let after = line.partition_point(|&(_, l)| l < local_us);
         if after == line.len() {
             return fallback_us;

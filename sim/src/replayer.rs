@@ -66,7 +66,8 @@ impl Replayer for ModelReplayer {
     ) -> Result<Replayed, String> {
         let mut client = self.client.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         let mut call = |args: &[&[u8]]| client.call(args).ok_or_else(|| "the model is down".to_owned());
-        call(&[b"FLUSHALL"])?;
+        // The object's two keys, and nothing else the command could see of them.
+        call(&[b"DEL", lease_key.as_bytes(), counter_key.as_bytes()])?;
         if let Some((value, has_ttl)) = &before.lease {
             let ttl = UNTOUCHED_TTL_MS.to_string();
             let mut set: Vec<&[u8]> = vec![b"SET", lease_key.as_bytes(), value.as_bytes()];
@@ -83,22 +84,24 @@ impl Replayer for ModelReplayer {
             return Err("an empty command".to_owned());
         }
         let reply = history_form(&call(&command)?);
-        let lease = match call(&[b"GET", lease_key.as_bytes()])? {
-            Reply::Nil | Reply::NilArray => None,
-            Reply::Bulk(value) => {
-                Some((String::from_utf8_lossy(&value).into_owned(), ttl_after(&mut call, lease_key, before)?))
-            }
-            other => {
-                return Err(format!("after {}, the lease key holds no string ({})", args[0], history_form(&other)))
-            }
+        let Reply::Array(after) = call(&[b"MGET", lease_key.as_bytes(), counter_key.as_bytes()])? else {
+            return Err("MGET of the object's keys answered no array".to_owned());
         };
-        let counter = match call(&[b"GET", counter_key.as_bytes()])? {
-            Reply::Nil | Reply::NilArray => 0,
-            Reply::Bulk(value) => std::str::from_utf8(&value)
-                .ok()
-                .and_then(|v| v.parse().ok())
-                .ok_or_else(|| format!("after {}, the counter holds no integer", args[0]))?,
-            other => return Err(format!("after {}, the counter holds no string ({})", args[0], history_form(&other))),
+        let string = |key: &str, reply: &Reply, call: &mut dyn FnMut(&[&[u8]]) -> Result<Reply, String>| match reply {
+            Reply::Bulk(value) => Ok(Some(String::from_utf8_lossy(value).into_owned())),
+            // MGET answers nil for a key of another type too.
+            _ => match call(&[b"EXISTS", key.as_bytes()])? {
+                Reply::Int(0) => Ok(None),
+                _ => Err(format!("after {}, {key} holds no string", args[0])),
+            },
+        };
+        let lease = match string(lease_key, &after[0], &mut call)? {
+            Some(value) => Some((value, ttl_after(&mut call, lease_key, before)?)),
+            None => None,
+        };
+        let counter = match string(counter_key, &after[1], &mut call)? {
+            None => 0,
+            Some(value) => value.parse().map_err(|_| format!("after {}, the counter holds no integer", args[0]))?,
         };
         Ok(Replayed { reply, lease, counter })
     }
@@ -106,7 +109,7 @@ impl Replayer for ModelReplayer {
 
 /// What became of the lease's TTL.
 fn ttl_after(
-    call: &mut impl FnMut(&[&[u8]]) -> Result<Reply, String>,
+    call: &mut dyn FnMut(&[&[u8]]) -> Result<Reply, String>,
     lease_key: &str,
     before: &ObjectKeys,
 ) -> Result<Ttl, String> {

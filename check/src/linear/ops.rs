@@ -98,13 +98,21 @@ pub(super) type Command = Result<Vec<String>, String>;
 pub(super) struct ObjectHistory {
     pub(super) ops: Vec<Op>,
     pub(super) strings: Strings,
+    /// The distinct commands to replay (the same command sent twice is replayed once per
+    /// state, whoever sent it).
     pub(super) commands: Vec<Command>,
+    command_ids: BTreeMap<Command, u32>,
 }
 
 impl ObjectHistory {
     pub(super) fn extract(events: &[Event], keys: &LeaseKeys, clock: &ClockTrace, end_us: u64) -> ObjectHistory {
         let sources = script_sources(events);
-        let mut history = ObjectHistory { ops: Vec::new(), strings: Strings::default(), commands: Vec::new() };
+        let mut history = ObjectHistory {
+            ops: Vec::new(),
+            strings: Strings::default(),
+            commands: Vec::new(),
+            command_ids: BTreeMap::new(),
+        };
         let mut pending: BTreeMap<(&str, u64, u64, u64), usize> = BTreeMap::new();
         for (index, event) in events.iter().enumerate() {
             let node = (event.node.as_str(), event.incarnation);
@@ -178,7 +186,11 @@ impl ObjectHistory {
     }
 
     fn replay(&mut self, command: Command) -> Call {
+        if let Some(&index) = self.command_ids.get(&command) {
+            return Call::Replay { command: index };
+        }
         let index = u32::try_from(self.commands.len()).expect("fewer than 2^32 commands");
+        self.command_ids.insert(command.clone(), index);
         self.commands.push(command);
         Call::Replay { command: index }
     }
