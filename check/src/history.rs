@@ -168,6 +168,7 @@ impl History {
         }
         // A writer need not sort; ties keep the file's order.
         events.sort_by_key(|e| e.at_us);
+        assert!(events.windows(2).all(|w| w[0].at_us <= w[1].at_us), "a history is in true-time order");
         Ok(History { header, events })
     }
 }

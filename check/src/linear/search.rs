@@ -192,6 +192,7 @@ impl<'a> Search<'a> {
                     best = Some((done, stuck));
                 }
                 if let Some((i, before)) = frame.applied {
+                    assert!(self.linearized[i], "a frame undoes the operation it placed");
                     self.linearized[i] = false;
                     hash ^= self.zobrist[i];
                     state = before;
@@ -212,11 +213,16 @@ impl<'a> Search<'a> {
                 continue;
             }
             let before = state;
+            assert!(!self.linearized[i], "an operation is placed once on a path");
             self.linearized[i] = true;
             hash ^= self.zobrist[i];
             state = next;
             path.push(i);
             done += usize::from(self.history.ops[i].reply.is_some());
+            assert!(
+                done <= self.completed && path.len() <= self.history.ops.len(),
+                "a path places each operation once"
+            );
             if done == self.completed {
                 return Found::Linearizable { steps };
             }
