@@ -21,12 +21,14 @@ pub fn bench(args: BenchArgs) -> Result<Exit, String> {
         progress.update(s + 1, 0);
     }
     let one_core = one_core_s / seeds as f64;
+    // All cores: the campaigns' worker pool, one batch of `seeds` per worker.
     let started = Instant::now();
-    std::thread::scope(|scope| {
-        for core in 0..cores {
-            scope.spawn(move || sim::reference::seconds_per_seed(seeds, 1_000_000 * (core + 1), Profile::All));
-        }
-    });
+    let next = std::sync::atomic::AtomicU64::new(0);
+    let pool = crate::pool::Pool::start(cores as usize, move |_| {
+        let core = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        (core < cores).then(|| sim::reference::seconds_per_seed(seeds, 1_000_000 * (core + 1), Profile::All))
+    })?;
+    while !matches!(pool.next(std::time::Duration::from_secs(3600)), crate::pool::Next::Finished) {}
     let all_cores = (seeds * cores) as f64 / started.elapsed().as_secs_f64();
     progress.finish(seeds * (cores + 1), 0);
     let report = serde_json::json!({
