@@ -30,6 +30,9 @@ impl ServerClock for StillClock {
     }
 }
 
+/// One command on the replay's client: its reply, or why there is none.
+type Call<'a> = dyn FnMut(&[&[u8]]) -> Result<Reply, String> + 'a;
+
 /// A sequential Redis: the model, one client, run in the caller's thread.
 pub struct ModelReplayer {
     client: Mutex<Client>,
@@ -87,7 +90,7 @@ impl Replayer for ModelReplayer {
         let Reply::Array(after) = call(&[b"MGET", lease_key.as_bytes(), counter_key.as_bytes()])? else {
             return Err("MGET of the object's keys answered no array".to_owned());
         };
-        let string = |key: &str, reply: &Reply, call: &mut dyn FnMut(&[&[u8]]) -> Result<Reply, String>| match reply {
+        let string = |key: &str, reply: &Reply, call: &mut Call<'_>| match reply {
             Reply::Bulk(value) => Ok(Some(String::from_utf8_lossy(value).into_owned())),
             // MGET answers nil for a key of another type too.
             _ => match call(&[b"EXISTS", key.as_bytes()])? {
@@ -108,11 +111,7 @@ impl Replayer for ModelReplayer {
 }
 
 /// What became of the lease's TTL.
-fn ttl_after(
-    call: &mut dyn FnMut(&[&[u8]]) -> Result<Reply, String>,
-    lease_key: &str,
-    before: &ObjectKeys,
-) -> Result<Ttl, String> {
+fn ttl_after(call: &mut Call<'_>, lease_key: &str, before: &ObjectKeys) -> Result<Ttl, String> {
     let had_ttl = before.lease.as_ref().is_some_and(|(_, ttl)| *ttl);
     match call(&[b"PTTL", lease_key.as_bytes()])? {
         Reply::Int(-1) if had_ttl => Ok(Ttl::Removed),
