@@ -259,6 +259,19 @@ fn an_elector_with_scripts_of_its_own_is_held_to_what_redis_does_with_them() {
 }
 
 #[test]
+fn a_function_or_a_script_never_shown_is_unknown_not_a_violation() {
+    let fcall = cmd("a", 0, 0, Some(5), &["FCALL", "acquire", "2", "leader", "leader:epoch", "a"], ":1");
+    let verdict = check(vec![fcall]);
+    assert_eq!(verdict.outcome, Outcome::Unknown, "{}", verdict.explanation);
+    assert!(verdict.explanation.contains("functions are not replayed"), "{}", verdict.explanation);
+    let unseen = "0123456789abcdef0123456789abcdef01234567";
+    let evalsha = cmd("a", 0, 0, Some(5), &["EVALSHA", unseen, "1", "leader", "a"], ":1");
+    let verdict = check(vec![evalsha]);
+    assert_eq!(verdict.outcome, Outcome::Unknown, "{}", verdict.explanation);
+    assert!(verdict.explanation.contains("never sent in the history"), "{}", verdict.explanation);
+}
+
+#[test]
 fn a_user_elector_whose_acquire_reads_a_lease_it_cannot_hold_is_caught() {
     // b's acquire at 1.5 s claims epoch 2 while a's lease (renewed at 1 s to 4 s) is live.
     let mut parts = user_elector();
