@@ -16,6 +16,7 @@
 
 mod bounds;
 mod clock_trace;
+mod coverage;
 mod divergence;
 mod epochs;
 mod event;
@@ -38,6 +39,7 @@ mod verdict;
 
 pub use bounds::{Bounds, CacheBounds, Exclusivity, BOUND_MS_MAX};
 pub use clock_trace::{ClockLine, ClockTrace, CLOCK_LINES_MAX, DRIFT_PPM_MAX};
+pub use coverage::{Coverage, CONCURRENT_KINDS};
 pub use divergence::{first_divergence, fnv1a, trace_hash, Divergence};
 pub use epochs::epochs;
 pub use event::{unquote, Event, EventKind};

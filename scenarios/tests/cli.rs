@@ -307,3 +307,15 @@ fn check_judges_the_hand_written_example_of_the_docs() {
     let verdicts: serde_json::Value = serde_json::from_slice(&json.stdout).expect("JSON verdicts");
     assert_eq!(verdicts["verdicts"].as_array().map(Vec::len), Some(6));
 }
+
+#[test]
+fn coverage_prints_a_table_of_windows_and_concurrent_events() {
+    let out = splitbrain(&["coverage", "chaos-pauses", "--seeds", "3", "--campaign-seed", "0x0", "--jobs", "1"]);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("in-flight EVALSHA") && stdout.contains("near-deadline"), "{stdout}");
+    assert!(stdout.contains("other-node-write") && stdout.contains("over 3 runs"), "{stdout}");
+    let json = splitbrain(&["coverage", "chaos-pauses", "--seeds", "2", "--campaign-seed", "0x0", "--json"]);
+    let coverage: serde_json::Value = serde_json::from_slice(&json.stdout).expect("JSON coverage");
+    assert_eq!(coverage["runs"], 2);
+}

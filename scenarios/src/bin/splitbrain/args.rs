@@ -56,6 +56,10 @@ pub enum Verb {
     /// The fewest, shortest faults that still violate the file's property (saved as found).
     #[command(after_help = examples!("splitbrain shrink F.json              # writes F.min.json\n  splitbrain shrink F.json --out small.json"))]
     Shrink(ShrinkArgs),
+    /// Window coverage of one scenario over N seeds: which windows of a node's work the search
+    /// put a concurrent event into (zeros are blind spots; docs/simulation.md).
+    #[command(after_help = examples!("splitbrain coverage chaos-all --seeds 200 --campaign-seed 0x0"))]
+    Coverage(Box<CoverageArgs>),
     /// Judges a history file on every property: verdicts, exit 0 or 1.
     #[command(after_help = examples!("splitbrain check run.jsonl\n  splitbrain check run.jsonl --html run.html --json"))]
     Check(CheckArgs),
@@ -89,6 +93,26 @@ pub struct RunArgs {
     /// judges it again, `splitbrain report` draws it.
     #[arg(long)]
     pub history: Option<PathBuf>,
+}
+
+/// `coverage`.
+#[derive(Debug, Args)]
+pub struct CoverageArgs {
+    /// The scenario (see `splitbrain list`; case-insensitive).
+    #[arg(value_parser = scenario)]
+    pub scenario: Scenario,
+    /// Seeds to run.
+    #[arg(long, default_value = "100", value_parser = seed_count)]
+    pub seeds: u64,
+    /// Worker threads (default: one per core).
+    #[arg(long, value_parser = job_count)]
+    pub jobs: Option<usize>,
+    /// The base seed (default: a fresh one).
+    #[arg(long, value_parser = seed)]
+    pub campaign_seed: Option<Seed>,
+    /// Print the coverage as JSON instead of a table.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// `check`.

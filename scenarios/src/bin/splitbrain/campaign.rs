@@ -18,6 +18,7 @@ use crate::exit::Exit;
 use crate::pool::Pool;
 use crate::progress::{Progress, Total};
 use crate::totals::{summary, Listed, Report, Totals, TotalsWithSummary};
+use sim::check::Coverage;
 
 /// A campaign, checked: what it runs, how much, where its findings go.
 struct Plan {
@@ -39,6 +40,8 @@ struct Ran {
     scenario: usize,
     seed: Seed,
     outcome: Result<Outcome, String>,
+    /// The run's window coverage, measured on the worker.
+    coverage: Coverage,
 }
 
 /// What the campaign has learned so far.
@@ -60,6 +63,11 @@ pub fn fuzz(args: FuzzArgs) -> Result<Exit, String> {
     let (tally, interrupted) = plan.execute(started)?;
     println!();
     summary(&tally.totals);
+    let mut coverage = Coverage::default();
+    tally.totals.values().for_each(|t| coverage.merge(&t.coverage));
+    if coverage.runs > 0 {
+        println!("\nwindow coverage, every scenario of the campaign (docs/simulation.md):\n{}", coverage.table());
+    }
     for error in &tally.errors {
         println!("simulation failed: {error}");
     }
@@ -208,7 +216,8 @@ impl Plan {
             let index = shard.seed_index(k / count)?;
             let seed = campaign_seed(base, &scenarios[scenario].name, index);
             let outcome = scenarios[scenario].run_subject(seed, subject).map_err(|e| e.to_string());
-            Some(Ran { scenario, seed, outcome })
+            let coverage = outcome.as_ref().map_or_else(|_| Coverage::default(), |o| Coverage::of(&o.run.events));
+            Some(Ran { scenario, seed, outcome, coverage })
         })
     }
 
@@ -248,6 +257,7 @@ impl Plan {
         let totals = tally.totals.entry(scenario.name.clone()).or_default();
         totals.runs += 1;
         totals.failovers.extend(&outcome.failovers.samples_s);
+        totals.coverage.merge(&ran.coverage);
         for verdict in &failed {
             match verdict.outcome {
                 Decided::Violated => *totals.violations.entry(format!("{:?}", verdict.property)).or_default() += 1,

@@ -10,6 +10,7 @@ mod bench;
 mod campaign;
 mod check;
 mod collect;
+mod coverage;
 mod draw;
 mod failovers;
 mod interrupt;
@@ -61,7 +62,7 @@ fn usage_error(e: &clap::Error) -> ExitCode {
             Exit::Held.into()
         }
         ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
-            eprintln!("splitbrain: a verb is needed: list, run, check, fuzz, failovers, replay, shrink, report, zoo, bench, merge (see splitbrain --help)");
+            eprintln!("splitbrain: a verb is needed: list, run, check, coverage, fuzz, failovers, replay, shrink, report, zoo, bench, merge (see splitbrain --help)");
             Exit::BadInput.into()
         }
         _ => {
@@ -83,6 +84,7 @@ fn verb(verb: Verb) -> Result<Exit, String> {
         Verb::Replay(args) => replay::replay(args),
         Verb::Shrink(args) => shrink::shrink(args),
         Verb::Check(args) => check::check(args),
+        Verb::Coverage(args) => coverage::coverage(*args),
         Verb::Report(args) => draw::report(args),
         Verb::Zoo(args) => zoo_table::zoo(args),
         Verb::Bench(args) => bench::bench(args),

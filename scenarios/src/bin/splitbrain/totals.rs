@@ -18,6 +18,9 @@ pub struct Totals {
     /// Every failover time measured, seconds (kept so that shards merge exactly).
     #[serde(rename = "failover_samples_s")]
     pub failovers: Vec<f64>,
+    /// Window coverage: how often a concurrent event landed in each class of window.
+    #[serde(default)]
+    pub coverage: sim::check::Coverage,
 }
 
 impl Totals {
@@ -29,6 +32,7 @@ impl Totals {
             *self.violations.entry(property.clone()).or_default() += n;
         }
         self.failovers.extend(&other.failovers);
+        self.coverage.merge(&other.coverage);
     }
 }
 

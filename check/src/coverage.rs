@@ -1,0 +1,353 @@
+//! Window coverage: which stretches of a node's work a run put a concurrent event into.
+//!
+//! A *window* is a stretch of one node incarnation's execution where another actor's event
+//! would matter. The classes come from the history's own event kinds, so that a new kind of
+//! request gets its windows without anyone listing them:
+//!
+//! - `in-flight <COMMAND>`: a request sent and its reply not yet read, per command name;
+//! - `read-then-write`: from a read's reply to the node's next write on that connection;
+//! - `near-deadline`: the last tenth of a term's validity;
+//! - `after-restart`: the first second of a restarted incarnation;
+//! - `after-reconnect`: from a connection closed by the server to the node's next command;
+//! - `hand-over`: from a graceful stop asked to the program's exit.
+//!
+//! A *concurrent event* is another actor's doing: another node's write to a key the window's
+//! node touched in it, a push delivered to the node, another node's grant of the lease, and
+//! each fault family. A cell counts the windows that had at least one such event inside.
+//! Cells that stay zero over many seeds are the search's blind spots.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::event::{unquote, Event, EventKind};
+use crate::fault::is_read;
+use crate::node::NodeId;
+
+/// A restarted incarnation's first stretch counts as just after the restart for this long.
+const AFTER_RESTART_US: u64 = 1_000_000;
+/// The last tenth of a lease's validity is near its deadline.
+const NEAR_DEADLINE_PARTS: u64 = 10;
+
+/// Hits per window class and concurrent event, over one or many runs.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Coverage {
+    /// How many runs were measured.
+    pub runs: u64,
+    /// Windows seen, per class.
+    pub windows: BTreeMap<String, u64>,
+    /// Windows with at least one concurrent event of the kind inside, per (class, kind).
+    pub hits: BTreeMap<String, BTreeMap<String, u64>>,
+}
+
+/// One window of one node incarnation: its class, its stretch of true time, and the keys the
+/// node touched in it.
+struct Window {
+    class: String,
+    node: NodeId,
+    from_us: u64,
+    to_us: u64,
+    keys: Vec<String>,
+}
+
+/// One concurrent event: its kind, when, by whom, on which key (if any), and to whom it was
+/// delivered (a push).
+struct Concurrent {
+    kind: String,
+    at_us: u64,
+    by: NodeId,
+    key: Option<String>,
+}
+
+/// The kinds of concurrent event every table has a column for, fault families apart.
+pub const CONCURRENT_KINDS: [&str; 3] = ["other-node-write", "push-delivered", "other-node-grant"];
+
+impl Coverage {
+    /// The coverage of one run's `events` (sorted by true time).
+    pub fn of(events: &[Event]) -> Coverage {
+        let windows = windows(events);
+        let concurrent = concurrent(events);
+        // Counted under borrowed names, turned into the table's own strings once at the end.
+        let mut seen_windows: BTreeMap<&str, u64> = BTreeMap::new();
+        let mut hits: BTreeMap<(&str, &str), u64> = BTreeMap::new();
+        let mut kinds: Vec<&str> = Vec::new();
+        for window in &windows {
+            *seen_windows.entry(&window.class).or_default() += 1;
+            let first = concurrent.partition_point(|c| c.at_us <= window.from_us);
+            kinds.clear();
+            for c in concurrent[first..].iter().take_while(|c| c.at_us < window.to_us) {
+                if kinds.contains(&c.kind.as_str()) || !c.concerns(window) {
+                    continue;
+                }
+                kinds.push(&c.kind);
+                *hits.entry((&window.class, &c.kind)).or_default() += 1;
+            }
+        }
+        let mut coverage = Coverage { runs: 1, ..Coverage::default() };
+        for (class, n) in seen_windows {
+            coverage.windows.insert(class.to_owned(), n);
+            coverage.hits.entry(class.to_owned()).or_default();
+        }
+        for ((class, kind), n) in hits {
+            coverage.hits.get_mut(class).expect("a window of the class").insert(kind.to_owned(), n);
+        }
+        coverage
+    }
+
+    /// Adds another measurement in.
+    pub fn merge(&mut self, other: &Coverage) {
+        self.runs += other.runs;
+        for (class, n) in &other.windows {
+            *self.windows.entry(class.clone()).or_default() += n;
+        }
+        for (class, row) in &other.hits {
+            let mine = self.hits.entry(class.clone()).or_default();
+            for (kind, n) in row {
+                *mine.entry(kind.clone()).or_default() += n;
+            }
+        }
+    }
+
+    /// The table: a row per window class, a column per concurrent event (the fixed kinds,
+    /// then every fault family seen), hits per 1,000 runs; `0` marks a blind spot.
+    pub fn table(&self) -> String {
+        let mut columns: Vec<String> = CONCURRENT_KINDS.iter().map(|k| (*k).to_owned()).collect();
+        for row in self.hits.values() {
+            for kind in row.keys() {
+                if !columns.contains(kind) {
+                    columns.push(kind.clone());
+                }
+            }
+        }
+        let per_1000 = |n: u64| if self.runs == 0 { 0.0 } else { n as f64 * 1000.0 / self.runs as f64 };
+        let width = self.windows.keys().map(String::len).max().unwrap_or(6).max(6);
+        let mut out = format!("{:<width$} {:>9}", "window", "windows");
+        for column in &columns {
+            out += &format!(" {column:>w$}", w = column.len().max(7));
+        }
+        out += &format!("   (hits per 1,000 runs over {} runs)\n", self.runs);
+        for (class, n) in &self.windows {
+            out += &format!("{class:<width$} {:>9.0}", per_1000(*n));
+            let row = self.hits.get(class);
+            for column in &columns {
+                let hits = row.and_then(|r| r.get(column)).copied().unwrap_or(0);
+                out += &format!(" {:>w$.0}", per_1000(hits), w = column.len().max(7));
+            }
+            out.push('\n');
+        }
+        out
+    }
+}
+
+impl Concurrent {
+    /// Whether this event concerns `window`: another actor's, and for a write, on a key the
+    /// window's node touched (a push is delivered to the window's node itself).
+    fn concerns(&self, window: &Window) -> bool {
+        match self.kind.as_str() {
+            "push-delivered" => self.by == window.node,
+            "other-node-write" => self.by != window.node && self.key.as_ref().is_some_and(|k| window.keys.contains(k)),
+            "other-node-grant" => self.by != window.node,
+            _ => true,
+        }
+    }
+}
+
+/// A command's name (upper-cased) and the keys it names — a script's `KEYS`, or a plain
+/// command's first argument — unquoted; the rest (a script's source above all) is not read.
+fn verb_and_keys(args: &[String]) -> (String, Vec<String>) {
+    let verb = args.first().map(|v| unquote(v).to_ascii_uppercase()).unwrap_or_default();
+    let keys = if verb.starts_with("EVAL") || verb.starts_with("FCALL") {
+        let numkeys: usize = args.get(2).and_then(|n| unquote(n).parse().ok()).unwrap_or(0);
+        args.iter().skip(3).take(numkeys).map(|k| unquote(k)).collect()
+    } else {
+        args.get(1).map(|k| unquote(k)).into_iter().collect()
+    };
+    (verb, keys)
+}
+
+/// Every window of the run, from the events each node recorded.
+fn windows(events: &[Event]) -> Vec<Window> {
+    let mut out = Vec::new();
+    requests(events, &mut out);
+    lifecycle(events, &mut out);
+    out
+}
+
+/// A command being sent, as the window builders track it.
+struct Sent {
+    at_us: u64,
+    verb: String,
+    keys: Vec<String>,
+}
+
+/// In-flight and read-then-write windows, and reconnects, from the Redis traffic.
+fn requests(events: &[Event], out: &mut Vec<Window>) {
+    let mut pending: BTreeMap<(NodeId, u64, u64, u64), Sent> = BTreeMap::new();
+    // Per connection: when the last read's reply came, with its keys.
+    let mut read: BTreeMap<(NodeId, u64, u64), (u64, Vec<String>)> = BTreeMap::new();
+    // Per node incarnation: when the server last closed one of its connections.
+    let mut closed: BTreeMap<(NodeId, u64), u64> = BTreeMap::new();
+    for e in events {
+        let node = (e.node.clone(), e.incarnation);
+        match &e.kind {
+            EventKind::RedisInvoke { conn, op, args } => {
+                let (verb, keys) = verb_and_keys(args);
+                let window = |class: String, from_us: u64, keys: Vec<String>| Window {
+                    class,
+                    node: e.node.clone(),
+                    from_us,
+                    to_us: e.at_us,
+                    keys,
+                };
+                if is_read(verb.as_bytes()) == Some(false) {
+                    if let Some((from_us, read_keys)) = read.remove(&(e.node.clone(), e.incarnation, *conn)) {
+                        out.push(window("read-then-write".to_owned(), from_us, [read_keys, keys.clone()].concat()));
+                    }
+                }
+                if let Some(from_us) = closed.remove(&node) {
+                    out.push(window("after-reconnect".to_owned(), from_us, keys.clone()));
+                }
+                pending.insert((e.node.clone(), e.incarnation, *conn, *op), Sent { at_us: e.at_us, verb, keys });
+            }
+            EventKind::RedisComplete { conn, op, .. } => {
+                let Some(sent) = pending.remove(&(e.node.clone(), e.incarnation, *conn, *op)) else { continue };
+                if is_read(sent.verb.as_bytes()) == Some(true) {
+                    read.insert((e.node.clone(), e.incarnation, *conn), (e.at_us, sent.keys.clone()));
+                }
+                let class = format!("in-flight {}", sent.verb);
+                out.push(Window { class, node: e.node.clone(), from_us: sent.at_us, to_us: e.at_us, keys: sent.keys });
+            }
+            EventKind::RedisClosed { .. } => {
+                closed.insert(node, e.at_us);
+            }
+            _ => {}
+        }
+    }
+}
+
+/// Near-deadline, after-restart and hand-over windows, from the elector's and the node's
+/// transitions.
+fn lifecycle(events: &[Event], out: &mut Vec<Window>) {
+    let mut stopping: BTreeMap<(NodeId, u64), u64> = BTreeMap::new();
+    let mut started: BTreeMap<NodeId, u64> = BTreeMap::new();
+    for e in events {
+        let window = |class: &str, from_us: u64, to_us: u64| Window {
+            class: class.to_owned(),
+            node: e.node.clone(),
+            from_us,
+            to_us,
+            keys: Vec::new(),
+        };
+        match &e.kind {
+            EventKind::Acquired { deadline_true_us, .. } | EventKind::Renewed { deadline_true_us, .. } => {
+                let validity = deadline_true_us.saturating_sub(e.at_us);
+                let from_us = deadline_true_us.saturating_sub(validity / NEAR_DEADLINE_PARTS);
+                out.push(window("near-deadline", from_us.max(e.at_us), *deadline_true_us));
+            }
+            // A node's first start is not a restart.
+            EventKind::ElectionStarted if started.insert(e.node.clone(), e.incarnation).is_some() => {
+                out.push(window("after-restart", e.at_us, e.at_us + AFTER_RESTART_US));
+            }
+            EventKind::StopRequested => {
+                stopping.insert((e.node.clone(), e.incarnation), e.at_us);
+            }
+            EventKind::Exited => {
+                if let Some(from_us) = stopping.remove(&(e.node.clone(), e.incarnation)) {
+                    out.push(window("hand-over", from_us, e.at_us));
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+/// Every concurrent event of the run, in true-time order.
+fn concurrent(events: &[Event]) -> Vec<Concurrent> {
+    let mut out = Vec::new();
+    for e in events {
+        let (kind, key) = match &e.kind {
+            EventKind::RedisInvoke { args, .. } => {
+                let (verb, keys) = verb_and_keys(args);
+                if is_read(verb.as_bytes()) != Some(false) {
+                    continue;
+                }
+                // One event per key written: a window on any of them is hit.
+                for key in keys {
+                    out.push(Concurrent {
+                        kind: "other-node-write".into(),
+                        at_us: e.at_us,
+                        by: e.node.clone(),
+                        key: Some(key),
+                    });
+                }
+                continue;
+            }
+            EventKind::RedisPush { .. } => ("push-delivered".to_owned(), None),
+            EventKind::Acquired { .. } => ("other-node-grant".to_owned(), None),
+            EventKind::FaultInjected { fault, .. } => (format!("fault {}", fault.kind.name()), None),
+            _ => continue,
+        };
+        out.push(Concurrent { kind, at_us: e.at_us, by: e.node.clone(), key });
+    }
+    debug_assert!(out.windows(2).all(|w| w[0].at_us <= w[1].at_us), "concurrent events in order");
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fault::{FaultKind, Target};
+    use crate::fixtures::{acquired, ev, history, injected};
+
+    fn invoke(ms: u64, node: &str, op: u64, args: &[&str]) -> Event {
+        let args = args.iter().map(|a| format!("{a:?}")).collect();
+        ev(ms, node, 1, EventKind::RedisInvoke { conn: 1, op, args })
+    }
+
+    fn complete(ms: u64, node: &str, op: u64, reply: &str) -> Event {
+        ev(ms, node, 1, EventKind::RedisComplete { conn: 1, op, reply: reply.into() })
+    }
+
+    #[test]
+    fn another_nodes_write_inside_a_read_then_write_window_is_a_hit() {
+        let events = history(vec![
+            invoke(0, "a", 0, &["GET", "k"]),
+            complete(10, "a", 0, "\"1\""),
+            invoke(20, "b", 0, &["SET", "k", "2"]),
+            complete(25, "b", 0, "OK"),
+            invoke(40, "a", 1, &["SET", "k", "3"]),
+            complete(45, "a", 1, "OK"),
+            // Another key written in the same stretch is no hit.
+            invoke(30, "b", 1, &["SET", "other", "x"]),
+        ]);
+        let coverage = Coverage::of(&events);
+        assert_eq!(coverage.windows["read-then-write"], 1);
+        assert_eq!(coverage.hits["read-then-write"]["other-node-write"], 1, "{coverage:?}");
+        assert_eq!(coverage.windows["in-flight GET"], 1);
+        assert!(!coverage.hits["in-flight GET"].contains_key("other-node-write"), "b wrote after a's reply");
+    }
+
+    #[test]
+    fn a_grant_or_a_fault_near_a_deadline_is_a_hit_and_tables_add_up() {
+        let pause = FaultKind::Pause { node: Target::Leader };
+        let events = history(vec![
+            acquired(0, "a", 1, 3_000),
+            injected(2_800, 0, pause, &["a"]),
+            acquired(2_900, "b", 2, 6_000),
+        ]);
+        let coverage = Coverage::of(&events);
+        assert_eq!(coverage.windows["near-deadline"], 2);
+        let near = &coverage.hits["near-deadline"];
+        assert_eq!(near["other-node-grant"], 1, "b's grant in a's last tenth");
+        assert_eq!(near["fault pause"], 1);
+        let mut total = Coverage::default();
+        total.merge(&coverage);
+        total.merge(&coverage);
+        assert_eq!(total.runs, 2);
+        assert_eq!(total.hits["near-deadline"]["other-node-grant"], 2);
+        let table = total.table();
+        assert!(table.contains("near-deadline") && table.contains("fault pause"), "{table}");
+        // Per 1,000 runs: 2 windows in each of 2 runs.
+        assert!(table.lines().any(|l| l.starts_with("near-deadline") && l.contains(" 2000 ")), "{table}");
+    }
+}
