@@ -36,10 +36,16 @@ impl Client {
     /// scripts cost simulated time (`ServerConfig::script_time`) may answer a script with an
     /// internal wait: give such a client a server without it.
     pub fn call(&mut self, args: &[&[u8]]) -> Option<Reply> {
+        self.call_noting_writes(args).map(|(reply, _)| reply)
+    }
+
+    /// [`Client::call`], and whether the command touched any key: one that touched none
+    /// left the keyspace as it was (reads, refusals, a script that only read).
+    pub fn call_noting_writes(&mut self, args: &[&[u8]]) -> Option<(Reply, bool)> {
         assert!(!args.is_empty(), "a command has a name");
         let args: Vec<Bytes> = args.iter().map(|a| Bytes::copy_from_slice(a)).collect();
-        let reply = self.server.execute(&mut self.session, &args)?;
+        let (reply, wrote) = self.server.execute_noting_writes(&mut self.session, &args)?;
         assert!(!matches!(reply, Reply::Wait(_)), "an in-process client's server has no script time");
-        Some(reply)
+        Some((reply, wrote))
     }
 }

@@ -223,23 +223,32 @@ impl Server {
     /// Runs one command for `session`, atomically, at the server clock's now; `None` when the
     /// server is down (it serves nothing then).
     pub(crate) fn execute(&self, session: &mut Session, args: &[Bytes]) -> Option<Reply> {
+        self.execute_noting_writes(session, args).map(|(reply, _)| reply)
+    }
+
+    /// [`Server::execute`], and whether the step touched any key (wrote, or opened a key for
+    /// writing): a step that touched none left the keyspace as it was.
+    pub(crate) fn execute_noting_writes(&self, session: &mut Session, args: &[Bytes]) -> Option<(Reply, bool)> {
         if !self.is_up() {
             return None;
         }
         let mut state = match self.lock_or_busy(session.id, args) {
             Ok(state) => state,
-            Err(wait @ Reply::Wait(_)) => return Some(wait),
-            Err(busy) => return Some(commands::busy_reply(session, args, busy)),
+            Err(wait @ Reply::Wait(_)) => return Some((wait, false)),
+            Err(busy) => return Some((commands::busy_reply(session, args, busy), false)),
         };
         let now_ms = self.inner.clock.now_ms();
         let State { dbs, pubsub, scripts, durability, meta, .. } = &mut *state;
         durability.tick(now_ms, dbs);
+        let touched = |dbs: &Databases| dbs.iter().map(Keyspace::touched_len).sum::<usize>();
+        let touched_before = touched(dbs);
         let mut exec = Exec::step(dbs, pubsub, Some(scripts), session, meta, now_ms);
         let reply = commands::execute(&mut exec, Caller::Client, args);
         let effects = std::mem::take(&mut exec.effects);
+        let wrote = touched(&state.dbs) > touched_before || !effects.is_empty();
         self.finish_step(&mut state, session, now_ms, effects);
         self.inner.commands.fetch_add(1, Ordering::Relaxed);
-        Some(reply)
+        Some((reply, wrote))
     }
 
     /// The state's lock, or the reply a running script's other clients get. A client that

@@ -35,7 +35,15 @@ type Call<'a> = dyn FnMut(&[&[u8]]) -> Result<Reply, String> + 'a;
 
 /// A sequential Redis: the model, one client, run in the caller's thread.
 pub struct ModelReplayer {
-    client: Mutex<Client>,
+    client: Mutex<Session>,
+}
+
+/// The replayer's client, and what its keyspace is known to hold: the object's keys exactly
+/// as the last setup left them, when nothing has touched them since (a follower's acquire
+/// attempts, each with other arguments, replay on one setup).
+struct Session {
+    client: Client,
+    holds: Option<(String, String, ObjectKeys)>,
 }
 
 impl std::fmt::Debug for ModelReplayer {
@@ -55,7 +63,7 @@ impl ModelReplayer {
     pub fn new() -> ModelReplayer {
         let config = ServerConfig { script_time: None, ..ServerConfig::default() };
         let server = Server::new(config, Arc::new(StillClock));
-        ModelReplayer { client: Mutex::new(Client::new(server)) }
+        ModelReplayer { client: Mutex::new(Session { client: Client::new(server), holds: None }) }
     }
 }
 
@@ -67,26 +75,27 @@ impl Replayer for ModelReplayer {
         before: &ObjectKeys,
         args: &[String],
     ) -> Result<Replayed, String> {
-        let mut client = self.client.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        let mut call = |args: &[&[u8]]| client.call(args).ok_or_else(|| "the model is down".to_owned());
-        // The object's two keys, and nothing else the command could see of them.
-        call(&[b"DEL", lease_key.as_bytes(), counter_key.as_bytes()])?;
-        if let Some((value, has_ttl)) = &before.lease {
-            let ttl = UNTOUCHED_TTL_MS.to_string();
-            let mut set: Vec<&[u8]> = vec![b"SET", lease_key.as_bytes(), value.as_bytes()];
-            if *has_ttl {
-                set.extend([&b"PX"[..], ttl.as_bytes()]);
-            }
-            call(&set)?;
-        }
-        if before.counter != 0 {
-            call(&[b"SET", counter_key.as_bytes(), before.counter.to_string().as_bytes()])?;
-        }
+        let mut session = self.client.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let Session { client, holds } = &mut *session;
         let command: Vec<&[u8]> = args.iter().map(|a| a.as_bytes()).collect();
         if command.is_empty() {
             return Err("an empty command".to_owned());
         }
-        let reply = history_form(&call(&command)?);
+        let wanted = (lease_key.to_owned(), counter_key.to_owned(), before.clone());
+        if holds.as_ref() != Some(&wanted) {
+            *holds = None;
+            set_up(client, lease_key, counter_key, before)?;
+        }
+        let (reply, wrote) = client.call_noting_writes(&command).ok_or_else(|| "the model is down".to_owned())?;
+        let reply = history_form(&reply);
+        if !wrote {
+            // Nothing touched: the keys are as they were set up, TTL included.
+            *holds = Some(wanted);
+            let lease = before.lease.as_ref().map(|(value, _)| (value.clone(), Ttl::Kept));
+            return Ok(Replayed { reply, lease, counter: before.counter });
+        }
+        *holds = None;
+        let mut call = |args: &[&[u8]]| client.call(args).ok_or_else(|| "the model is down".to_owned());
         let Reply::Array(after) = call(&[b"MGET", lease_key.as_bytes(), counter_key.as_bytes()])? else {
             return Err("MGET of the object's keys answered no array".to_owned());
         };
@@ -108,6 +117,25 @@ impl Replayer for ModelReplayer {
         };
         Ok(Replayed { reply, lease, counter })
     }
+}
+
+/// Puts the object's two keys in the state `before` (a lease with a TTL gets the
+/// sentinel one), and nothing else the command could see of them.
+fn set_up(client: &mut Client, lease_key: &str, counter_key: &str, before: &ObjectKeys) -> Result<(), String> {
+    let mut call = |args: &[&[u8]]| client.call(args).ok_or_else(|| "the model is down".to_owned());
+    call(&[b"DEL", lease_key.as_bytes(), counter_key.as_bytes()])?;
+    if let Some((value, has_ttl)) = &before.lease {
+        let ttl = UNTOUCHED_TTL_MS.to_string();
+        let mut set: Vec<&[u8]> = vec![b"SET", lease_key.as_bytes(), value.as_bytes()];
+        if *has_ttl {
+            set.extend([&b"PX"[..], ttl.as_bytes()]);
+        }
+        call(&set)?;
+    }
+    if before.counter != 0 {
+        call(&[b"SET", counter_key.as_bytes(), before.counter.to_string().as_bytes()])?;
+    }
+    Ok(())
 }
 
 /// What became of the lease's TTL.
