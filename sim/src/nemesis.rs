@@ -209,7 +209,7 @@ fn fault_on(family: Profile, rng: &mut SimRng, aim: Aim, ttl_ms: u64, node: Targ
             2 => FaultKind::PartitionNodes { a: node, b: target(rng, aim) },
             3 => FaultKind::Isolate { node },
             4 => FaultKind::IsolateSet { count: 1 + rng.below(aim.nodes as u64) as usize },
-            5 => FaultKind::Latency { node, latency_ms: rng.between(ttl_ms / 10, ttl_ms) },
+            5 => latency(node, rng, ttl_ms),
             _ if rng.chance(0.5) => FaultKind::Hold { node },
             _ => FaultKind::Loss { node, rate: 0.05 + rng.unit() * 0.5 },
         },
@@ -230,7 +230,7 @@ fn fault_on(family: Profile, rng: &mut SimRng, aim: Aim, ttl_ms: u64, node: Targ
             // Short: a reader frozen between its source read and its fill while writes go on.
             2 => pause(node, rng),
             3 => FaultKind::Hold { node },
-            4 => FaultKind::Latency { node, latency_ms: rng.between(ttl_ms / 10, ttl_ms) },
+            4 => latency(node, rng, ttl_ms),
             _ => FaultKind::RedisRestart { persistence: None },
         },
         _ => match rng.below(4) {
@@ -241,6 +241,25 @@ fn fault_on(family: Profile, rng: &mut SimRng, aim: Aim, ttl_ms: u64, node: Targ
         },
     }
 }
+
+/// Added latency on `node`'s link to Redis. Half the time a spike (a tenth of the TTL to the
+/// TTL: replies come after the request's time limit, or not in time for the lease); half the
+/// time *slow but answered*: each way between the elector's drift margin (1 % of the TTL +
+/// 2 ms) and a quarter of the default 500 ms request limit, so that a reply arrives late by
+/// more than the margin and still inside the limit — where deadline arithmetic goes wrong.
+fn latency(node: Target, rng: &mut SimRng, ttl_ms: u64) -> FaultKind {
+    let latency_ms = if rng.chance(0.5) {
+        rng.between(ttl_ms / 10, ttl_ms)
+    } else {
+        let margin_ms = ttl_ms / 100 + 2;
+        rng.between(margin_ms, (SLOW_BUT_ANSWERED_MS).max(margin_ms + 1))
+    };
+    FaultKind::Latency { node, latency_ms }
+}
+
+/// The most a *slow but answered* latency adds each way: with the way back, half the
+/// default request limit (500 ms), so that the reply still comes in time.
+const SLOW_BUT_ANSWERED_MS: u64 = 125;
 
 /// A pause of `node`: at the fault's time, or at its next read or write.
 fn pause(node: Target, rng: &mut SimRng) -> FaultKind {
@@ -270,6 +289,25 @@ mod tests {
             assert!(a.validate(&["node-1".into(), "node-2".into(), "node-3".into()]).is_ok(), "{profile}");
             assert_eq!(a.faults.is_empty(), profile == Profile::Quiet, "{profile}");
         }
+    }
+
+    #[test]
+    fn latency_comes_as_spikes_and_as_slow_but_answered() {
+        let (mut spikes, mut slow) = (0, 0);
+        for seed in 0..200 {
+            let schedule = schedule(Profile::Partitions, &mut SimRng::new(Seed(seed), "nemesis"), aim());
+            for fault in &schedule.faults {
+                if let FaultKind::Latency { latency_ms, .. } = fault.kind {
+                    // TTL 3 s: the margin is 32 ms; a spike is 300 ms or more.
+                    match latency_ms {
+                        32..=SLOW_BUT_ANSWERED_MS => slow += 1,
+                        300..=3_000 => spikes += 1,
+                        other => panic!("latency {other} ms is in neither band"),
+                    }
+                }
+            }
+        }
+        assert!(spikes > 20 && slow > 20, "spikes {spikes}, slow but answered {slow}");
     }
 
     #[test]
