@@ -223,12 +223,18 @@ impl Server {
     /// Runs one command for `session`, atomically, at the server clock's now; `None` when the
     /// server is down (it serves nothing then).
     pub(crate) fn execute(&self, session: &mut Session, args: &[Bytes]) -> Option<Reply> {
-        self.execute_noting_writes(session, args).map(|(reply, _)| reply)
+        self.step(session, args, false).map(|(reply, _)| reply)
     }
 
     /// [`Server::execute`], and whether the step touched any key (wrote, or opened a key for
     /// writing): a step that touched none left the keyspace as it was.
     pub(crate) fn execute_noting_writes(&self, session: &mut Session, args: &[Bytes]) -> Option<(Reply, bool)> {
+        self.step(session, args, true)
+    }
+
+    /// One step; with `note_writes`, whether it touched a key (counted only when asked: the
+    /// simulation's Redis runs this for every command and never asks).
+    fn step(&self, session: &mut Session, args: &[Bytes], note_writes: bool) -> Option<(Reply, bool)> {
         if !self.is_up() {
             return None;
         }
@@ -241,11 +247,11 @@ impl Server {
         let State { dbs, pubsub, scripts, durability, meta, .. } = &mut *state;
         durability.tick(now_ms, dbs);
         let touched = |dbs: &Databases| dbs.iter().map(Keyspace::touched_len).sum::<usize>();
-        let touched_before = touched(dbs);
+        let touched_before = if note_writes { touched(dbs) } else { 0 };
         let mut exec = Exec::step(dbs, pubsub, Some(scripts), session, meta, now_ms);
         let reply = commands::execute(&mut exec, Caller::Client, args);
         let effects = std::mem::take(&mut exec.effects);
-        let wrote = touched(&state.dbs) > touched_before || !effects.is_empty();
+        let wrote = note_writes && (touched(&state.dbs) > touched_before || !effects.is_empty());
         self.finish_step(&mut state, session, now_ms, effects);
         self.inner.commands.fetch_add(1, Ordering::Relaxed);
         Some((reply, wrote))

@@ -69,7 +69,7 @@ impl<S> RecordingStream<S> {
         self.written.extend_from_slice(bytes);
         while let Some(frame) = self.next_frame(true) {
             let name = command(&frame).map(|n| String::from_utf8_lossy(n).to_ascii_uppercase());
-            let read = command(&frame).and_then(is_read);
+            let read = name.as_deref().and_then(|n| is_read(n.as_bytes()));
             let args: Vec<String> = match frame {
                 BytesFrame::Array(items) => items.iter().map(short).collect(),
                 other => vec![short(&other)],
