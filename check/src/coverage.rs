@@ -11,9 +11,11 @@
 //! - `after-reconnect`: from a connection closed by the server to the node's next command;
 //! - `hand-over`: from a graceful stop asked to the program's exit.
 //!
-//! A *concurrent event* is another actor's doing: another node's write to a key the window's
-//! node touched in it, a push delivered to the node, another node's grant of the lease, and
-//! each fault family. A cell counts the windows that had at least one such event inside.
+//! A *concurrent event* is another actor's doing: another node's write to a key the window
+//! is about, a push delivered to the node, another node's grant of the lease, and each fault
+//! family. A request's windows are about the keys its commands name; the others
+//! (`near-deadline`, `after-restart`, `after-reconnect`, `hand-over`) are about the node's
+//! working set: every key its incarnation touched before the window ended. A cell counts the windows that had at least one such event inside.
 //! Cells that stay zero over many seeds are the search's blind spots.
 
 use std::collections::BTreeMap;
@@ -45,6 +47,7 @@ pub struct Coverage {
 struct Window {
     class: String,
     node: NodeId,
+    incarnation: u64,
     from_us: u64,
     to_us: u64,
     keys: Vec<String>,
@@ -170,7 +173,29 @@ fn windows(events: &[Event]) -> Vec<Window> {
     let mut out = Vec::new();
     requests(events, &mut out);
     lifecycle(events, &mut out);
+    working_sets(events, &mut out);
     out
+}
+
+/// Fills the keys of the windows that are about the node's working set (those built
+/// without keys): every key the node incarnation named in a command before the window ended.
+fn working_sets(events: &[Event], out: &mut [Window]) {
+    // Per node incarnation: each key with the first time it was named, in order.
+    let mut touched: BTreeMap<(NodeId, u64), Vec<(u64, String)>> = BTreeMap::new();
+    for e in events {
+        if let EventKind::RedisInvoke { args, .. } = &e.kind {
+            let keys = touched.entry((e.node.clone(), e.incarnation)).or_default();
+            for key in verb_and_keys(args).1 {
+                if !keys.iter().any(|(_, k)| *k == key) {
+                    keys.push((e.at_us, key));
+                }
+            }
+        }
+    }
+    for window in out.iter_mut().filter(|w| w.keys.is_empty()) {
+        let Some(keys) = touched.get(&(window.node.clone(), window.incarnation)) else { continue };
+        window.keys = keys.iter().take_while(|(at_us, _)| *at_us < window.to_us).map(|(_, k)| k.clone()).collect();
+    }
 }
 
 /// A command being sent, as the window builders track it.
@@ -195,6 +220,7 @@ fn requests(events: &[Event], out: &mut Vec<Window>) {
                 let window = |class: String, from_us: u64, keys: Vec<String>| Window {
                     class,
                     node: e.node.clone(),
+                    incarnation: e.incarnation,
                     from_us,
                     to_us: e.at_us,
                     keys,
@@ -205,7 +231,9 @@ fn requests(events: &[Event], out: &mut Vec<Window>) {
                     }
                 }
                 if let Some(from_us) = closed.remove(&node) {
-                    out.push(window("after-reconnect".to_owned(), from_us, keys.clone()));
+                    // About the working set: the first command back is often the client's
+                    // own handshake, which names no key of the program's.
+                    out.push(window("after-reconnect".to_owned(), from_us, Vec::new()));
                 }
                 pending.insert((e.node.clone(), e.incarnation, *conn, *op), Sent { at_us: e.at_us, verb, keys });
             }
@@ -215,7 +243,9 @@ fn requests(events: &[Event], out: &mut Vec<Window>) {
                     read.insert((e.node.clone(), e.incarnation, *conn), (e.at_us, sent.keys.clone()));
                 }
                 let class = format!("in-flight {}", sent.verb);
-                out.push(Window { class, node: e.node.clone(), from_us: sent.at_us, to_us: e.at_us, keys: sent.keys });
+                let node = e.node.clone();
+                let incarnation = e.incarnation;
+                out.push(Window { class, node, incarnation, from_us: sent.at_us, to_us: e.at_us, keys: sent.keys });
             }
             EventKind::RedisClosed { .. } => {
                 closed.insert(node, e.at_us);
@@ -234,6 +264,7 @@ fn lifecycle(events: &[Event], out: &mut Vec<Window>) {
         let window = |class: &str, from_us: u64, to_us: u64| Window {
             class: class.to_owned(),
             node: e.node.clone(),
+            incarnation: e.incarnation,
             from_us,
             to_us,
             keys: Vec::new(),
@@ -325,6 +356,25 @@ mod tests {
         assert_eq!(coverage.hits["read-then-write"]["other-node-write"], 1, "{coverage:?}");
         assert_eq!(coverage.windows["in-flight GET"], 1);
         assert!(!coverage.hits["in-flight GET"].contains_key("other-node-write"), "b wrote after a's reply");
+    }
+
+    #[test]
+    fn a_restarted_nodes_window_is_about_its_working_set() {
+        let events = history(vec![
+            ev(0, "a", 1, EventKind::ElectionStarted),
+            ev(100, "a", 2, EventKind::ElectionStarted),
+            ev(
+                150,
+                "a",
+                2,
+                EventKind::RedisInvoke { conn: 1, op: 0, args: vec!["\"GET\"".into(), "\"lease\"".into()] },
+            ),
+            invoke(400, "b", 0, &["SET", "lease", "b"]),
+            invoke(500, "b", 1, &["SET", "unrelated", "b"]),
+        ]);
+        let coverage = Coverage::of(&events);
+        assert_eq!(coverage.windows["after-restart"], 1);
+        assert_eq!(coverage.hits["after-restart"]["other-node-write"], 1, "b wrote the key a's new incarnation reads");
     }
 
     #[test]

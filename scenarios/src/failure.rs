@@ -44,6 +44,9 @@ pub struct Failure {
     pub subject: Subject,
 }
 
+/// What a failure file's verdict names when the run did not finish.
+pub const SIMULATION_FAILED: &str = "simulation-failed";
+
 fn property_name(property: Property) -> String {
     serde_json::to_value(property).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default()
 }
@@ -62,6 +65,25 @@ impl FailureFile {
             schedule: outcome.run.schedule.clone(),
             verdict: serde_json::from_str(&verdict.to_json()).expect("verdicts are JSON"),
             trace_hash: format!("{:016x}", outcome.run.trace_hash),
+            version: crate::version(),
+            campaign_seed: None,
+        }
+    }
+
+    /// The file for a run that did not finish: the simulator failed (one of its own
+    /// assertions, a node program's panic). Its verdict names no property but says what
+    /// failed, so that `replay` runs it again like any other failure.
+    pub fn of_error(scenario: &Scenario, seed: Seed, subject: Subject, error: &str) -> FailureFile {
+        FailureFile {
+            scenario: scenario.name.clone(),
+            seed: seed.to_string(),
+            mutant: match subject {
+                Subject::Production => None,
+                Subject::Zoo(bug) => Some(bug.name().to_owned()),
+            },
+            schedule: scenario.config(seed).schedule,
+            verdict: serde_json::json!({ "property": SIMULATION_FAILED, "explanation": error }),
+            trace_hash: String::new(),
             version: crate::version(),
             campaign_seed: None,
         }
@@ -121,6 +143,12 @@ impl Failure {
     /// smaller failure file as it is found, and can stop the search (it then returns the
     /// smallest found so far).
     pub fn shrink(&self, hooks: &mut dyn ShrinkHooks) -> Result<(FailureFile, Outcome), String> {
+        if self.file.property() == SIMULATION_FAILED {
+            return Err(format!(
+                "{} under {}: a run that did not finish is replayed, not shrunk",
+                self.scenario.name, self.seed
+            ));
+        }
         let best = self.replay()?;
         if self.violated(&best).is_none() {
             return Err(format!(

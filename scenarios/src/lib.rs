@@ -30,7 +30,7 @@ use sim::{
 
 pub use campaign::{campaign_seed, Shard, DOCS_CAMPAIGN_SEED};
 pub use expect::Expect;
-pub use failure::{Failure, FailureFile, ShrinkHooks};
+pub use failure::{Failure, FailureFile, ShrinkHooks, SIMULATION_FAILED};
 
 /// This build's version: the crate's, and the git commit when built from a checkout
 /// (`0.1.0 (3e80eed1a2b4)`); failure files record it, replays compare it.

@@ -48,7 +48,7 @@ struct Active {
 
 /// Runs a simulation of `config` with `program` on every node.
 pub fn simulate(config: &SimConfig, program: NodeProgram) -> Result<Run, SimError> {
-    World::new(config, program, Vec::new()).run()
+    simulate_with_clients(config, program, Vec::new())
 }
 
 /// Runs a simulation of `config` with `program` on every node and, on hosts of their own,
@@ -62,7 +62,21 @@ pub fn simulate_with_clients(
     // Every schedule is checked against the limits before it runs, whoever wrote it: the
     // arithmetic of the world relies on them.
     config.schedule.validate(&config.all_node_names()).map_err(|e| SimError { at_ms: 0, message: e.to_string() })?;
-    World::new(config, program, clients).run()
+    let time = TrueTime::default();
+    let run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        World::new(config, program, clients, time.clone()).run()
+    }));
+    // A failed assertion of the simulator itself is a finding like any other: it comes back
+    // as this seed's error (with its replay command), never as a worker thread that dies and
+    // takes the seed with it.
+    run.unwrap_or_else(|payload| {
+        let what = payload
+            .downcast_ref::<&str>()
+            .map(|s| (*s).to_owned())
+            .or_else(|| payload.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "a panic without a message".to_owned());
+        Err(SimError { at_ms: time.now_us() / 1000, message: format!("the simulator panicked: {what}") })
+    })
 }
 
 struct World<'a> {
@@ -83,7 +97,7 @@ struct World<'a> {
 }
 
 impl<'a> World<'a> {
-    fn new(config: &SimConfig, program: NodeProgram, clients: Vec<(String, NodeProgram)>) -> World<'a> {
+    fn new(config: &SimConfig, program: NodeProgram, clients: Vec<(String, NodeProgram)>, time: TrueTime) -> World<'a> {
         let total = config.safety_phase + config.liveness_phase;
         let sim = turmoil::Builder::new()
             .rng_seed(config.seed.0)
@@ -93,7 +107,6 @@ impl<'a> World<'a> {
             .min_message_latency(config.latency.0)
             .max_message_latency(config.latency.1)
             .build();
-        let time = TrueTime::default();
         let history = Journal::new(time.clone());
         let redis_clock = SimClock::new(time.clone());
         let persistence = config.schedule.faults.iter().find_map(named_persistence).unwrap_or(config.persistence);
@@ -187,8 +200,10 @@ impl<'a> World<'a> {
             let now = self.sim.elapsed();
             self.time.publish(now);
             let now_us = now.as_micros() as u64;
-            self.act_on_due(&mut timeline, now_us);
+            // A gate that closed itself in the last step is counted before anything else
+            // acts on the node: a pause starting now then finds it paused, not open.
             self.take_fired(&mut timeline, now_us);
+            self.act_on_due(&mut timeline, now_us);
             if !liveness && now_us >= timeline.safety_us {
                 liveness = true;
                 self.history.record(&NodeId::nemesis(), 0, None, EventKind::LivenessPhase);

@@ -246,10 +246,19 @@ impl Plan {
         let outcome = match ran.outcome {
             Ok(outcome) => outcome,
             Err(e) => {
-                let error = format!("{} under {}: {e}", scenario.name, ran.seed);
-                progress.println(&format!("simulation failed: {error}"));
+                // Kept like a violation: a failure file to replay, listed in the report.
+                let replay = crate::replay_command(&scenario.name, ran.seed, self.subject);
+                let error = format!("{} under {}: {e}\n  replay: {replay}", scenario.name, ran.seed);
+                progress.println(&format!("\nsimulation failed: {error}"));
+                match self.save_error(scenario, ran.seed, &e) {
+                    Ok(mut listed) => {
+                        listed.replay = replay;
+                        tally.listed.push(listed);
+                    }
+                    Err(why) => progress.println(&format!("cannot save a failure: {why}")),
+                }
                 tally.errors.push(error);
-                return true;
+                return !self.keep_going;
             }
         };
         tally.done += 1;
@@ -277,6 +286,23 @@ impl Plan {
             }
         }
         !self.keep_going
+    }
+
+    /// Writes the failure file of a run that did not finish.
+    fn save_error(&self, scenario: &Scenario, seed: Seed, error: &str) -> Result<Listed, String> {
+        let mut file = FailureFile::of_error(scenario, seed, self.subject, error);
+        file.campaign_seed = Some(self.base.to_string());
+        let mutant = file.mutant.as_ref().map(|m| format!("-{m}")).unwrap_or_default();
+        let path = self.failures.join(format!("{}-{seed}{mutant}.json", scenario.name));
+        file.save(&path)?;
+        Ok(Listed {
+            scenario: scenario.name.clone(),
+            seed: seed.to_string(),
+            mutant: file.mutant.clone(),
+            property: file.property().to_owned(),
+            file: path.display().to_string(),
+            replay: String::new(),
+        })
     }
 
     /// Writes the failure file of a violating run and prints where it is.

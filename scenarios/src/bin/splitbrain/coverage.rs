@@ -26,7 +26,10 @@ pub fn coverage(args: CoverageArgs) -> Result<Exit, String> {
         let k = next.fetch_add(1, Ordering::Relaxed);
         (k < seeds).then(|| {
             let seed = campaign_seed(base, &work.name, k);
-            work.run(seed).map(|outcome| Coverage::of(&outcome.run.events)).map_err(|e| format!("{seed}: {e}"))
+            work.run(seed).map(|outcome| Coverage::of(&outcome.run.events)).map_err(|e| {
+                let replay = crate::replay_command(&work.name, seed, scenarios::Subject::Production);
+                format!("{seed}: {e}\n  replay: {replay}")
+            })
         })
     })?;
     let mut progress = Progress::new(Total::Count(seeds), "seeds");
@@ -47,5 +50,5 @@ pub fn coverage(args: CoverageArgs) -> Result<Exit, String> {
     } else {
         println!("{} under {} seeds of campaign {base}:\n{}", scenario.name, total.runs, total.table());
     }
-    Ok(if interrupted { Exit::Interrupted } else { Exit::Held })
+    Ok(if interrupted { Exit::Interrupted } else { Exit::of_violation(!failed.is_empty()) })
 }

@@ -30,6 +30,9 @@ pub fn replay(args: FileArgs) -> Result<Exit, String> {
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stdout()))
         .with_writer(std::io::stdout)
         .init();
+    if failure.file.property() == scenarios::SIMULATION_FAILED {
+        return Ok(replay_error(&failure));
+    }
     let outcome = failure.replay()?;
     println!();
     crate::print_verdicts(&outcome);
@@ -41,6 +44,23 @@ pub fn replay(args: FileArgs) -> Result<Exit, String> {
         );
     }
     Ok(exit)
+}
+
+/// A run that did not finish is reproduced when it fails again.
+fn replay_error(failure: &Failure) -> Exit {
+    match failure.replay() {
+        Err(e) => {
+            println!(
+                "\nreplayed {} under seed {}: the simulation failed again: {e}",
+                failure.scenario.name, failure.seed
+            );
+            Exit::Violated
+        }
+        Ok(_) => {
+            println!("\nthe replay DIVERGED: the run finished; the failure file recorded it failing");
+            Exit::NotReproduced
+        }
+    }
 }
 
 /// A file written by another build may replay differently: say so before the replay.
