@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::clock_trace::DRIFT_PPM_MAX;
 use crate::node::NodeId;
+use crate::swarm::{Family, Swarm};
 
 /// At most this many faults in one schedule (a nemesis draws a few dozen at most): a replay
 /// of a hand-edited file must end in seconds, not hours.
@@ -95,6 +96,16 @@ pub enum FaultKind {
     RedisClockJump { jump_ms: i64 },
     /// Redis's clock runs `drift_ppm` fast (negative: slow).
     RedisClockDrift { drift_ppm: i64 },
+    /// The node and the cache's source database cannot reach each other (Redis stays
+    /// reachable).
+    PartitionSource { node: Target },
+    /// Every message between the node and the source database takes `latency_ms` longer: a
+    /// source read slower than a write, its publication and its delivery together.
+    SourceLatency { node: Target, latency_ms: u64 },
+    /// Messages between the node and the source database are held, then all released at once.
+    SourceHold { node: Target },
+    /// Messages between the node and the source database are lost with probability `rate`.
+    SourceLoss { node: Target, rate: f64 },
     /// Scale up: a new node (`node-<n+1>`) joins and stays.
     AddNode,
     /// Scale down: the node stops gracefully and does not come back.
@@ -178,9 +189,42 @@ impl FaultKind {
             | FaultKind::ClockJump { node, .. }
             | FaultKind::Crash { node }
             | FaultKind::Stop { node }
-            | FaultKind::RemoveNode { node } => vec![node],
+            | FaultKind::RemoveNode { node }
+            | FaultKind::PartitionSource { node }
+            | FaultKind::SourceLatency { node, .. }
+            | FaultKind::SourceHold { node }
+            | FaultKind::SourceLoss { node, .. } => vec![node],
             _ => vec![],
         }
+    }
+
+    /// The family the fault belongs to (what a swarm turns on or off), if any: scaling is
+    /// part of a plan, not of a nemesis.
+    pub fn family(&self) -> Option<Family> {
+        Some(match self {
+            FaultKind::PartitionRedis { .. }
+            | FaultKind::PartitionNodes { .. }
+            | FaultKind::PartitionOneWay { .. }
+            | FaultKind::Isolate { .. }
+            | FaultKind::IsolateSet { .. }
+            | FaultKind::Latency { .. }
+            | FaultKind::Loss { .. }
+            | FaultKind::Hold { .. } => Family::Partitions,
+            FaultKind::Pause { .. } | FaultKind::PauseAt { .. } => Family::Pauses,
+            FaultKind::ClockDrift { .. }
+            | FaultKind::ClockJump { .. }
+            | FaultKind::RedisClockJump { .. }
+            | FaultKind::RedisClockDrift { .. } => Family::Clocks,
+            FaultKind::Crash { .. } | FaultKind::Stop { .. } => Family::Crashes,
+            FaultKind::RedisRestart { .. } | FaultKind::RedisDropConnections | FaultKind::RedisSlow { .. } => {
+                Family::Redis
+            }
+            FaultKind::PartitionSource { .. }
+            | FaultKind::SourceLatency { .. }
+            | FaultKind::SourceHold { .. }
+            | FaultKind::SourceLoss { .. } => Family::Source,
+            FaultKind::AddNode | FaultKind::RemoveNode { .. } => return None,
+        })
     }
 }
 
@@ -338,6 +382,11 @@ impl Fault {
 pub struct FaultSchedule {
     /// The faults, in start order.
     pub faults: Vec<Fault>,
+    /// The deployment and fault mix the seed drew (swarm testing), when the schedule came
+    /// from a nemesis that draws one; a run of the schedule uses it in place of the
+    /// scenario's own.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub swarm: Option<Swarm>,
 }
 
 /// A schedule that cannot be used, in one line.
@@ -363,6 +412,12 @@ pub enum ScheduleError {
     #[error("schedule too large: {problem}")]
     TooLarge {
         /// Which limit, by how much.
+        problem: String,
+    },
+    /// The swarm is beyond its limits.
+    #[error("swarm: {problem}")]
+    Swarm {
+        /// What is wrong with it.
         problem: String,
     },
     /// A fault makes no sense for this run.
@@ -404,6 +459,9 @@ impl FaultSchedule {
             return Err(ScheduleError::TooLarge {
                 problem: format!("{} nodes with those it adds, more than the limit of {NODES_MAX}", nodes.len()),
             });
+        }
+        if let Some(swarm) = &self.swarm {
+            swarm.validate().map_err(|problem| ScheduleError::Swarm { problem })?;
         }
         for (index, fault) in self.faults.iter().enumerate() {
             if let Err(problem) = check_times(fault).and_then(|()| check(&fault.kind, nodes)) {
@@ -468,7 +526,9 @@ fn check(kind: &FaultKind, nodes: &[NodeId]) -> Result<(), String> {
         | FaultKind::PauseAt { node: t, .. }
         | FaultKind::Crash { node: t }
         | FaultKind::Stop { node: t }
-        | FaultKind::RemoveNode { node: t } => node(t),
+        | FaultKind::RemoveNode { node: t }
+        | FaultKind::PartitionSource { node: t }
+        | FaultKind::SourceHold { node: t } => node(t),
         FaultKind::PartitionNodes { a, b } => end(a).and(end(b)),
         FaultKind::PartitionOneWay { from, to } => end(from).and(end(to)),
         FaultKind::IsolateSet { count } if *count == 0 || *count > nodes.len() => {
@@ -478,6 +538,11 @@ fn check(kind: &FaultKind, nodes: &[NodeId]) -> Result<(), String> {
             Err(format!("loss rate {rate} is not in [0, 1]"))
         }
         FaultKind::Loss { node: t, .. } => node(t),
+        FaultKind::SourceLoss { rate, .. } if !(0.0..=1.0).contains(rate) => {
+            Err(format!("loss rate {rate} is not in [0, 1]"))
+        }
+        FaultKind::SourceLoss { node: t, .. } => node(t),
+        FaultKind::SourceLatency { node: t, latency_ms } => node(t).and(delay(*latency_ms)),
         FaultKind::ClockDrift { node: t, drift_ppm } => node(t).and(drift(*drift_ppm)),
         FaultKind::RedisClockDrift { drift_ppm } => drift(*drift_ppm),
         FaultKind::Latency { node: t, latency_ms } => node(t).and(delay(*latency_ms)),
@@ -495,6 +560,7 @@ mod tests {
     #[test]
     fn schedules_round_trip_through_json() {
         let schedule = FaultSchedule {
+            swarm: None,
             faults: vec![
                 Fault { at_ms: 1_000, duration_ms: 500, kind: FaultKind::Pause { node: Target::Leader } },
                 Fault {
@@ -537,7 +603,7 @@ mod tests {
             FaultKind::RedisSlow { delay_ms: u64::MAX },
         ];
         for kind in bad {
-            let schedule = FaultSchedule { faults: vec![Fault { at_ms: 0, duration_ms: 1, kind }] };
+            let schedule = FaultSchedule { swarm: None, faults: vec![Fault { at_ms: 0, duration_ms: 1, kind }] };
             let err = schedule.validate(&nodes).unwrap_err().to_string();
             assert!(err.starts_with("fault 0 (") && !err.contains('\n'), "{err}");
         }
@@ -548,16 +614,18 @@ mod tests {
         let nodes = vec![NodeId::replica(1)];
         let pause = |at_ms, duration_ms| Fault { at_ms, duration_ms, kind: FaultKind::Pause { node: Target::Leader } };
         for fault in [pause(u64::MAX, 1), pause(0, u64::MAX), pause(FAULT_AT_MS_MAX + 1, 0)] {
-            let err = FaultSchedule { faults: vec![fault.clone()] }.validate(&nodes).unwrap_err().to_string();
+            let err =
+                FaultSchedule { swarm: None, faults: vec![fault.clone()] }.validate(&nodes).unwrap_err().to_string();
             assert!(err.contains("beyond the limit") && !err.contains('\n'), "{err}");
             assert!(fault.end() >= fault.start(), "end saturates");
         }
-        let many = FaultSchedule { faults: vec![pause(0, 1); FAULTS_MAX + 1] };
+        let many = FaultSchedule { swarm: None, faults: vec![pause(0, 1); FAULTS_MAX + 1] };
         assert!(many.validate(&nodes).unwrap_err().to_string().starts_with("schedule too large"));
         let crowd: Vec<NodeId> = (1..=NODES_MAX + 1).map(NodeId::replica).collect();
         let err = FaultSchedule::default().validate(&crowd).unwrap_err().to_string();
         assert!(err.contains("nodes"), "{err}");
-        let at_limits = FaultSchedule { faults: vec![pause(FAULT_AT_MS_MAX, FAULT_DURATION_MS_MAX); FAULTS_MAX] };
+        let at_limits =
+            FaultSchedule { swarm: None, faults: vec![pause(FAULT_AT_MS_MAX, FAULT_DURATION_MS_MAX); FAULTS_MAX] };
         assert!(at_limits.validate(&nodes).is_ok());
     }
 

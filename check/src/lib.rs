@@ -34,6 +34,7 @@ mod node;
 mod replay;
 mod staleness;
 mod suite;
+pub mod swarm;
 mod terms;
 mod verdict;
 
@@ -54,5 +55,6 @@ pub use node::NodeId;
 pub use replay::{NoReplay, ObjectKeys, Replayed, Replayer, Ttl};
 pub use staleness::{cache_staleness, StalenessBounds};
 pub use suite::{suite, suite_with, Verdicts};
+pub use swarm::{CacheMix, Family, Swarm};
 pub use terms::{believed_leaders, terms, Term};
 pub use verdict::{at, who, Outcome, Property, Verdict};

@@ -3,7 +3,7 @@
 //! smaller schedule that still shows the same violation.
 
 use serde::{Deserialize, Serialize};
-use sim::check::{Outcome as Decided, Property, Verdict};
+use sim::check::{Outcome as Decided, Property, Swarm, Verdict};
 use sim::{FaultSchedule, Seed};
 
 use crate::{find, Outcome, Scenario, Subject};
@@ -106,8 +106,8 @@ impl FailureFile {
             Some(name) => Subject::Zoo(name.parse().map_err(|e| format!("{shown}: {e}"))?),
             None => Subject::Production,
         };
-        let mut config = scenario.config(seed);
-        config.schedule = file.schedule.clone();
+        // Checked against the deployment it runs on: its swarm's nodes, if it carries one.
+        let config = scenario.deployed(file.schedule.clone()).configured(seed);
         file.schedule.validate(&config.all_node_names()).map_err(|e| format!("{shown}: {e}"))?;
         Ok(Failure { file, scenario, seed, subject })
     }
@@ -158,7 +158,9 @@ impl Failure {
                 self.file.property()
             ));
         }
-        let mut search = Search { failure: self, faults: self.file.schedule.faults.clone(), best, runs: 0, hooks };
+        let (faults, swarm) = (self.file.schedule.faults.clone(), self.file.schedule.swarm.clone());
+        let mut search = Search { failure: self, faults, swarm, best, runs: 0, hooks };
+        search.drop_families()?;
         search.drop_faults()?;
         search.shorten_faults()?;
         search.round_starts()?;
@@ -182,6 +184,7 @@ pub trait ShrinkHooks {
 struct Search<'a> {
     failure: &'a Failure,
     faults: Vec<sim::Fault>,
+    swarm: Option<Swarm>,
     best: Outcome,
     runs: u32,
     hooks: &'a mut dyn ShrinkHooks,
@@ -190,12 +193,20 @@ struct Search<'a> {
 impl Search<'_> {
     /// Runs `faults`; if they still fail, they become the best so far (and are reported).
     fn attempt(&mut self, faults: Vec<sim::Fault>) -> Result<bool, String> {
+        self.attempt_swarm(faults, self.swarm.clone())
+    }
+
+    /// Runs `faults` on `swarm`; if they still fail, both become the best so far.
+    fn attempt_swarm(&mut self, faults: Vec<sim::Fault>, swarm: Option<Swarm>) -> Result<bool, String> {
         assert!(faults.len() <= self.faults.len(), "a shrink step never adds faults");
+        let families = |s: &Option<Swarm>| s.as_ref().map_or(0, |s| s.families.len());
+        assert!(families(&swarm) <= families(&self.swarm), "a shrink step never turns a family on");
         self.runs += 1;
-        let outcome = self.failure.run(&FaultSchedule { faults: faults.clone() })?;
+        let outcome = self.failure.run(&FaultSchedule { faults: faults.clone(), swarm: swarm.clone() })?;
         if self.failure.violated(&outcome).is_none() {
             return Ok(false);
         }
+        self.swarm = swarm;
         self.faults = faults;
         self.best = outcome;
         let file = self.file();
@@ -210,9 +221,27 @@ impl Search<'_> {
         if let Some(verdict) = failure.violated(&self.best) {
             file.verdict = serde_json::from_str(&verdict.to_json()).expect("verdicts are JSON");
         }
-        file.schedule = FaultSchedule { faults: self.faults.clone() };
+        file.schedule = FaultSchedule { faults: self.faults.clone(), swarm: self.swarm.clone() };
         file.campaign_seed = failure.file.campaign_seed.clone();
         file
+    }
+
+    /// Each of the swarm's fault families turned off, its faults with it, while it still
+    /// fails: the shrunk file names only the families the failure needs.
+    fn drop_families(&mut self) -> Result<(), String> {
+        let Some(families) = self.swarm.as_ref().map(|s| s.families.clone()) else { return Ok(()) };
+        for family in families {
+            if self.hooks.stop() {
+                return Ok(());
+            }
+            let mut swarm = self.swarm.clone().expect("a swarm to turn families off in");
+            swarm.families.retain(|f| *f != family);
+            let faults = self.faults.iter().filter(|f| f.kind.family() != Some(family)).cloned().collect();
+            if self.attempt_swarm(faults, Some(swarm))? {
+                self.hooks.step(&format!("family {} off", family.name()));
+            }
+        }
+        Ok(())
     }
 
     /// Delta debugging (ddmin) over the faults.

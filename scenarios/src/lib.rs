@@ -22,7 +22,7 @@ use std::time::Duration;
 
 use election::ElectorConfig;
 pub use sim::check::Exclusivity;
-use sim::check::{Bounds, Failovers, History, LeaseKeys, Origin, Verdict};
+use sim::check::{Bounds, Failovers, History, LeaseKeys, Origin, Swarm, Verdict};
 use sim::{
     alongside, elector, http_client, judge, nemesis, simulate_with_clients, CacheLoad, EventKind, Fault, FaultKind,
     FaultSchedule, NodeId, Profile, Run, Seed, SimConfig, SimError, SimRng, Target, Workload,
@@ -119,6 +119,9 @@ pub struct Scenario {
     /// Every node runs the coherent cache over a source database and reads and writes
     /// through it; cache staleness is checked.
     pub cache: Option<CacheLoad>,
+    /// The seed's own deployment, when its schedule drew one (swarm testing): the scenario
+    /// as run, with its nodes, timings and workloads in place of the catalogue's.
+    pub swarm: Option<Swarm>,
 }
 
 /// A name that is no scenario.
@@ -164,6 +167,7 @@ fn plan(
         plan_failover: None,
         requests_every: None,
         cache: None,
+        swarm: None,
     }
 }
 
@@ -424,7 +428,11 @@ fn chaos(profile: Profile) -> Scenario {
     let strict = matches!(profile, Profile::Quiet | Profile::Partitions | Profile::Crashes);
     Scenario {
         name: format!("chaos-{profile}"),
-        description: format!("3 instances, TTL 3 s, renewal 1 s: {}", profile.describe()),
+        description: if profile == Profile::Quiet {
+            format!("3 instances, TTL 3 s, renewal 1 s: {}", profile.describe())
+        } else {
+            format!("a swarm per seed around 3 instances, TTL 3 s, renewal 1 s: {}", profile.describe())
+        },
         plan: "the harness's nemesis",
         nodes: 3,
         key: "leader",
@@ -438,6 +446,7 @@ fn chaos(profile: Profile) -> Scenario {
         plan_failover: None,
         requests_every: None,
         cache: (profile == Profile::Cache).then(CacheLoad::new),
+        swarm: None,
     }
 }
 
@@ -500,18 +509,42 @@ impl Outcome {
 }
 
 impl Scenario {
-    /// The simulation's configuration for `seed`.
+    /// The simulation's configuration for `seed`: the scenario's deployment (the seed's
+    /// swarm, if its profile draws one) and the faults the seed draws.
     pub fn config(&self, seed: Seed) -> SimConfig {
-        let mut config = SimConfig::new(seed);
-        config.nodes = self.nodes;
-        config.safety_phase = self.safety_phase;
-        config.liveness_phase = self.liveness_phase;
-        config.source_db = self.cache.is_some();
+        self.deployed(self.draw_schedule(seed)).configured(seed)
+    }
+
+    /// The scenario as run with `schedule`: with its swarm's deployment, if it carries one.
+    pub fn deployed(&self, schedule: FaultSchedule) -> Deployed {
+        let scenario = match &schedule.swarm {
+            Some(swarm) => self.swarmed(swarm),
+            None => self.clone(),
+        };
+        Deployed { scenario, schedule }
+    }
+
+    /// This scenario with `swarm`'s nodes, timings and workload mix.
+    fn swarmed(&self, swarm: &Swarm) -> Scenario {
+        let ms = Duration::from_millis;
+        let mut scenario = self.clone();
+        scenario.nodes = swarm.nodes;
+        scenario.timings = Timings { ttl: ms(swarm.ttl_ms), renew: ms(swarm.renew_ms), retry: ms(swarm.retry_ms) };
+        scenario.slot = scenario.timings.renew;
+        if let (Some(load), Some(mix)) = (self.cache, &swarm.cache) {
+            scenario.cache = Some(load.with_mix(mix));
+        }
+        scenario.swarm = Some(swarm.clone());
+        scenario
+    }
+
+    /// The faults `seed` draws for this scenario.
+    fn draw_schedule(&self, seed: Seed) -> FaultSchedule {
         let mut rng = SimRng::new(seed, "nemesis");
-        config.schedule.faults = match &self.faults {
+        let faults = match &self.faults {
             Faults::Profile(profile) => {
                 let aim = nemesis::Aim { ttl: self.timings.ttl, safety_phase: self.safety_phase, nodes: self.nodes };
-                nemesis::schedule(*profile, &mut rng, aim).faults
+                return nemesis::swarm_schedule(*profile, &mut rng, aim, self.cache.is_some());
             }
             Faults::Script(faults) => faults.clone(),
             Faults::Chaos { down_ms: (lo, hi) } => {
@@ -526,7 +559,7 @@ impl Scenario {
                 faults
             }
         };
-        config
+        FaultSchedule { faults, swarm: None }
     }
 
     /// Why `subject` would test nothing in this scenario, if it would not: a cache bug where
@@ -580,68 +613,8 @@ impl Scenario {
         subject: Subject,
         schedule: Option<&FaultSchedule>,
     ) -> Result<Outcome, SimError> {
-        let Timings { ttl, renew, retry } = self.timings;
-        let key = self.key;
-        let mut config = self.config(seed);
-        if let Some(schedule) = schedule {
-            config.schedule = schedule.clone();
-        }
-        if let Some(persistence) = match subject {
-            Subject::Zoo(bug) => bug.persistence(),
-            Subject::Production => None,
-        } {
-            config.persistence = persistence;
-        }
-        let mut clients = Vec::new();
-        // The production elector runs unless the subject is a zoo elector; the cache is the
-        // production one unless the subject is a zoo cache.
-        let program = match subject {
-            Subject::Zoo(bug) if !bug.is_cache() && !bug.is_deployment() => {
-                let margin = ttl / 100 + millis(2);
-                zoo::elector(zoo::Timings { key: key.to_owned(), ttl, renew, retry, margin }, bug)
-            }
-            _ => {
-                let mut workload = Workload::none().with_fenced_writes(renew / 2).with_slots(self.slot);
-                let cache_bug = match subject {
-                    Subject::Zoo(bug) if bug.is_cache() => Some(bug),
-                    _ => None,
-                };
-                if let (Some(load), None) = (self.cache, cache_bug) {
-                    workload = workload.with_cache(load);
-                }
-                if let Some(every) = self.requests_every {
-                    workload = workload.with_health();
-                    // Every instance there will be, those the schedule adds included.
-                    let added = config.schedule.faults.iter().filter(|f| f.kind == FaultKind::AddNode).count();
-                    let targets = (1..=config.nodes + added).map(|i| NodeId::replica(i).to_string()).collect();
-                    clients.push(("client".to_owned(), http_client(targets, every, secs(1))));
-                }
-                let program = elector(
-                    move |node| {
-                        ElectorConfig::new(key, node.name.clone(), node.incarnation).with_timings(ttl, renew, retry)
-                    },
-                    workload,
-                );
-                match (self.cache, cache_bug) {
-                    (Some(load), Some(bug)) => alongside(program, move |ctx| zoo::cache_node(ctx, load, bug)),
-                    _ => program,
-                }
-            }
-        };
-        let run = simulate_with_clients(&config, program, clients)?;
-        let origin = Origin {
-            recorder: format!("splitbrain {}", version()),
-            scenario: Some(self.name.clone()),
-            ..Origin::default()
-        };
-        let history = run.history(vec![LeaseKeys::of_election(key)], self.bounds(subject), origin);
-        let judged = judge(&history);
-        let (mut verdicts, failovers) = (judged.verdicts, judged.failovers);
-        let production = subject.elector_is_production();
-        let expected = self.expect.iter().filter(|e| production || !e.needs_requests());
-        verdicts.extend(expected.map(|e| e.check(self, &run, &failovers)));
-        let recoveries = recoveries(self, &run);
-        Ok(Outcome { run, history, verdicts, failovers, recoveries })
+        let schedule = schedule.cloned().unwrap_or_else(|| self.draw_schedule(seed));
+        self.deployed(schedule).run(seed, subject)
     }
 
     /// What the scenario's runs are judged against: its elector's liveness bound and
@@ -657,6 +630,98 @@ impl Scenario {
             }
         }
         bounds
+    }
+}
+
+/// A scenario deployed for one schedule: the scenario as run (its swarm's deployment, if
+/// the schedule carries one) and the schedule.
+#[derive(Debug, Clone)]
+pub struct Deployed {
+    /// The scenario as run.
+    pub scenario: Scenario,
+    /// Its faults.
+    pub schedule: FaultSchedule,
+}
+
+impl Deployed {
+    /// The simulation's configuration under `seed`.
+    pub fn configured(&self, seed: Seed) -> SimConfig {
+        let scenario = &self.scenario;
+        let mut config = SimConfig::new(seed);
+        config.nodes = scenario.nodes;
+        config.safety_phase = scenario.safety_phase;
+        config.liveness_phase = scenario.liveness_phase;
+        config.source_db = scenario.cache.is_some();
+        if let Some(swarm) = &scenario.swarm {
+            config.latency.1 = Duration::from_millis(swarm.link_latency_max_ms).max(config.latency.0);
+        }
+        config.schedule = self.schedule.clone();
+        config
+    }
+
+    /// Runs `subject` under `seed` and checks every property the scenario requires.
+    fn run(&self, seed: Seed, subject: Subject) -> Result<Outcome, SimError> {
+        let scenario = &self.scenario;
+        let Timings { ttl, renew, retry } = scenario.timings;
+        let key = scenario.key;
+        let mut config = self.configured(seed);
+        if let Some(persistence) = match subject {
+            Subject::Zoo(bug) => bug.persistence(),
+            Subject::Production => None,
+        } {
+            config.persistence = persistence;
+        }
+        let fenced_every = scenario.swarm.as_ref().map_or(renew / 2, |s| millis(s.fenced_write_every_ms));
+        let mut clients = Vec::new();
+        // The production elector runs unless the subject is a zoo elector; the cache is the
+        // production one unless the subject is a zoo cache.
+        let program = match subject {
+            Subject::Zoo(bug) if !bug.is_cache() && !bug.is_deployment() => {
+                let margin = ttl / 100 + millis(2);
+                zoo::elector(zoo::Timings { key: key.to_owned(), ttl, renew, retry, margin }, bug)
+            }
+            _ => {
+                let mut workload = Workload::none().with_fenced_writes(fenced_every).with_slots(scenario.slot);
+                let cache_bug = match subject {
+                    Subject::Zoo(bug) if bug.is_cache() => Some(bug),
+                    _ => None,
+                };
+                if let (Some(load), None) = (scenario.cache, cache_bug) {
+                    workload = workload.with_cache(load);
+                }
+                if let Some(every) = scenario.requests_every {
+                    workload = workload.with_health();
+                    // Every instance there will be, those the schedule adds included.
+                    let added = config.schedule.faults.iter().filter(|f| f.kind == FaultKind::AddNode).count();
+                    let targets = (1..=config.nodes + added).map(|i| NodeId::replica(i).to_string()).collect();
+                    clients.push(("client".to_owned(), http_client(targets, every, secs(1))));
+                }
+                let program = elector(
+                    move |node| {
+                        ElectorConfig::new(key, node.name.clone(), node.incarnation).with_timings(ttl, renew, retry)
+                    },
+                    workload,
+                );
+                match (scenario.cache, cache_bug) {
+                    (Some(load), Some(bug)) => alongside(program, move |ctx| zoo::cache_node(ctx, load, bug)),
+                    _ => program,
+                }
+            }
+        };
+        let run = simulate_with_clients(&config, program, clients)?;
+        let origin = Origin {
+            recorder: format!("splitbrain {}", version()),
+            scenario: Some(scenario.name.clone()),
+            ..Origin::default()
+        };
+        let history = run.history(vec![LeaseKeys::of_election(key)], scenario.bounds(subject), origin);
+        let judged = SimError::catching("a checker", || run.end_us / 1000, || judge(&history))?;
+        let (mut verdicts, failovers) = (judged.verdicts, judged.failovers);
+        let production = subject.elector_is_production();
+        let expected = scenario.expect.iter().filter(|e| production || !e.needs_requests());
+        verdicts.extend(expected.map(|e| e.check(scenario, &run, &failovers)));
+        let recoveries = recoveries(scenario, &run);
+        Ok(Outcome { run, history, verdicts, failovers, recoveries })
     }
 }
 

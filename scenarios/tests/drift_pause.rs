@@ -17,7 +17,7 @@ fn a_pause_with_a_slow_clock_on_the_leader_passes_the_correct_zoo_elector() {
             kind: FaultKind::ClockDrift { node: Target::Leader, drift_ppm: -30_000 },
         },
     ];
-    let schedule = FaultSchedule { faults };
+    let schedule = FaultSchedule { faults, swarm: None };
     for seed in [Seed(1), Seed(2), Seed(3), Seed(0x2a)] {
         let outcome = scenario.run_schedule(seed, Subject::Zoo(zoo::Bug::None), Some(&schedule)).expect("runs");
         let failed = outcome.failures();

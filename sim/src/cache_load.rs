@@ -38,6 +38,9 @@ pub struct CacheLoad {
     pub command_timeout: Duration,
     /// [`CacheConfig::entry_ttl`].
     pub entry_ttl: Duration,
+    /// Whether each write is raced by a read of the same key, issued on the same node while
+    /// the write is in flight (a swarm's racing mix).
+    pub read_during_write: bool,
 }
 
 impl CacheLoad {
@@ -54,6 +57,18 @@ impl CacheLoad {
             ping_interval: defaults.ping_interval,
             command_timeout: defaults.command_timeout,
             entry_ttl: Duration::from_secs(10),
+            read_during_write: false,
+        }
+    }
+
+    /// This load with a swarm's mix: its keys, rates and racing reads.
+    pub fn with_mix(self, mix: &check::CacheMix) -> CacheLoad {
+        CacheLoad {
+            keys: mix.keys,
+            read_every: Duration::from_millis(mix.read_every_ms),
+            write_every: Duration::from_millis(mix.write_every_ms),
+            read_during_write: mix.read_during_write,
+            ..self
         }
     }
 
@@ -125,6 +140,10 @@ pub async fn cache_workload(ctx: NodeContext, load: CacheLoad, cache: impl Cache
                 ctx.clock.sleep(Duration::from_micros(rng.between(every / 2, every * 3 / 2))).await;
                 let key = format!("k{}", rng.below(u64::from(load.keys)));
                 let value = format!("{}#{n}", ctx.name);
+                if load.read_during_write {
+                    // Issued now, it reaches the source while the write is in flight.
+                    ctx.spawner.spawn_local(read(ctx.clone(), cache.clone(), key.clone()));
+                }
                 if let Some((version, published)) = cache.put(&key, &value).await {
                     ctx.recorder.record(EventKind::CacheWrite { key, version, published });
                 }
@@ -135,9 +154,14 @@ pub async fn cache_workload(ctx: NodeContext, load: CacheLoad, cache: impl Cache
     loop {
         ctx.clock.sleep(load.read_every).await;
         let key = format!("k{}", rng.below(u64::from(load.keys)));
-        let started_us = ctx.recorder.now_us();
-        if let Some((version, hit)) = cache.get(&key).await {
-            ctx.recorder.record(EventKind::CacheRead { key, version, started_us, hit });
-        }
+        read(ctx.clone(), cache.clone(), key).await;
+    }
+}
+
+/// One recorded read of `key`.
+async fn read(ctx: NodeContext, cache: impl CacheClient, key: String) {
+    let started_us = ctx.recorder.now_us();
+    if let Some((version, hit)) = cache.get(&key).await {
+        ctx.recorder.record(EventKind::CacheRead { key, version, started_us, hit });
     }
 }

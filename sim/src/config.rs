@@ -74,3 +74,21 @@ pub struct SimError {
     /// turmoil's message (a panic in a node program, for instance).
     pub message: String,
 }
+
+impl SimError {
+    /// The error of a panic caught at `at_ms` in `what` ("the simulator", "a checker"): a
+    /// failed assertion is a finding, reported with its seed like any other.
+    pub fn of_panic(payload: Box<dyn std::any::Any + Send>, at_ms: u64, what: &str) -> SimError {
+        let message = payload
+            .downcast_ref::<&str>()
+            .map(|s| (*s).to_owned())
+            .or_else(|| payload.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "a panic without a message".to_owned());
+        SimError { at_ms, message: format!("{what} panicked: {message}") }
+    }
+
+    /// Runs `f`, a panic in it caught as an error (at `at_ms`, in `what`).
+    pub fn catching<T>(what: &str, at_ms: impl FnOnce() -> u64, f: impl FnOnce() -> T) -> Result<T, SimError> {
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).map_err(|p| SimError::of_panic(p, at_ms(), what))
+    }
+}

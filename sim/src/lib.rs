@@ -36,6 +36,7 @@ pub mod reference;
 mod replayer;
 mod run;
 mod seed;
+pub mod swarm;
 mod wire;
 mod workload;
 mod world;

@@ -7,7 +7,7 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use check::fault::{Fault, FaultKind, FaultSchedule, Moment, Target};
-use check::NodeId;
+use check::{Family, NodeId};
 
 use crate::seed::SimRng;
 
@@ -90,18 +90,32 @@ impl Profile {
         matches!(self, Profile::Redis | Profile::All | Profile::Cache)
     }
 
-    fn families(self, rng: &mut SimRng) -> Vec<Profile> {
+    /// The fault families the profile draws from; `All` and `Cache` mix several.
+    pub fn families(self) -> &'static [Family] {
         match self {
-            Profile::All => {
-                let mixed: Vec<Profile> = Profile::ALL[1..6].iter().copied().filter(|_| rng.chance(0.6)).collect();
-                if mixed.is_empty() {
-                    vec![*rng.pick(&Profile::ALL[1..6])]
-                } else {
-                    mixed
-                }
-            }
-            Profile::Quiet => vec![],
-            family => vec![family],
+            Profile::Quiet => &[],
+            Profile::Partitions => &[Family::Partitions],
+            Profile::Pauses => &[Family::Pauses],
+            Profile::Clocks => &[Family::Clocks],
+            Profile::Crashes => &[Family::Crashes],
+            Profile::Redis => &[Family::Redis],
+            Profile::All => &[Family::Partitions, Family::Pauses, Family::Clocks, Family::Crashes, Family::Redis],
+            Profile::Cache => &[Family::Partitions, Family::Pauses, Family::Redis, Family::Source],
+        }
+    }
+
+    /// A seed's own subset of the profile's families: each on with probability 0.6, at
+    /// least one.
+    fn draw_families(self, rng: &mut SimRng) -> Vec<Family> {
+        let all = self.families();
+        if all.len() <= 1 {
+            return all.to_vec();
+        }
+        let mixed: Vec<Family> = all.iter().copied().filter(|_| rng.chance(0.6)).collect();
+        if mixed.is_empty() {
+            vec![*rng.pick(all)]
+        } else {
+            mixed
         }
     }
 }
@@ -135,22 +149,46 @@ pub struct Aim {
     pub nodes: usize,
 }
 
-/// Draws a schedule for `profile` from `rng`.
+/// Draws a schedule for `profile` from `rng` on the scenario's own deployment: the
+/// profile's families mixed per seed, about one fault per two TTLs.
 pub fn schedule(profile: Profile, rng: &mut SimRng, aim: Aim) -> FaultSchedule {
-    let families = profile.families(rng);
+    let families = profile.draw_families(rng);
+    let ttl_ms = aim.ttl.as_millis().max(1) as u64;
+    let per_minute = (60_000 / (2 * ttl_ms)).max(1);
+    faults(&families, profile == Profile::Cache, per_minute, rng, aim)
+}
+
+/// Draws a seed's swarm for `profile` around the scenario's deployment (`aim`, and `cache`
+/// where the scenario runs one) and then its faults on that swarm: the schedule carries the
+/// swarm, and a run of it uses the swarm's deployment. `quiet` draws no swarm: the baseline
+/// stays the scenario's own.
+pub fn swarm_schedule(profile: Profile, rng: &mut SimRng, aim: Aim, cache: bool) -> FaultSchedule {
+    if profile == Profile::Quiet {
+        return FaultSchedule::default();
+    }
+    let swarm = crate::swarm::draw(profile.draw_families(rng), rng, cache);
+    let aim = Aim { ttl: Duration::from_millis(swarm.ttl_ms), nodes: swarm.nodes, ..aim };
+    let mut schedule = faults(&swarm.families, profile == Profile::Cache, swarm.faults_per_minute, rng, aim);
+    schedule.swarm = Some(swarm);
+    schedule
+}
+
+/// About `per_minute` faults a minute of the safety phase, of `families`, starting after
+/// the first election settled; `cache` aims them at a cache (see [`Profile::Cache`]).
+fn faults(families: &[Family], cache: bool, per_minute: u64, rng: &mut SimRng, aim: Aim) -> FaultSchedule {
     let mut faults = Vec::new();
     let phase_ms = aim.safety_phase.as_millis() as u64;
     let ttl_ms = aim.ttl.as_millis().max(1) as u64;
-    if families.is_empty() || phase_ms < 2 * ttl_ms {
-        return FaultSchedule { faults };
+    if families.is_empty() || phase_ms < 2 * ttl_ms || per_minute == 0 {
+        return FaultSchedule::default();
     }
-    // About one fault per two TTLs, starting after the first election settled.
-    let count = (phase_ms / (2 * ttl_ms)).max(1);
+    let count = (phase_ms * per_minute / 60_000).max(1);
     for _ in 0..count {
-        let family = *rng.pick(&families);
+        let family = *rng.pick(families);
         let at_ms = rng.between(ttl_ms, phase_ms - ttl_ms / 2);
         let duration_ms = rng.between(ttl_ms / 5, 3 * ttl_ms).min(phase_ms - at_ms);
-        let kind = fault_of(family, rng, aim, ttl_ms);
+        let node = target(rng, aim);
+        let kind = fault_on(family, cache, rng, aim, ttl_ms, node);
         if let FaultKind::Stop { node } = &kind {
             // Half the graceful stops stall on the way out (shutdown hooks, a GC): the node
             // freezes within its hand-over, after a read or before a write.
@@ -176,15 +214,15 @@ pub fn schedule(profile: Profile, rng: &mut SimRng, aim: Aim) -> FaultSchedule {
         // Faults come in clusters: a third of those aimed at the leader bring one of another
         // of the seed's families, at the same moment, on the leader too (its clock steps back
         // as it loses Redis; it pauses while partitioned).
-        let others: Vec<Profile> = families.iter().copied().filter(|f| *f != family).collect();
+        let others: Vec<Family> = families.iter().copied().filter(|f| *f != family).collect();
         if on_leader && !others.is_empty() && rng.chance(0.3) {
             let other = *rng.pick(&others);
-            let kind = fault_on(other, rng, aim, ttl_ms, Target::Leader);
+            let kind = fault_on(other, cache, rng, aim, ttl_ms, Target::Leader);
             faults.push(Fault { at_ms, duration_ms, kind });
         }
     }
     faults.sort_by_key(|f| f.at_ms);
-    FaultSchedule { faults }
+    FaultSchedule { faults, swarm: None }
 }
 
 fn target(rng: &mut SimRng, aim: Aim) -> Target {
@@ -195,16 +233,18 @@ fn target(rng: &mut SimRng, aim: Aim) -> Target {
     }
 }
 
-fn fault_of(family: Profile, rng: &mut SimRng, aim: Aim, ttl_ms: u64) -> FaultKind {
-    let node = target(rng, aim);
-    fault_on(family, rng, aim, ttl_ms, node)
-}
-
 /// A fault of `family` aimed at `node` (or at Redis, or at the whole deployment, as the
-/// fault drawn is).
-fn fault_on(family: Profile, rng: &mut SimRng, aim: Aim, ttl_ms: u64, node: Target) -> FaultKind {
+/// fault drawn is); `cache`: the cache's mix of the family.
+fn fault_on(family: Family, cache: bool, rng: &mut SimRng, aim: Aim, ttl_ms: u64, node: Target) -> FaultKind {
     match family {
-        Profile::Partitions => match rng.below(7) {
+        // The cache's partitions: a node cut off from Redis (the source stays reachable), a
+        // held link (a late subscribe confirmation), latency.
+        Family::Partitions if cache => match rng.below(3) {
+            0 => FaultKind::PartitionRedis { node },
+            1 => FaultKind::Hold { node },
+            _ => latency(node, rng, ttl_ms),
+        },
+        Family::Partitions => match rng.below(7) {
             0 | 1 => FaultKind::PartitionRedis { node },
             2 => FaultKind::PartitionNodes { a: node, b: target(rng, aim) },
             3 => FaultKind::Isolate { node },
@@ -214,31 +254,40 @@ fn fault_on(family: Profile, rng: &mut SimRng, aim: Aim, ttl_ms: u64, node: Targ
             _ => FaultKind::Loss { node, rate: 0.05 + rng.unit() * 0.5 },
         },
         // Half at a random time, half at a moment of the node's own: right after a read's
-        // reply or right before a write (a check-then-act window).
-        Profile::Pauses => pause(node, rng),
-        Profile::Clocks => match rng.below(4) {
+        // reply or right before a write (a check-then-act window). Short for a cache: a
+        // reader frozen between its source read and its fill while writes go on.
+        Family::Pauses => pause(node, rng),
+        Family::Clocks => match rng.below(4) {
             0 => FaultKind::ClockDrift { node, drift_ppm: rng.between(0, 100_000) as i64 - 50_000 },
             1 => FaultKind::ClockJump { node, jump_ms: rng.between(0, 2 * ttl_ms) as i64 - ttl_ms as i64 },
             2 => FaultKind::RedisClockDrift { drift_ppm: rng.between(0, 100_000) as i64 - 50_000 },
             _ => FaultKind::RedisClockJump { jump_ms: rng.between(0, ttl_ms) as i64 },
         },
-        Profile::Crashes if rng.chance(0.7) => FaultKind::Crash { node },
-        Profile::Crashes => FaultKind::Stop { node },
-        Profile::Cache => match rng.below(6) {
+        Family::Crashes if rng.chance(0.7) => FaultKind::Crash { node },
+        Family::Crashes => FaultKind::Stop { node },
+        Family::Redis if cache => match rng.below(2) {
             0 => FaultKind::RedisDropConnections,
-            1 => FaultKind::PartitionRedis { node },
-            // Short: a reader frozen between its source read and its fill while writes go on.
-            2 => pause(node, rng),
-            3 => FaultKind::Hold { node },
-            4 => latency(node, rng, ttl_ms),
             _ => FaultKind::RedisRestart { persistence: None },
         },
-        _ => match rng.below(4) {
+        Family::Redis => match rng.below(4) {
             // The deployment decides what a restart keeps, not the nemesis.
             0 | 1 => FaultKind::RedisRestart { persistence: None },
             2 => FaultKind::RedisDropConnections,
             _ => FaultKind::RedisSlow { delay_ms: rng.between(1, ttl_ms / 2) },
         },
+        Family::Source => source(node, rng),
+    }
+}
+
+/// A fault on `node`'s link to the source database: mostly latency, so that a source read
+/// takes longer than a write, its publication and its delivery together (a few to 150 ms
+/// each way, under the cache's request limit); else a held link, loss, or a cut.
+fn source(node: Target, rng: &mut SimRng) -> FaultKind {
+    match rng.below(6) {
+        0..=2 => FaultKind::SourceLatency { node, latency_ms: rng.between(5, 150) },
+        3 => FaultKind::SourceHold { node },
+        4 => FaultKind::SourceLoss { node, rate: 0.05 + rng.unit() * 0.3 },
+        _ => FaultKind::PartitionSource { node },
     }
 }
 

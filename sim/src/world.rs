@@ -63,21 +63,21 @@ pub fn simulate_with_clients(
     // arithmetic of the world relies on them.
     config.schedule.validate(&config.all_node_names()).map_err(|e| SimError { at_ms: 0, message: e.to_string() })?;
     let time = TrueTime::default();
-    let run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        World::new(config, program, clients, time.clone()).run()
-    }));
     // A failed assertion of the simulator itself is a finding like any other: it comes back
     // as this seed's error (with its replay command), never as a worker thread that dies and
     // takes the seed with it.
-    run.unwrap_or_else(|payload| {
-        let what = payload
-            .downcast_ref::<&str>()
-            .map(|s| (*s).to_owned())
-            .or_else(|| payload.downcast_ref::<String>().cloned())
-            .unwrap_or_else(|| "a panic without a message".to_owned());
-        Err(SimError { at_ms: time.now_us() / 1000, message: format!("the simulator panicked: {what}") })
-    })
+    SimError::catching(
+        "the simulator",
+        || time.now_us() / 1000,
+        || World::new(config, program, clients, time.clone()).run(),
+    )?
 }
+
+/// turmoil's per-socket buffer and accept backlog. Its default (64) panics when a held link
+/// releases what a busy node queued behind it — a cache whose every write times out and
+/// reconnects sends a connection attempt every few tens of milliseconds for seconds — where
+/// a real kernel would queue or refuse them. Enough for the longest hold the nemesis draws.
+const TCP_CAPACITY: usize = 16_384;
 
 struct World<'a> {
     sim: turmoil::Sim<'a>,
@@ -106,6 +106,7 @@ impl<'a> World<'a> {
             .tick_duration(config.tick)
             .min_message_latency(config.latency.0)
             .max_message_latency(config.latency.1)
+            .tcp_capacity(TCP_CAPACITY)
             .build();
         let history = Journal::new(time.clone());
         let redis_clock = SimClock::new(time.clone());
@@ -433,7 +434,9 @@ impl World<'_> {
             // One armed moment per node at a time.
             return None;
         }
-        if !does_something(&fault.kind, &nodes) {
+        // A fault on the source database's link does nothing where there is none.
+        let sourceless = fault.kind.family() == Some(check::Family::Source) && !self.config.source_db;
+        if sourceless || !does_something(&fault.kind, &nodes) {
             return None;
         }
         let id = self.faults_started;
@@ -512,13 +515,20 @@ impl World<'_> {
                 nodes.iter().for_each(|n| self.link(LinkFault::Partition, n, REDIS_HOST, on))
             }
             FaultKind::Latency { latency_ms, .. } => {
-                let latency = if on { Duration::from_millis(*latency_ms) } else { self.config.latency.0 };
-                self.sim.set_link_latency(nodes[0].as_str(), REDIS_HOST, latency);
+                self.link_latency(&nodes[0], REDIS_HOST, on.then(|| Duration::from_millis(*latency_ms)));
             }
             FaultKind::Loss { rate, .. } => {
                 self.sim.set_link_fail_rate(nodes[0].as_str(), REDIS_HOST, if on { *rate } else { 0.0 })
             }
             FaultKind::Hold { .. } => self.link(LinkFault::Hold, &nodes[0], REDIS_HOST, on),
+            FaultKind::PartitionSource { .. } => self.link(LinkFault::Partition, &nodes[0], SOURCE_HOST, on),
+            FaultKind::SourceHold { .. } => self.link(LinkFault::Hold, &nodes[0], SOURCE_HOST, on),
+            FaultKind::SourceLatency { latency_ms, .. } => {
+                self.link_latency(&nodes[0], SOURCE_HOST, on.then(|| Duration::from_millis(*latency_ms)));
+            }
+            FaultKind::SourceLoss { rate, .. } => {
+                self.sim.set_link_fail_rate(nodes[0].as_str(), SOURCE_HOST, if on { *rate } else { 0.0 })
+            }
             FaultKind::Pause { .. } => self.pause(&nodes[0], on),
             FaultKind::PauseAt { moment, .. } if on => self.node(&nodes[0]).gate.arm(*moment),
             FaultKind::PauseAt { .. } => self.pause(&nodes[0], false),
@@ -546,6 +556,18 @@ impl World<'_> {
             | FaultKind::RedisDropConnections
             | FaultKind::AddNode
             | FaultKind::RemoveNode { .. } => assert!(!on, "instantaneous faults act when they start"),
+        }
+    }
+
+    /// Sets the link between `a` and `b` to a fixed `latency`, or (`None`) back to the
+    /// run's own range: a healed link is as fast and as variable as the others, not faster.
+    fn link_latency(&self, a: &str, b: &str, latency: Option<Duration>) {
+        match latency {
+            Some(latency) => self.sim.set_link_latency(a, b, latency),
+            None => {
+                self.sim.set_link_latency(a, b, self.config.latency.0);
+                self.sim.set_link_max_message_latency(a, b, self.config.latency.1);
+            }
         }
     }
 

@@ -91,7 +91,7 @@ fn scripted(faults: Vec<sim::Fault>) -> Run {
     let mut config = SimConfig::new(Seed(5));
     config.safety_phase = Duration::from_secs(20);
     config.liveness_phase = Duration::from_secs(10);
-    config.schedule = sim::FaultSchedule { faults };
+    config.schedule = sim::FaultSchedule { faults, swarm: None };
     simulate_elector(&config)
 }
 

@@ -29,7 +29,7 @@ fn config(seed: Seed, safety_s: u64, liveness_s: u64, faults: Vec<Fault>) -> Sim
     let mut config = SimConfig::new(seed);
     config.safety_phase = Duration::from_secs(safety_s);
     config.liveness_phase = Duration::from_secs(liveness_s);
-    config.schedule = FaultSchedule { faults };
+    config.schedule = FaultSchedule { faults, swarm: None };
     config
 }
 
