@@ -57,6 +57,12 @@ impl Expect {
         )
     }
 
+    /// Whether the expectation judges the cache workload, which runs beside the production
+    /// elector or a zoo cache, not beside a zoo elector.
+    pub fn needs_cache(&self) -> bool {
+        matches!(self, Expect::UpdateSeenWithin { .. })
+    }
+
     /// The expectation for a deployment with timings `to` instead of `from`: durations scale
     /// with the TTL.
     pub fn scaled(self, from: crate::Timings, to: crate::Timings) -> Expect {

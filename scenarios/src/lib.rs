@@ -718,7 +718,10 @@ impl Deployed {
         let judged = SimError::catching("a checker", || run.end_us / 1000, || judge(&history))?;
         let (mut verdicts, failovers) = (judged.verdicts, judged.failovers);
         let production = subject.elector_is_production();
-        let expected = scenario.expect.iter().filter(|e| production || !e.needs_requests());
+        // A zoo elector runs alone: no requests are served and no cache runs beside it.
+        let cache_ran = scenario.cache.is_some() && production;
+        let expected =
+            scenario.expect.iter().filter(|e| (production || !e.needs_requests()) && (cache_ran || !e.needs_cache()));
         verdicts.extend(expected.map(|e| e.check(scenario, &run, &failovers)));
         let recoveries = recoveries(scenario, &run);
         Ok(Outcome { run, history, verdicts, failovers, recoveries })

@@ -209,6 +209,17 @@ fn faults(families: &[Family], cache: bool, per_minute: u64, rng: &mut SimRng, a
                 faults.push(Fault { at_ms, duration_ms, kind: FaultKind::PartitionRedis { node: Target::Leader } });
             }
         }
+        if let FaultKind::Latency { node: Target::Leader, latency_ms } = &kind {
+            // Half the leader's slow links degrade into a lost one (congestion before a
+            // failure): its last renewal was answered late, and it renews no more — the moment
+            // a deadline counted from the wrong instant outlives the lease.
+            if *latency_ms <= SLOW_BUT_ANSWERED_MS && rng.chance(0.5) {
+                let cut_ms = at_ms + duration_ms / 2;
+                let cut = rng.between(ttl_ms, 3 * ttl_ms).min(phase_ms.saturating_sub(cut_ms));
+                let kind = FaultKind::PartitionRedis { node: Target::Leader };
+                faults.push(Fault { at_ms: cut_ms, duration_ms: cut, kind });
+            }
+        }
         let on_leader = kind.targets().first() == Some(&&Target::Leader);
         faults.push(Fault { at_ms, duration_ms, kind });
         // Faults come in clusters: a third of those aimed at the leader bring one of another

@@ -193,7 +193,11 @@ impl CacheClient for ZooCache {
         let read = timeout(&self.ctx.clock, self.load.command_timeout, self.source.read(key)).await?.ok()?;
         let mut state = self.state.borrow_mut();
         let floor = state.floor.get(key).copied().unwrap_or(0);
-        if state.generation == generation && state.confirmed.is_some() && read.version >= floor {
+        // The fill-after-invalidation mutant: "an invalidation deletes the entry; a miss
+        // fills it" — with no floor, a read that began before the newer version's
+        // invalidation arrived stores the older version after it.
+        let floored = self.bug == Bug::CacheFillAfterInvalidation || read.version >= floor;
+        if state.generation == generation && state.confirmed.is_some() && floored {
             state.entries.insert(key.to_owned(), (read.version, started + self.load.entry_ttl));
         }
         Some((read.version, false))

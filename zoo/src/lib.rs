@@ -61,11 +61,20 @@ pub enum Bug {
     CacheNoFlushOnReconnect,
     /// 14. Cache: the invalidation is published before the write commits.
     CachePublishBeforeCommit,
+    /// 15. Acquire as `GET` (free?), then `INCR` and a plain `SET ... PX`: check-then-act, two
+    ///     followers that both saw the key free both take it.
+    GetThenSetAcquire,
+    /// 16. The local deadline counted from the reply, not from the request: a reply that came
+    ///     late stretches the belief past the lease Redis set when it executed.
+    DeadlineFromReply,
+    /// 17. Cache: a read fills the entry with what it read even if an invalidation of a newer
+    ///     version arrived while the read was in flight (no version floor).
+    CacheFillAfterInvalidation,
 }
 
 impl Bug {
     /// Every variant, the correct one first, then in the plan's order.
-    pub const ALL: [Bug; 15] = [
+    pub const ALL: [Bug; 18] = [
         Bug::None,
         Bug::PlainDelRelease,
         Bug::GetThenDelRelease,
@@ -81,11 +90,14 @@ impl Bug {
         Bug::DeadlineWithoutMargin,
         Bug::CacheNoFlushOnReconnect,
         Bug::CachePublishBeforeCommit,
+        Bug::GetThenSetAcquire,
+        Bug::DeadlineFromReply,
+        Bug::CacheFillAfterInvalidation,
     ];
 
     /// Whether the bug is in the cache (the elector is then the production one).
     pub fn is_cache(self) -> bool {
-        matches!(self, Bug::CacheNoFlushOnReconnect | Bug::CachePublishBeforeCommit)
+        matches!(self, Bug::CacheNoFlushOnReconnect | Bug::CachePublishBeforeCommit | Bug::CacheFillAfterInvalidation)
     }
 
     /// Whether the bug is in the deployment, not the code: the production elector and cache
@@ -117,6 +129,9 @@ impl Bug {
             Bug::DeadlineWithoutMargin => "deadline-without-margin",
             Bug::CacheNoFlushOnReconnect => "cache-no-flush-on-reconnect",
             Bug::CachePublishBeforeCommit => "cache-publish-before-commit",
+            Bug::GetThenSetAcquire => "get-then-set-acquire",
+            Bug::DeadlineFromReply => "deadline-from-reply",
+            Bug::CacheFillAfterInvalidation => "cache-fill-after-invalidation",
         }
     }
 }
@@ -142,6 +157,11 @@ impl Bug {
             Bug::DeadlineWithoutMargin => "steps down only after TTL / renew missed heartbeats (no margin)",
             Bug::CacheNoFlushOnReconnect => "cache: keeps its entries when the pub/sub connection drops and comes back",
             Bug::CachePublishBeforeCommit => "cache: publishes the invalidation before the write commits",
+            Bug::GetThenSetAcquire => "acquire as GET (free?), then INCR and a plain SET PX: check-then-act",
+            Bug::DeadlineFromReply => "the local deadline counted from the reply instead of the request",
+            Bug::CacheFillAfterInvalidation => {
+                "cache: fills what it read though a newer version's invalidation came meanwhile"
+            }
         }
     }
 }
@@ -347,7 +367,11 @@ impl Node {
             let prefix = format!("{}/{:016x}/", self.ctx.name, self.ctx.incarnation);
             let keys = self.keys();
             let args = [prefix.clone(), self.ttl_ms(), format!("{{\"instance\":\"{}\",\"epoch\":", self.ctx.name)];
-            if let Some(Value::Int(epoch)) = self.script(|n| &n.acquire, &keys, &args).await {
+            let acquired = match self.bug {
+                Bug::GetThenSetAcquire => self.get_then_set(&prefix).await,
+                _ => self.script(|n| &n.acquire, &keys, &args).await,
+            };
+            if let Some(Value::Int(epoch)) = acquired {
                 let (value, epoch) = (format!("{prefix}{epoch}"), epoch as u64);
                 self.extend(sent, sent_wall_ms);
                 self.belief.leading.set(true);
@@ -368,6 +392,19 @@ impl Node {
         }
     }
 
+    /// The get-then-set mutant's acquire: "is it free? then it is mine" in three round trips;
+    /// the epoch as the acquire script answers it.
+    async fn get_then_set(&mut self, prefix: &str) -> Option<Value> {
+        let [key, epoch_key, _] = self.keys();
+        if self.query(redis::cmd("GET").arg(&key)).await? != Value::Nil {
+            return None;
+        }
+        let Value::Int(epoch) = self.query(redis::cmd("INCR").arg(&epoch_key)).await? else { return None };
+        let value = format!("{prefix}{epoch}");
+        self.query(redis::cmd("SET").arg(&key).arg(&value).arg("PX").arg(self.ttl_ms())).await?;
+        Some(Value::Int(epoch))
+    }
+
     /// Heartbeats the missed-heartbeats mutant allows: their total is the TTL.
     fn heartbeats(&self) -> u32 {
         (self.t.ttl.as_micros() / self.t.renew.as_micros().max(1)).max(1) as u32
@@ -376,6 +413,11 @@ impl Node {
     /// The belief after a successful request sent at `sent` (local µs; `sent_wall_ms` on
     /// the wall clock): the lease runs `ttl - margin` from the send.
     fn extend(&self, sent: i64, sent_wall_ms: i64) {
+        // The deadline-from-reply mutant: "the lease is good for a TTL from the OK".
+        let (sent, sent_wall_ms) = match self.bug {
+            Bug::DeadlineFromReply => (self.now(), self.ctx.clock.wall_ms()),
+            _ => (sent, sent_wall_ms),
+        };
         let lease = self.t.ttl.saturating_sub(self.t.margin);
         let until = sent + lease.as_micros() as i64;
         self.belief.until_local.set(self.belief.until_local.get().max(until));

@@ -86,7 +86,15 @@ fn hunt(
         }
         ran = k + 1;
         let seed = campaign_seed(base, &scenario.name, k * streams + stream);
-        let Ok(outcome) = scenario.run_subject(seed, Subject::Zoo(bug)) else { continue };
+        let outcome = match scenario.run_subject(seed, Subject::Zoo(bug)) {
+            Ok(outcome) => outcome,
+            Err(e) => {
+                // Not a detection, and not lost either.
+                let replay = crate::replay_command(&scenario.name, seed, Subject::Zoo(bug));
+                eprintln!("\n{bug} stream {stream}: simulation failed: {e}\n  replay: {replay}");
+                continue;
+            }
+        };
         if let Some(v) = outcome.failures().first().filter(|v| v.outcome == Decided::Violated) {
             fired = Some(format!("{:?}", v.property));
             break;
