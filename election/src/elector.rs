@@ -170,7 +170,21 @@ impl Elector {
             self.notify(ElectorEvent::AcquireAttempt);
             let sent_at = self.shared.clock.now();
             match self.try_acquire().await {
-                Ok(Attempt::Acquired(value)) => return Some(HeldLease::granted(value, sent_at, self.timing)),
+                Ok(Attempt::Acquired(value)) => {
+                    let lease = HeldLease::granted(value, sent_at, self.timing);
+                    if lease.deadline > self.shared.clock.now() {
+                        return Some(lease);
+                    }
+                    // The reply was read after the lease it granted had run out (the node was
+                    // paused, or its reply held, in between): that term ended before it
+                    // began, and another node may hold a newer epoch by now. Leading on it
+                    // would start jobs and announce an epoch older than the current one.
+                    tracing::warn!(
+                        epoch = lease.value.epoch,
+                        "acquired too late: the lease had run out before the reply was read"
+                    );
+                    continue;
+                }
                 Ok(Attempt::Held(holder)) => {
                     if self.release_own_leftover(&holder).await {
                         continue;

@@ -34,23 +34,26 @@ macro_rules! mutants {
     };
 }
 
-// Budgets: the table's maximum over 20 streams, with room (the 200-seed budget of the table
-// for the two whose maximum is over 100).
+// Budgets: twice the seeds stream 0 takes (at least 8), measured on this nemesis and swarm;
+// docs/zoo.md has every stream.
 mutants! {
-    plain_del_release: Bug::PlainDelRelease, 16, [Property::StrictExclusivity];
-    get_then_del_release: Bug::GetThenDelRelease, 200, [Property::StrictExclusivity];
-    plain_pexpire_renew: Bug::PlainPexpireRenew, 50, [Property::StrictExclusivity];
-    get_then_pexpire_renew: Bug::GetThenPexpireRenew, 40, [Property::StrictExclusivity];
+    plain_del_release: Bug::PlainDelRelease, 8, [Property::StrictExclusivity];
+    get_then_del_release: Bug::GetThenDelRelease, 110, [Property::StrictExclusivity];
+    plain_pexpire_renew: Bug::PlainPexpireRenew, 36, [Property::StrictExclusivity];
+    get_then_pexpire_renew: Bug::GetThenPexpireRenew, 100, [Property::StrictExclusivity];
     renew_failure_only_logged: Bug::RenewFailureOnlyLogged, 8, [Property::StrictExclusivity];
-    wall_clock_deadline: Bug::WallClockDeadline, 200, [Property::StrictExclusivity, Property::FencedEpochs];
-    unchecked_fencing_token: Bug::UncheckedFencingToken, 60, [Property::FencedEpochs];
-    unpersisted_fencing_counter: Bug::UnpersistedFencingCounter, 15, [Property::Epochs];
-    release_before_jobs_stop: Bug::ReleaseBeforeJobsStop, 22, [Property::LeaderOnlyJobs];
-    no_campaign_after_loss: Bug::NoCampaignAfterLoss, 26, [Property::Liveness];
-    noscript_as_success: Bug::NoscriptAsSuccess, 22, [Property::StrictExclusivity];
-    deadline_without_margin: Bug::DeadlineWithoutMargin, 16, [Property::StrictExclusivity];
-    cache_no_flush_on_reconnect: Bug::CacheNoFlushOnReconnect, 8, [Property::CacheStaleness];
-    cache_publish_before_commit: Bug::CachePublishBeforeCommit, 4, [Property::CacheStaleness];
+    wall_clock_deadline: Bug::WallClockDeadline, 34, [Property::StrictExclusivity, Property::FencedEpochs];
+    unchecked_fencing_token: Bug::UncheckedFencingToken, 12, [Property::FencedEpochs];
+    unpersisted_fencing_counter: Bug::UnpersistedFencingCounter, 8, [Property::Epochs];
+    release_before_jobs_stop: Bug::ReleaseBeforeJobsStop, 8, [Property::LeaderOnlyJobs];
+    no_campaign_after_loss: Bug::NoCampaignAfterLoss, 12, [Property::Liveness];
+    noscript_as_success: Bug::NoscriptAsSuccess, 8, [Property::StrictExclusivity];
+    deadline_without_margin: Bug::DeadlineWithoutMargin, 8, [Property::StrictExclusivity];
+    cache_no_flush_on_reconnect: Bug::CacheNoFlushOnReconnect, 10, [Property::CacheStaleness];
+    cache_publish_before_commit: Bug::CachePublishBeforeCommit, 8, [Property::CacheStaleness];
+    get_then_set_acquire: Bug::GetThenSetAcquire, 8, [Property::StrictExclusivity];
+    deadline_from_reply: Bug::DeadlineFromReply, 110, [Property::StrictExclusivity];
+    cache_fill_after_invalidation: Bug::CacheFillAfterInvalidation, 20, [Property::CacheStaleness];
 }
 
 /// The correct zoo elector is not caught: the seeds of stream 0 that the slowest mutants
@@ -58,7 +61,7 @@ mutants! {
 #[test]
 fn the_correct_zoo_elector_passes_stream_0() {
     let scenario = find("chaos-all").unwrap();
-    for k in 0..40 {
+    for k in 0..60 {
         let seed = campaign_seed(DOCS_CAMPAIGN_SEED, &scenario.name, k * 20);
         let outcome = scenario.run_subject(seed, Subject::Zoo(Bug::None)).expect("the simulation runs");
         assert!(outcome.failures().is_empty(), "seed {seed}: {:?}", outcome.failures());
