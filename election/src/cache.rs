@@ -136,21 +136,26 @@ impl RedisSource {
     /// not, since it may have been applied.
     async fn request(&self, key: &str, value: Option<&str>) -> Result<Value, CacheError> {
         let mut slot = self.conn.lock().await;
+        // Out of the slot while in use, back only after an answer: a request its caller gave
+        // up on (the cache's own time limit drops this future mid-request) must not leave its
+        // connection behind — on a stalled stream every later request would stall too, and
+        // the cache would never read its source again.
+        let mut taken = slot.take();
         let outcome = timeout(&*self.clock, self.limit, async {
-            let mut retry = value.is_none() && slot.is_some();
+            let mut retry = value.is_none() && taken.is_some();
             loop {
-                if slot.is_none() {
+                if taken.is_none() {
                     let options = AsyncConnectionConfig::new();
-                    *slot = Some(connect_with(&*self.connector, &*self.spawner, &Default::default(), options).await?);
+                    taken = Some(connect_with(&*self.connector, &*self.spawner, &Default::default(), options).await?);
                 }
-                let conn = slot.as_mut().expect("connected above");
+                let conn = taken.as_mut().expect("connected above");
                 let reply = match value {
                     None => redis::cmd("GET").arg(key).query_async(conn).await,
                     Some(value) => self.script.invoke(conn, &[key], &[value.to_owned()]).await.map(|r| r.value),
                 };
                 match reply {
                     Err(e) if retry && (e.is_connection_dropped() || e.is_io_error()) => {
-                        *slot = None;
+                        taken = None;
                         retry = false;
                     }
                     reply => return reply,
@@ -159,15 +164,12 @@ impl RedisSource {
         })
         .await;
         match outcome {
-            Some(Ok(value)) => Ok(value),
-            Some(Err(e)) => {
-                *slot = None;
-                Err(e.into())
+            Some(Ok(value)) => {
+                *slot = taken;
+                Ok(value)
             }
-            None => {
-                *slot = None;
-                Err(CacheError::Timeout { what: "source", limit: self.limit })
-            }
+            Some(Err(e)) => Err(e.into()),
+            None => Err(CacheError::Timeout { what: "source", limit: self.limit }),
         }
     }
 }
@@ -537,20 +539,23 @@ impl Cache {
         let message = format!("{version} {key}");
         let mut slot = inner.publisher.lock().await;
         for _ in 0..2 {
+            // Out of the slot while in use (see `RedisSource::request`): a publish abandoned
+            // mid-way leaves no connection behind.
+            let mut taken = slot.take();
             let sent = timeout(&*inner.clock, inner.config.command_timeout, async {
-                if slot.is_none() {
+                if taken.is_none() {
                     let conn =
                         connect_with(&*inner.redis, &*inner.spawner, &Default::default(), AsyncConnectionConfig::new())
                             .await?;
-                    *slot = Some(conn);
+                    taken = Some(conn);
                 }
-                let conn = slot.as_mut().expect("connected above");
+                let conn = taken.as_mut().expect("connected above");
                 redis::cmd("PUBLISH").arg(&inner.config.channel).arg(&message).query_async::<i64>(conn).await
             })
             .await;
-            match sent {
-                Some(Ok(_)) => return true,
-                _ => *slot = None,
+            if let Some(Ok(_)) = sent {
+                *slot = taken;
+                return true;
             }
         }
         false
