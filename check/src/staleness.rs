@@ -99,6 +99,31 @@ pub fn cache_staleness(events: &[Event], bounds: StalenessBounds, healed_us: u64
     )
 }
 
+/// The fill that raced `missed`, in words, if the stale version came from one: the reader's
+/// last source read of `key` that returned `version` began before the newer write was
+/// recorded and ended after it, so the cache kept what it read though the write (and its
+/// invalidation) came in between — the check-then-act of a fill without a version floor.
+fn raced_fill(read: &Event, key: &str, version: u64, missed: &Write, events: &[Event]) -> Option<String> {
+    let written_us = missed.event.at_us;
+    let (began_us, filled_us) = events
+        .iter()
+        .filter(|e| e.node == read.node && e.incarnation == read.incarnation && e.at_us <= read.at_us)
+        .filter_map(|e| match &e.kind {
+            EventKind::CacheRead { key: k, version: v, started_us, hit: false } if k == key && *v == version => {
+                Some((*started_us, e.at_us))
+            }
+            _ => None,
+        })
+        .last()?;
+    (began_us < written_us && filled_us > written_us).then(|| {
+        format!(
+            "The cached version came from a fill whose source read began at {} and returned at {}, across the newer write: a fill that raced the write and its invalidation, kept without checking that no newer version was announced meanwhile.",
+            at(began_us),
+            at(filled_us)
+        )
+    })
+}
+
 /// The explanation of a stale read, with the faults that touched the reader or Redis between
 /// the write and the read.
 #[allow(clippy::too_many_arguments)]
@@ -128,7 +153,9 @@ fn stale(
             _ => {}
         }
     }
-    let why = if faults.is_empty() {
+    let why = if let Some(fill) = raced_fill(read, key, version, missed, events) {
+        fill
+    } else if faults.is_empty() {
         "No fault touched the reader or Redis in between: a bug in the cache (an invalidation applied too late, or a fill that raced it).".to_owned()
     } else {
         format!(
@@ -237,5 +264,24 @@ mod tests {
         assert!(!verdict.passed() && verdict.explanation.contains("node-2"), "{}", verdict.explanation);
         events.push(read(13_000, 13_001, "node-2", 1));
         assert!(cache_staleness(&history(events), BOUNDS, 2_000_000, 20_000_000).passed());
+    }
+
+    #[test]
+    fn a_stale_entry_from_a_fill_that_raced_the_write_is_named_so() {
+        // node-2's source read began before version 1 was written and returned version 0
+        // after it; the entry it filled was then served from memory.
+        let fill = ev(
+            1200,
+            "node-2",
+            1,
+            EventKind::CacheRead { key: "k".into(), version: 0, started_us: 900_000, hit: false },
+        );
+        let bad = history(vec![write(1000, "node-1", 1, true), fill, read(2100, 2101, "node-2", 0)]);
+        let verdict = cache_staleness(&bad, BOUNDS, 0, 3_000_000);
+        assert!(!verdict.passed());
+        assert!(verdict.explanation.contains("a fill that raced the write"), "{}", verdict.explanation);
+        // Without the racing fill the old sentence stays.
+        let bad = history(vec![write(1000, "node-1", 1, true), read(2100, 2101, "node-2", 0)]);
+        assert!(!cache_staleness(&bad, BOUNDS, 0, 3_000_000).explanation.contains("raced the write"));
     }
 }
