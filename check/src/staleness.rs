@@ -107,6 +107,7 @@ fn raced_fill(read: &Event, key: &str, version: u64, missed: &Write, events: &[E
     let written_us = missed.event.at_us;
     let (began_us, filled_us) = events
         .iter()
+        .rev()
         .filter(|e| e.node == read.node && e.incarnation == read.incarnation && e.at_us <= read.at_us)
         .filter_map(|e| match &e.kind {
             EventKind::CacheRead { key: k, version: v, started_us, hit: false } if k == key && *v == version => {
@@ -114,7 +115,7 @@ fn raced_fill(read: &Event, key: &str, version: u64, missed: &Write, events: &[E
             }
             _ => None,
         })
-        .last()?;
+        .next()?;
     (began_us < written_us && filled_us > written_us).then(|| {
         format!(
             "The cached version came from a fill whose source read began at {} and returned at {}, across the newer write: a fill that raced the write and its invalidation, kept without checking that no newer version was announced meanwhile.",
