@@ -194,7 +194,10 @@ async fn fenced_writer(leader: LeaderContext, every: Duration, ctx: NodeContext)
             () = leader.stopping() => return,
             () = ctx.clock.sleep(every) => {}
         }
-        let Some(token) = leader.valid_token() else { return };
+        // Not valid now is not over: the deadline may have passed while a renewal's reply
+        // waited to be read (the node was paused), and that reply extends the term. The
+        // elector ends the term (and stops the job); the job only skips what it cannot do.
+        let Some(token) = leader.valid_token() else { continue };
         let value = format!("{}#{n}", leader.elector().instance());
         let sent_us = ctx.recorder.now_us();
         let Some(conn) = redis.get().await else { continue };
@@ -228,7 +231,10 @@ async fn slot_job(leader: LeaderContext, every: Duration, ctx: NodeContext) {
             () = leader.stopping() => return,
             () = ctx.clock.sleep(wait) => {}
         }
-        let Some(token) = leader.valid_token() else { return };
+        // Not valid now is not over: the deadline may have passed while a renewal's reply
+        // waited to be read (the node was paused), and that reply extends the term. The
+        // elector ends the term (and stops the job); the job only skips what it cannot do.
+        let Some(token) = leader.valid_token() else { continue };
         let sent_us = ctx.recorder.now_us();
         let Some(conn) = redis.get().await else { continue };
         let claimed = election::timeout(&ctx.clock, limit, claims.claim(conn, token, slot as u64)).await;
