@@ -55,25 +55,27 @@ impl FailureFile {
     /// The file for `outcome`'s first violation.
     pub fn new(scenario: &Scenario, seed: Seed, subject: Subject, outcome: &Outcome) -> FailureFile {
         let verdict = outcome.failures().first().map(|v| (*v).clone()).unwrap_or_else(|| outcome.verdicts[0].clone());
-        FailureFile {
-            scenario: scenario.name.clone(),
-            seed: seed.to_string(),
-            mutant: match subject {
-                Subject::Production => None,
-                Subject::Zoo(bug) => Some(bug.name().to_owned()),
-            },
-            schedule: outcome.run.schedule.clone(),
-            verdict: serde_json::from_str(&verdict.to_json()).expect("verdicts are JSON"),
-            trace_hash: format!("{:016x}", outcome.run.trace_hash),
-            version: crate::version(),
-            campaign_seed: None,
-        }
+        let verdict = serde_json::from_str(&verdict.to_json()).expect("verdicts are JSON");
+        let trace_hash = format!("{:016x}", outcome.run.trace_hash);
+        FailureFile::of(scenario, seed, subject, outcome.run.schedule.clone(), verdict, trace_hash)
     }
 
     /// The file for a run that did not finish: the simulator failed (one of its own
     /// assertions, a node program's panic). Its verdict names no property but says what
     /// failed, so that `replay` runs it again like any other failure.
     pub fn of_error(scenario: &Scenario, seed: Seed, subject: Subject, error: &str) -> FailureFile {
+        let verdict = serde_json::json!({ "property": SIMULATION_FAILED, "explanation": error });
+        FailureFile::of(scenario, seed, subject, scenario.config(seed).schedule, verdict, String::new())
+    }
+
+    fn of(
+        scenario: &Scenario,
+        seed: Seed,
+        subject: Subject,
+        schedule: FaultSchedule,
+        verdict: serde_json::Value,
+        trace_hash: String,
+    ) -> FailureFile {
         FailureFile {
             scenario: scenario.name.clone(),
             seed: seed.to_string(),
@@ -81,9 +83,9 @@ impl FailureFile {
                 Subject::Production => None,
                 Subject::Zoo(bug) => Some(bug.name().to_owned()),
             },
-            schedule: scenario.config(seed).schedule,
-            verdict: serde_json::json!({ "property": SIMULATION_FAILED, "explanation": error }),
-            trace_hash: String::new(),
+            schedule,
+            verdict,
+            trace_hash,
             version: crate::version(),
             campaign_seed: None,
         }

@@ -251,10 +251,7 @@ impl Plan {
                 let error = format!("{} under {}: {e}\n  replay: {replay}", scenario.name, ran.seed);
                 progress.println(&format!("\nsimulation failed: {error}"));
                 match self.save_error(scenario, ran.seed, &e) {
-                    Ok(mut listed) => {
-                        listed.replay = replay;
-                        tally.listed.push(listed);
-                    }
+                    Ok(listed) => tally.listed.push(listed),
                     Err(why) => progress.println(&format!("cannot save a failure: {why}")),
                 }
                 tally.errors.push(error);
@@ -290,19 +287,8 @@ impl Plan {
 
     /// Writes the failure file of a run that did not finish.
     fn save_error(&self, scenario: &Scenario, seed: Seed, error: &str) -> Result<Listed, String> {
-        let mut file = FailureFile::of_error(scenario, seed, self.subject, error);
-        file.campaign_seed = Some(self.base.to_string());
-        let mutant = file.mutant.as_ref().map(|m| format!("-{m}")).unwrap_or_default();
-        let path = self.failures.join(format!("{}-{seed}{mutant}.json", scenario.name));
-        file.save(&path)?;
-        Ok(Listed {
-            scenario: scenario.name.clone(),
-            seed: seed.to_string(),
-            mutant: file.mutant.clone(),
-            property: file.property().to_owned(),
-            file: path.display().to_string(),
-            replay: String::new(),
-        })
+        let (listed, _) = self.keep(scenario, seed, FailureFile::of_error(scenario, seed, self.subject, error))?;
+        Ok(listed)
     }
 
     /// Writes the failure file of a violating run and prints where it is.
@@ -314,31 +300,37 @@ impl Plan {
         progress: &Progress,
     ) -> Result<Listed, String> {
         let verdict = outcome.failures()[0];
-        let mut file = FailureFile::new(scenario, seed, self.subject, outcome);
-        file.campaign_seed = Some(self.base.to_string());
-        let mutant = file.mutant.as_ref().map(|m| format!("-{m}")).unwrap_or_default();
-        let path = self.failures.join(format!("{}-{seed}{mutant}.json", scenario.name));
-        file.save(&path)?;
-        let replay = crate::replay_command(&scenario.name, seed, self.subject);
+        let (listed, path) = self.keep(scenario, seed, FailureFile::new(scenario, seed, self.subject, outcome))?;
         let ops = scenarios::lease_op::lease_ops(&outcome.run.events, scenario.key);
         let cause = scenarios::cause::second_leader(&ops, &verdict.evidence)
             .map(|c| format!("\n  cause: {}", c.sentence()))
             .unwrap_or_default();
         progress.println(&format!(
-            "\nVIOLATION in {} under seed {seed}: {:?}\n  {}{cause}\n  failure file: {}\n  replay: {replay}",
+            "\nVIOLATION in {} under seed {seed}: {:?}\n  {}{cause}\n  failure file: {}\n  replay: {}",
             scenario.name,
             verdict.property,
             verdict.explanation,
-            path.display()
+            path.display(),
+            listed.replay
         ));
-        Ok(Listed {
+        Ok(listed)
+    }
+
+    /// Saves `file` (with the campaign's seed) in the failure directory; its listing and path.
+    fn keep(&self, scenario: &Scenario, seed: Seed, mut file: FailureFile) -> Result<(Listed, PathBuf), String> {
+        file.campaign_seed = Some(self.base.to_string());
+        let mutant = file.mutant.as_ref().map(|m| format!("-{m}")).unwrap_or_default();
+        let path = self.failures.join(format!("{}-{seed}{mutant}.json", scenario.name));
+        file.save(&path)?;
+        let listed = Listed {
             scenario: scenario.name.clone(),
             seed: seed.to_string(),
             mutant: file.mutant.clone(),
             property: file.property().to_owned(),
             file: path.display().to_string(),
-            replay,
-        })
+            replay: crate::replay_command(&scenario.name, seed, self.subject),
+        };
+        Ok((listed, path))
     }
 
     fn report_of(&self, tally: &Tally, elapsed: Duration, interrupted: bool) -> Report {
