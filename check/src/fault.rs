@@ -66,6 +66,11 @@ pub enum FaultKind {
     Loss { node: Target, rate: f64 },
     /// Messages between the node and Redis are held, then all released at once.
     Hold { node: Target },
+    /// The node's next reply from Redis to a read or a write comes `delay_ms` late, the way
+    /// back only (what follows on that connection queues behind it): armed when the fault
+    /// begins, for as long as it lasts. One request answered late by more than a node's
+    /// margin and less than its time limit is where deadline arithmetic goes wrong.
+    LateReply { node: Target, delay_ms: u64 },
     /// The node freezes (a stop-the-world GC, a VM migration); its clock keeps running.
     Pause { node: Target },
     /// The node freezes, as `pause`, but at a moment of its own: armed when the fault begins,
@@ -106,6 +111,9 @@ pub enum FaultKind {
     SourceHold { node: Target },
     /// Messages between the node and the source database are lost with probability `rate`.
     SourceLoss { node: Target, rate: f64 },
+    /// As `late-reply`, from the source database: a source read served before a write and
+    /// delivered after the write's invalidation.
+    SourceLateReply { node: Target, delay_ms: u64 },
     /// Scale up: a new node (`node-<n+1>`) joins and stays.
     AddNode,
     /// Scale down: the node stops gracefully and does not come back.
@@ -124,6 +132,10 @@ pub enum Moment {
     AfterRead,
     /// Right before a write leaves, after the node decided to send it.
     BeforeWrite,
+    /// Right after the reply to a write arrives (a lease granted or renewed, a write
+    /// acknowledged), before the node acts on it: a node that counts from the moment it
+    /// reads the reply, not from the moment it asked, counts the pause as lease.
+    AfterWrite,
 }
 
 /// What a command is to [`Moment`]: a read (`Some(true)`), a write (`Some(false)`), or neither.
@@ -183,6 +195,8 @@ impl FaultKind {
             | FaultKind::Latency { node, .. }
             | FaultKind::Loss { node, .. }
             | FaultKind::Hold { node }
+            | FaultKind::LateReply { node, .. }
+            | FaultKind::SourceLateReply { node, .. }
             | FaultKind::Pause { node }
             | FaultKind::PauseAt { node, .. }
             | FaultKind::ClockDrift { node, .. }
@@ -209,7 +223,8 @@ impl FaultKind {
             | FaultKind::IsolateSet { .. }
             | FaultKind::Latency { .. }
             | FaultKind::Loss { .. }
-            | FaultKind::Hold { .. } => Family::Partitions,
+            | FaultKind::Hold { .. }
+            | FaultKind::LateReply { .. } => Family::Partitions,
             FaultKind::Pause { .. } | FaultKind::PauseAt { .. } => Family::Pauses,
             FaultKind::ClockDrift { .. }
             | FaultKind::ClockJump { .. }
@@ -222,7 +237,8 @@ impl FaultKind {
             FaultKind::PartitionSource { .. }
             | FaultKind::SourceLatency { .. }
             | FaultKind::SourceHold { .. }
-            | FaultKind::SourceLoss { .. } => Family::Source,
+            | FaultKind::SourceLoss { .. }
+            | FaultKind::SourceLateReply { .. } => Family::Source,
             FaultKind::AddNode | FaultKind::RemoveNode { .. } => return None,
         })
     }
@@ -543,6 +559,9 @@ fn check(kind: &FaultKind, nodes: &[NodeId]) -> Result<(), String> {
         }
         FaultKind::SourceLoss { node: t, .. } => node(t),
         FaultKind::SourceLatency { node: t, latency_ms } => node(t).and(delay(*latency_ms)),
+        FaultKind::LateReply { node: t, delay_ms } | FaultKind::SourceLateReply { node: t, delay_ms } => {
+            node(t).and(delay(*delay_ms))
+        }
         FaultKind::ClockDrift { node: t, drift_ppm } => node(t).and(drift(*drift_ppm)),
         FaultKind::RedisClockDrift { drift_ppm } => drift(*drift_ppm),
         FaultKind::Latency { node: t, latency_ms } => node(t).and(delay(*latency_ms)),
@@ -601,6 +620,8 @@ mod tests {
             FaultKind::RedisClockJump { jump_ms: i64::MAX },
             FaultKind::Latency { node: Target::Leader, latency_ms: u64::MAX },
             FaultKind::RedisSlow { delay_ms: u64::MAX },
+            FaultKind::LateReply { node: Target::Leader, delay_ms: DELAY_MS_MAX + 1 },
+            FaultKind::SourceLateReply { node: Target::Random, delay_ms: u64::MAX },
         ];
         for kind in bad {
             let schedule = FaultSchedule { swarm: None, faults: vec![Fault { at_ms: 0, duration_ms: 1, kind }] };

@@ -332,6 +332,12 @@ fn shade_fault(spans: &mut Spans, fault: &Fault, nodes: &[&str], from: u64, unti
         FaultKind::Hold { .. } => Some((Shade::CutOff, "packets held".to_owned())),
         FaultKind::Loss { rate, .. } => Some((Shade::Slow, format!("{:.0} % loss", rate * 100.0))),
         FaultKind::Latency { latency_ms, .. } => Some((Shade::Slow, format!("+{latency_ms} ms latency"))),
+        FaultKind::LateReply { delay_ms, .. } => Some((Shade::Slow, format!("next reply +{delay_ms} ms"))),
+        FaultKind::PartitionSource { .. } => Some((Shade::CutOff, "cut off from the source".to_owned())),
+        FaultKind::SourceHold { .. } => Some((Shade::CutOff, "source packets held".to_owned())),
+        FaultKind::SourceLoss { rate, .. } => Some((Shade::Slow, format!("{:.0} % source loss", rate * 100.0))),
+        FaultKind::SourceLatency { latency_ms, .. } => Some((Shade::Slow, format!("+{latency_ms} ms to the source"))),
+        FaultKind::SourceLateReply { delay_ms, .. } => Some((Shade::Slow, format!("next source reply +{delay_ms} ms"))),
         FaultKind::ClockDrift { drift_ppm, .. } => Some((Shade::Clock, format!("clock {}", drift(*drift_ppm)))),
         FaultKind::ClockJump { jump_ms, .. } => {
             Some((Shade::Clock, format!("clock jumps {:+.3} s", *jump_ms as f64 / 1000.0)))

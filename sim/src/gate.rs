@@ -3,8 +3,8 @@
 //! nothing at all, the redis-rs connection driver included. turmoil has no pause; this is it.
 //!
 //! A gate can also be armed to close itself at a moment of the node's own (see
-//! [`crate::fault::Moment`]): the node's Redis streams close it right after a read's reply
-//! arrives, or right before a write leaves, so that a pause lands inside a check-then-act
+//! [`crate::fault::Moment`]): the node's streams close it right after a read's reply
+//! arrives, right before a write leaves, or right after a write's reply arrives, so that a pause lands inside a check-then-act
 //! window that a pause at a fixed time would almost never hit.
 
 use std::future::Future;
@@ -66,6 +66,7 @@ impl Gate {
         match self.armed.load(Ordering::SeqCst) {
             1 => Some(Moment::AfterRead),
             2 => Some(Moment::BeforeWrite),
+            3 => Some(Moment::AfterWrite),
             _ => None,
         }
     }
@@ -106,6 +107,7 @@ fn code(moment: Option<Moment>) -> u8 {
         None => 0,
         Some(Moment::AfterRead) => 1,
         Some(Moment::BeforeWrite) => 2,
+        Some(Moment::AfterWrite) => 3,
     }
 }
 

@@ -194,7 +194,7 @@ fn faults(families: &[Family], cache: bool, per_minute: u64, rng: &mut SimRng, a
             // freezes within its hand-over, after a read or before a write.
             if rng.chance(0.5) {
                 let stall_ms = rng.between(ttl_ms / 5, 3 * ttl_ms).min(phase_ms - at_ms);
-                let moment = *rng.pick(&[Moment::AfterRead, Moment::BeforeWrite]);
+                let moment = *rng.pick(&[Moment::AfterRead, Moment::BeforeWrite, Moment::AfterWrite]);
                 faults.push(Fault {
                     at_ms,
                     duration_ms: stall_ms,
@@ -250,17 +250,19 @@ fn fault_on(family: Family, cache: bool, rng: &mut SimRng, aim: Aim, ttl_ms: u64
     match family {
         // The cache's partitions: a node cut off from Redis (the source stays reachable), a
         // held link (a late subscribe confirmation), latency.
-        Family::Partitions if cache => match rng.below(3) {
+        Family::Partitions if cache => match rng.below(4) {
             0 => FaultKind::PartitionRedis { node },
             1 => FaultKind::Hold { node },
-            _ => latency(node, rng, ttl_ms),
+            2 => latency(node, rng, ttl_ms),
+            _ => FaultKind::LateReply { node, delay_ms: late_reply_ms(rng, ttl_ms) },
         },
-        Family::Partitions => match rng.below(7) {
+        Family::Partitions => match rng.below(8) {
             0 | 1 => FaultKind::PartitionRedis { node },
             2 => FaultKind::PartitionNodes { a: node, b: target(rng, aim) },
             3 => FaultKind::Isolate { node },
             4 => FaultKind::IsolateSet { count: 1 + rng.below(aim.nodes as u64) as usize },
             5 => latency(node, rng, ttl_ms),
+            6 => FaultKind::LateReply { node, delay_ms: late_reply_ms(rng, ttl_ms) },
             _ if rng.chance(0.5) => FaultKind::Hold { node },
             _ => FaultKind::Loss { node, rate: 0.05 + rng.unit() * 0.5 },
         },
@@ -292,14 +294,23 @@ fn fault_on(family: Family, cache: bool, rng: &mut SimRng, aim: Aim, ttl_ms: u64
 
 /// A fault on `node`'s link to the source database: mostly latency, so that a source read
 /// takes longer than a write, its publication and its delivery together (a few to 150 ms
-/// each way, under the cache's request limit); else a held link, loss, or a cut.
+/// each way, under the cache's request limit), or one reply late (read before a write,
+/// delivered after its invalidation); else a held link, loss, or a cut.
 fn source(node: Target, rng: &mut SimRng) -> FaultKind {
-    match rng.below(6) {
+    match rng.below(8) {
         0..=2 => FaultKind::SourceLatency { node, latency_ms: rng.between(5, 150) },
-        3 => FaultKind::SourceHold { node },
-        4 => FaultKind::SourceLoss { node, rate: 0.05 + rng.unit() * 0.3 },
+        3 | 4 => FaultKind::SourceLateReply { node, delay_ms: rng.between(5, SLOW_BUT_ANSWERED_MS * 3) },
+        5 => FaultKind::SourceHold { node },
+        6 => FaultKind::SourceLoss { node, rate: 0.05 + rng.unit() * 0.3 },
         _ => FaultKind::PartitionSource { node },
     }
+}
+
+/// How late a `late-reply` comes: from the elector's drift margin (1 % of the TTL + 2 ms) to
+/// three quarters of the default 500 ms request limit — late, and still answered.
+fn late_reply_ms(rng: &mut SimRng, ttl_ms: u64) -> u64 {
+    let margin_ms = ttl_ms / 100 + 2;
+    rng.between(margin_ms, (3 * SLOW_BUT_ANSWERED_MS).max(margin_ms + 1))
 }
 
 /// Added latency on `node`'s link to Redis. Half the time a spike (a tenth of the TTL to the
@@ -321,12 +332,15 @@ fn latency(node: Target, rng: &mut SimRng, ttl_ms: u64) -> FaultKind {
 /// default request limit (500 ms), so that the reply still comes in time.
 const SLOW_BUT_ANSWERED_MS: u64 = 125;
 
-/// A pause of `node`: at the fault's time, or at its next read or write.
+/// A pause of `node`: at the fault's time, or at a moment of its own — after a read's reply,
+/// before a write, after a write's reply (a lease granted and not yet acted on: where a GC
+/// pause makes a node count the pause as lease).
 fn pause(node: Target, rng: &mut SimRng) -> FaultKind {
-    match rng.below(4) {
-        0 | 1 => FaultKind::Pause { node },
-        2 => FaultKind::PauseAt { node, moment: Moment::AfterRead },
-        _ => FaultKind::PauseAt { node, moment: Moment::BeforeWrite },
+    match rng.below(8) {
+        0..=2 => FaultKind::Pause { node },
+        3 | 4 => FaultKind::PauseAt { node, moment: Moment::AfterRead },
+        5 | 6 => FaultKind::PauseAt { node, moment: Moment::BeforeWrite },
+        _ => FaultKind::PauseAt { node, moment: Moment::AfterWrite },
     }
 }
 

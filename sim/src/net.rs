@@ -5,6 +5,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use crate::gate::Gate;
+use crate::late::LateReply;
 use crate::recorder::Recorder;
 use crate::wire::RecordingStream;
 
@@ -25,14 +26,16 @@ pub struct SimConnector {
     recorder: Recorder,
     /// The node's gate: its streams close it at an armed moment ([`crate::fault::Moment`]).
     gate: Arc<Gate>,
+    /// The node's late reply: the stream that receives it holds it back.
+    late: Arc<LateReply>,
     host: &'static str,
     /// Shared by a node's connectors, so that connection ids in its history are unique.
     connections: Arc<AtomicU64>,
 }
 
 impl SimConnector {
-    pub(crate) fn new(recorder: Recorder, gate: Arc<Gate>) -> Self {
-        SimConnector { recorder, gate, host: REDIS_HOST, connections: Arc::default() }
+    pub(crate) fn new(recorder: Recorder, gate: Arc<Gate>, late: Arc<LateReply>) -> Self {
+        SimConnector { recorder, gate, late, host: REDIS_HOST, connections: Arc::default() }
     }
 
     /// The same node's streams to `host` instead.
@@ -43,12 +46,13 @@ impl SimConnector {
 
 impl election::Connector for SimConnector {
     fn connect(&self) -> election::BoxFuture<'static, io::Result<election::BoxStream>> {
-        let (recorder, gate) = (self.recorder.clone(), self.gate.clone());
+        let (recorder, gate, late) = (self.recorder.clone(), self.gate.clone(), self.late.clone());
         let conn = self.connections.fetch_add(1, Ordering::Relaxed);
         let host = self.host;
         Box::pin(async move {
             let stream = turmoil::net::TcpStream::connect((host, REDIS_PORT)).await?;
-            Ok(Box::new(RecordingStream::new(stream, conn, recorder, gate)) as election::BoxStream)
+            let stream = RecordingStream::new(stream, conn, recorder, gate).late_from(late, host);
+            Ok(Box::new(stream) as election::BoxStream)
         })
     }
 

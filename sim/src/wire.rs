@@ -5,9 +5,11 @@
 //! flat RESP2 array, a boolean as `:1`/`:0`), so that a checker compares like with like.
 //! RESP3 pushes are recorded as pushes, except the confirmation a (un)subscribe command gets
 //! as its reply. The same wrapper closes the node's gate at an armed [`Moment`]: right after
-//! a read's reply arrives, or right before a write leaves.
+//! a read's reply arrives, right before a write leaves, or right after a write's reply
+//! arrives.
 
 use std::collections::VecDeque;
+use std::future::Future;
 use std::io;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -21,6 +23,7 @@ use redis_protocol::resp3::types::BytesFrame as Frame3;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
 use crate::gate::Gate;
+use crate::late::LateReply;
 use check::fault::{is_read, Moment};
 use check::EventKind;
 
@@ -43,6 +46,16 @@ pub struct RecordingStream<S> {
     broken: bool,
     /// The server's end is closed (recorded once).
     ended: bool,
+    /// Where the node's late reply is armed, and the host this stream reaches.
+    late: Option<(Arc<LateReply>, &'static str)>,
+    /// A reply held back ([`LateReply`]): its bytes and the moment they may go on.
+    held: Option<Held>,
+}
+
+/// Bytes from the server held back until `until` elapses.
+struct Held {
+    bytes: BytesMut,
+    until: Pin<Box<tokio::time::Sleep>>,
 }
 
 impl<S> RecordingStream<S> {
@@ -59,6 +72,25 @@ impl<S> RecordingStream<S> {
             protocol: 2,
             broken: false,
             ended: false,
+            late: None,
+            held: None,
+        }
+    }
+
+    /// The same stream, reaching `host`, delaying the reply the node's `late` is armed for.
+    pub(crate) fn late_from(self, late: Arc<LateReply>, host: &'static str) -> Self {
+        RecordingStream { late: Some((late, host)), ..self }
+    }
+
+    /// Whether the next reply due answers a read or a write, and a late reply is armed for
+    /// it: then it is taken, and its delay returned.
+    fn late_reply_due(&self) -> Option<u64> {
+        let (late, host) = self.late.as_ref()?;
+        let answers = self.pending.front().is_some_and(|p| p.read.is_some());
+        if answers && !self.broken {
+            late.take(host)
+        } else {
+            None
         }
     }
 
@@ -126,7 +158,12 @@ impl<S> RecordingStream<S> {
                 None => EventKind::RedisPush { conn: self.conn, reply },
             };
             self.recorder.record(kind);
-            if read == Some(true) && self.gate.fire(Moment::AfterRead, self.recorder.now_us()) {
+            let moment = match read {
+                Some(true) => Some(Moment::AfterRead),
+                Some(false) => Some(Moment::AfterWrite),
+                None => None,
+            };
+            if moment.is_some_and(|m| self.gate.fire(m, self.recorder.now_us())) {
                 self.recorder.record(EventKind::Paused);
             }
         }
@@ -271,8 +308,27 @@ impl<S> RecordingStream<S> {
     }
 }
 
+impl<S> RecordingStream<S> {
+    /// The held reply, once its time has come: as much of it as `buf` takes.
+    fn poll_held(&mut self, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
+        let held = self.held.as_mut().expect("a reply is held");
+        ready!(held.until.as_mut().poll(cx));
+        let bytes = held.bytes.split_to(held.bytes.len().min(buf.remaining()));
+        if held.bytes.is_empty() {
+            self.held = None;
+        }
+        buf.put_slice(&bytes);
+        self.received(&bytes);
+        Poll::Ready(Ok(()))
+    }
+}
+
 impl<S: AsyncRead + Unpin> AsyncRead for RecordingStream<S> {
     fn poll_read(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
+        // A reply held back goes first: nothing after it on the connection overtakes it.
+        if self.held.is_some() {
+            return self.poll_held(cx, buf);
+        }
         let before = buf.filled().len();
         let wanted = buf.remaining() > 0;
         if let Err(e) = ready!(Pin::new(&mut self.inner).poll_read(cx, buf)) {
@@ -282,6 +338,16 @@ impl<S: AsyncRead + Unpin> AsyncRead for RecordingStream<S> {
         let filled = buf.filled().len() - before;
         if filled == 0 && wanted {
             self.closed();
+        }
+        if filled > 0 {
+            if let Some(delay_ms) = self.late_reply_due() {
+                // Taken back out of the caller's buffer: to the client, they have not come yet.
+                let bytes = BytesMut::from(&buf.filled()[before..]);
+                buf.set_filled(before);
+                let until = Box::pin(tokio::time::sleep(std::time::Duration::from_millis(delay_ms)));
+                self.held = Some(Held { bytes, until });
+                return self.poll_held(cx, buf);
+            }
         }
         self.received(&buf.filled()[before..]);
         Poll::Ready(Ok(()))

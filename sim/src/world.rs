@@ -19,6 +19,7 @@ use check::{believed_leaders, trace_hash, EventKind, NodeId};
 use crate::clock::{SimClock, TrueTime, EPOCH_UNIX_MS};
 use crate::config::{SimConfig, SimError};
 use crate::gate::{Gate, Gated, NodeSpawner};
+use crate::late::LateReply;
 use crate::net::{SimConnector, TurmoilListener, REDIS_HOST, REDIS_PORT, SOURCE_HOST};
 use crate::program::{NodeContext, NodeProgram};
 use crate::recorder::{Journal, Recorder};
@@ -30,6 +31,7 @@ struct NodeState {
     name: NodeId,
     incarnation: Rc<Cell<u64>>,
     gate: Arc<Gate>,
+    late: Arc<LateReply>,
     clock: SimClock,
     shutdown: Rc<RefCell<CancellationToken>>,
     up: bool,
@@ -162,15 +164,16 @@ impl<'a> World<'a> {
         let incarnation = Rc::new(Cell::new(0u64));
         let host_incarnation = incarnation.clone();
         let (history, seed) = (self.history.clone(), self.config.seed);
-        let (host_name, host_gate, host_clock, host_shutdown) =
-            (name.clone(), gate.clone(), clock.clone(), shutdown.clone());
+        let late = Arc::new(LateReply::default());
+        let (host_name, host_gate, host_late, host_clock, host_shutdown) =
+            (name.clone(), gate.clone(), late.clone(), clock.clone(), shutdown.clone());
         self.sim.host(name.as_str(), move || {
             let inc = host_incarnation.get() + 1;
             host_incarnation.set(inc);
             let token = CancellationToken::new();
             *host_shutdown.borrow_mut() = token.clone();
             let recorder = Recorder::new(history.clone(), host_name.clone(), inc, host_clock.clone());
-            let connector = SimConnector::new(recorder.clone(), host_gate.clone());
+            let connector = SimConnector::new(recorder.clone(), host_gate.clone(), host_late.clone());
             let ctx = NodeContext {
                 name: host_name.clone(),
                 incarnation: inc,
@@ -190,7 +193,7 @@ impl<'a> World<'a> {
                 Ok(())
             }
         });
-        self.nodes.push(NodeState { name, incarnation, gate, clock, shutdown, up: true, client: false });
+        self.nodes.push(NodeState { name, incarnation, gate, late, clock, shutdown, up: true, client: false });
     }
 
     fn run(mut self) -> Result<Run, SimError> {
@@ -434,6 +437,11 @@ impl World<'_> {
             // One armed moment per node at a time.
             return None;
         }
+        let late = matches!(fault.kind, FaultKind::LateReply { .. } | FaultKind::SourceLateReply { .. });
+        if late && self.node(&nodes[0]).late.is_armed() {
+            // One late reply per node at a time.
+            return None;
+        }
         // A fault on the source database's link does nothing where there is none.
         let sourceless = fault.kind.family() == Some(check::Family::Source) && !self.config.source_db;
         if sourceless || !does_something(&fault.kind, &nodes) {
@@ -529,6 +537,8 @@ impl World<'_> {
             FaultKind::SourceLoss { rate, .. } => {
                 self.sim.set_link_fail_rate(nodes[0].as_str(), SOURCE_HOST, if on { *rate } else { 0.0 })
             }
+            FaultKind::LateReply { delay_ms, .. } => self.late_reply(&nodes[0], REDIS_HOST, *delay_ms, on),
+            FaultKind::SourceLateReply { delay_ms, .. } => self.late_reply(&nodes[0], SOURCE_HOST, *delay_ms, on),
             FaultKind::Pause { .. } => self.pause(&nodes[0], on),
             FaultKind::PauseAt { moment, .. } if on => self.node(&nodes[0]).gate.arm(*moment),
             FaultKind::PauseAt { .. } => self.pause(&nodes[0], false),
@@ -568,6 +578,19 @@ impl World<'_> {
                 self.sim.set_link_latency(a, b, self.config.latency.0);
                 self.sim.set_link_max_message_latency(a, b, self.config.latency.1);
             }
+        }
+    }
+
+    /// Arms (`on`) the node's next reply from `host` to come `delay_ms` late, or disarms it
+    /// if it has not come by the fault's end.
+    fn late_reply(&mut self, name: &str, host: &'static str, delay_ms: u64, on: bool) {
+        let late = &self.node(name).late;
+        if on {
+            late.arm(host, delay_ms);
+            assert!(late.is_armed());
+        } else {
+            late.disarm();
+            assert!(!late.is_armed());
         }
     }
 

@@ -422,16 +422,17 @@ fn traffic(run: &Run, node: &str, from_us: u64) -> Vec<(u64, String)> {
 }
 
 #[test]
-fn pause_at_freezes_a_node_right_after_a_read_or_right_before_a_write() {
+fn pause_at_freezes_a_node_right_after_a_read_before_a_write_or_after_a_write() {
     let node = Target::Node("node-1".into());
-    for (moment, before, after) in [(Moment::AfterRead, "GET", "SET"), (Moment::BeforeWrite, "GET", "SET")] {
+    let moments = [(Moment::AfterRead, "GET", "SET"), (Moment::BeforeWrite, "GET", "SET"), (Moment::AfterWrite, "SET", "GET")];
+    for (moment, before, after) in moments {
         let faults = vec![fault(1_050, 2_000, FaultKind::PauseAt { node: node.clone(), moment })];
         let run = simulate(&config(Seed(3), 10, 2, faults), read_then_write()).expect("the simulation runs");
         let seen = traffic(&run, "node-1", ms(1_050));
         let paused = seen.iter().position(|(_, w)| w == "paused").expect("the armed pause fired");
         let resumed = seen.iter().position(|(_, w)| w == "resumed").expect("and ended");
-        // The read and its reply came before the pause; the write that depends on it only
-        // after, the pause's whole length later.
+        // The command and its reply came before the pause (for before-write, the read the
+        // write depends on); what follows only after, the pause's whole length later.
         assert_eq!(seen[paused - 2].1, before, "{moment:?}: {seen:?}");
         assert_eq!(seen[paused - 1].1, "reply", "{moment:?}: {seen:?}");
         assert_eq!(resumed, paused + 1, "{moment:?}: nothing happened while paused: {seen:?}");
@@ -439,6 +440,22 @@ fn pause_at_freezes_a_node_right_after_a_read_or_right_before_a_write() {
         assert_eq!(seen[resumed + 1].1, after, "{moment:?}: {seen:?}");
         assert_eq!(run.events.iter().filter(|e| e.kind == EventKind::Paused).count(), 1, "{moment:?}: fired once");
     }
+}
+
+#[test]
+fn a_late_reply_delays_one_reply_the_way_back_only() {
+    let node = Target::Node("node-1".into());
+    let faults = vec![fault(1_050, 2_000, FaultKind::LateReply { node, delay_ms: 300 })];
+    let run = simulate(&config(Seed(3), 10, 2, faults), read_then_write()).expect("the simulation runs");
+    let seen = traffic(&run, "node-1", ms(1_050));
+    // Each command's reply, as (sent, answered) in µs.
+    let rounds: Vec<(u64, u64)> =
+        seen.windows(2).filter(|w| w[0].1 != "reply" && w[1].1 == "reply").map(|w| (w[0].0, w[1].0)).collect();
+    let late: Vec<&(u64, u64)> = rounds.iter().filter(|(sent, answered)| answered - sent >= ms(300)).collect();
+    assert_eq!(late.len(), 1, "one reply late: {rounds:?}");
+    assert!(late[0].1 - late[0].0 < ms(300) + ms(50), "late by the delay and the link's own latency: {late:?}");
+    assert!(rounds.len() > 10, "the node went on: {rounds:?}");
+    assert!(rounds.iter().filter(|r| *r != late[0]).all(|(s, a)| a - s < ms(50)), "the others on time: {rounds:?}");
 }
 
 #[test]
