@@ -385,6 +385,30 @@ mod tests {
     }
 
     #[test]
+    fn late_replies_come_late_by_more_than_the_margin_and_inside_the_request_limit() {
+        let (mut redis, mut source, mut after_write) = (0, 0, 0);
+        for seed in 0..200 {
+            let schedule = swarm_schedule(Profile::Cache, &mut SimRng::new(Seed(seed), "nemesis"), aim(), true);
+            let ttl_ms = schedule.swarm.as_ref().expect("a swarm").ttl_ms;
+            for fault in &schedule.faults {
+                match fault.kind {
+                    FaultKind::LateReply { delay_ms, .. } => {
+                        assert!((ttl_ms / 100 + 2..=375).contains(&delay_ms), "{delay_ms} ms, TTL {ttl_ms} ms");
+                        redis += 1;
+                    }
+                    FaultKind::SourceLateReply { delay_ms, .. } => {
+                        assert!((5..=375).contains(&delay_ms), "{delay_ms} ms");
+                        source += 1;
+                    }
+                    FaultKind::PauseAt { moment: Moment::AfterWrite, .. } => after_write += 1,
+                    _ => {}
+                }
+            }
+        }
+        assert!(redis > 20 && source > 20 && after_write > 20, "{redis}, {source}, {after_write}");
+    }
+
+    #[test]
     fn profiles_parse_case_insensitively() {
         assert_eq!("PAUSES".parse::<Profile>(), Ok(Profile::Pauses));
         assert!("gremlins".parse::<Profile>().unwrap_err().to_string().starts_with("unknown nemesis profile"));

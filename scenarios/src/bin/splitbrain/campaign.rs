@@ -264,6 +264,7 @@ impl Plan {
         totals.runs += 1;
         totals.failovers.extend(&outcome.failovers.samples_s);
         totals.coverage.merge(&ran.coverage);
+        totals.count_families(&outcome.run.schedule);
         for verdict in &failed {
             match verdict.outcome {
                 Decided::Violated => *totals.violations.entry(format!("{:?}", verdict.property)).or_default() += 1,

@@ -21,6 +21,10 @@ pub struct Totals {
     /// Window coverage: how often a concurrent event landed in each class of window.
     #[serde(default)]
     pub coverage: sim::check::Coverage,
+    /// Runs whose schedule held a fault of each family (by the family's name): how many
+    /// seeds each family was tried on.
+    #[serde(default)]
+    pub families: BTreeMap<String, u64>,
 }
 
 impl Totals {
@@ -33,6 +37,19 @@ impl Totals {
         }
         self.failovers.extend(&other.failovers);
         self.coverage.merge(&other.coverage);
+        for (family, n) in &other.families {
+            *self.families.entry(family.clone()).or_default() += n;
+        }
+    }
+
+    /// Counts the families of `schedule`'s faults, once each.
+    pub fn count_families(&mut self, schedule: &sim::FaultSchedule) {
+        let mut seen: Vec<sim::check::Family> = schedule.faults.iter().filter_map(|f| f.kind.family()).collect();
+        seen.sort();
+        seen.dedup();
+        for family in seen {
+            *self.families.entry(family.name().to_owned()).or_default() += 1;
+        }
     }
 }
 
@@ -132,6 +149,10 @@ pub fn summary(totals: &BTreeMap<String, Totals>) {
         println!("{name:<18} {:>6} {violations:>10} {:>8}              {figures}", t.runs, t.unknown);
         for (property, n) in &t.violations {
             println!("{:<18}   {n} × {property}", "");
+        }
+        if !t.families.is_empty() {
+            let runs: Vec<String> = t.families.iter().map(|(family, n)| format!("{family} {n}")).collect();
+            println!("{:<18}   runs with faults of: {}", "", runs.join(", "));
         }
     }
 }
