@@ -116,7 +116,8 @@ fn exclusivity(events: &[Event], excuse: bool) -> Verdict {
 /// jump is named in the verdict, as the likely trigger of the bug, not as its excuse.
 fn cause(events: &[Event], before: &Term, after: &Term) -> (bool, String) {
     let window = |e: &&Event| e.at_us >= before.from_us && e.at_us <= after.from_us;
-    let faults = active_faults(events, before.from_us, after.from_us);
+    // From the grant's request on: Redis may have begun the lease any time after it was sent.
+    let faults = active_faults(events, requested_us(events, before), after.from_us);
     let holder = &before.acquired.node;
     let hit = |which: Overlap| faults.iter().any(|(kind, nodes)| kind.explains_overlap(nodes, holder) == Some(which));
     if hit(Overlap::HolderClockSlow) {
@@ -143,6 +144,30 @@ fn cause(events: &[Event], before: &Term, after: &Term) -> (bool, String) {
         "none of the injected faults explains it: a bug in the elector".to_owned()
     };
     (false, cause)
+}
+
+/// When the request whose reply granted `term` was sent (its `from_us` if the history does
+/// not show it): Redis started the lease somewhere between the two, so a jump of its clock
+/// in between bears on the lease as much as one after the grant was read.
+fn requested_us(events: &[Event], term: &Term) -> u64 {
+    /// How far back, in the holder's own events, the grant's reply and request are looked for.
+    const LOOK_BACK_EVENTS: usize = 256;
+    let granted = &term.acquired;
+    let at = events.partition_point(|e| (e.at_us, e.seq) < (granted.at_us, granted.seq));
+    let mut own =
+        events[..at].iter().rev().filter(|e| e.node == granted.node && e.incarnation == granted.incarnation);
+    let reply = own.by_ref().take(LOOK_BACK_EVENTS).find_map(|e| match e.kind {
+        EventKind::RedisComplete { conn, op, .. } => Some((conn, op)),
+        _ => None,
+    });
+    let Some((conn, op)) = reply else { return term.from_us };
+    let sent = own.take(LOOK_BACK_EVENTS).find_map(|e| match &e.kind {
+        EventKind::RedisInvoke { conn: c, op: o, .. } if (*c, *o) == (conn, op) => Some(e.at_us),
+        _ => None,
+    });
+    let sent_us = sent.unwrap_or(term.from_us);
+    debug_assert!(sent_us <= term.from_us, "a request is sent before its reply is read");
+    sent_us
 }
 
 /// The faults in play between `from_us` and `to_us`, with the nodes each hit. A lasting
@@ -258,6 +283,32 @@ mod tests {
             acquired(2_000, "b", 2, 5_000),
         ]);
         assert!(unexplained_overlaps(&short).passed());
+    }
+
+    #[test]
+    fn a_jump_of_redis_clock_while_the_grant_was_in_flight_explains_an_overlap() {
+        // a's acquire is sent at 900 ms; Redis's clock jumps at 950 ms; a reads the grant at
+        // 1,000 ms; the lease, begun before the jump, expires early and b takes it.
+        let invoke = EventKind::RedisInvoke { conn: 3, op: 7, args: vec!["\"EVALSHA\"".into()] };
+        let complete = EventKind::RedisComplete { conn: 3, op: 7, reply: ":1".into() };
+        let jump = FaultKind::RedisClockJump { jump_ms: 2_900 };
+        let events = history(vec![
+            ev(900, "a", 1, invoke),
+            injected(950, 1, jump.clone(), &[]),
+            ev(1_000, "a", 1, complete),
+            acquired(1_000, "a", 1, 3_900),
+            acquired(1_100, "b", 2, 4_000),
+        ]);
+        assert!(unexplained_overlaps(&events).passed(), "{}", unexplained_overlaps(&events).explanation);
+        // The same jump before the request was sent explains nothing: the lease began after it.
+        let before = history(vec![
+            injected(850, 1, jump, &[]),
+            ev(900, "a", 1, EventKind::RedisInvoke { conn: 3, op: 7, args: vec!["\"EVALSHA\"".into()] }),
+            ev(1_000, "a", 1, EventKind::RedisComplete { conn: 3, op: 7, reply: ":1".into() }),
+            acquired(1_000, "a", 1, 3_900),
+            acquired(1_100, "b", 2, 4_000),
+        ]);
+        assert_eq!(unexplained_overlaps(&before).outcome, Outcome::Violated);
     }
 
     #[test]

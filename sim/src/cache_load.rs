@@ -127,7 +127,8 @@ pub fn production_cache(ctx: &NodeContext, load: CacheLoad) -> Cache {
 
 /// The cache workload on one node, through `cache`: a reader of a random key every
 /// `read_every`, and, if this node writes, a writer of a random key about every
-/// `write_every`; each read and write recorded ([`EventKind::CacheRead`],
+/// `write_every` — or at once of the key of another node's late source read, when the world
+/// asks for the race ([`crate::Races`]); each read and write recorded ([`EventKind::CacheRead`],
 /// [`EventKind::CacheWrite`]).
 pub async fn cache_workload(ctx: NodeContext, load: CacheLoad, cache: impl CacheClient) {
     let number = ctx.name.replica_number().and_then(|n| u32::try_from(n).ok());
@@ -137,8 +138,17 @@ pub async fn cache_workload(ctx: NodeContext, load: CacheLoad, cache: impl Cache
         ctx.spawner.clone().spawn_local(async move {
             for n in 0u64.. {
                 let every = load.write_every.as_micros() as u64;
-                ctx.clock.sleep(Duration::from_micros(rng.between(every / 2, every * 3 / 2))).await;
-                let key = format!("k{}", rng.below(u64::from(load.keys)));
+                let wait = Duration::from_micros(rng.between(every / 2, every * 3 / 2));
+                // Another node's source read held late (a `source-late-reply`) is raced at
+                // once: its key written while the read is in flight. Biased: the same order
+                // every run.
+                let raced = tokio::select! {
+                    biased;
+                    key = ctx.races.claim(&ctx.name) => Some(key),
+                    () = ctx.clock.sleep(wait) => None,
+                };
+                let raced = raced.and_then(|key| key.strip_prefix(CACHE_PREFIX).map(str::to_owned));
+                let key = raced.unwrap_or_else(|| format!("k{}", rng.below(u64::from(load.keys))));
                 let value = format!("{}#{n}", ctx.name);
                 if load.read_during_write {
                     // Issued now, it reaches the source while the write is in flight.

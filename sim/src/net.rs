@@ -6,8 +6,10 @@ use std::sync::Arc;
 
 use crate::gate::Gate;
 use crate::late::LateReply;
+use crate::race::Races;
 use crate::recorder::Recorder;
-use crate::wire::RecordingStream;
+use crate::wire::{Lateness, RecordingStream};
+use check::NodeId;
 
 /// The Redis host's name and port.
 pub const REDIS_HOST: &str = "redis";
@@ -28,14 +30,17 @@ pub struct SimConnector {
     gate: Arc<Gate>,
     /// The node's late reply: the stream that receives it holds it back.
     late: Arc<LateReply>,
+    /// The run's races, and the node: a late read of the source is raced by another node.
+    races: Races,
+    node: NodeId,
     host: &'static str,
     /// Shared by a node's connectors, so that connection ids in its history are unique.
     connections: Arc<AtomicU64>,
 }
 
 impl SimConnector {
-    pub(crate) fn new(recorder: Recorder, gate: Arc<Gate>, late: Arc<LateReply>) -> Self {
-        SimConnector { recorder, gate, late, host: REDIS_HOST, connections: Arc::default() }
+    pub(crate) fn new(recorder: Recorder, gate: Arc<Gate>, late: Arc<LateReply>, races: Races, node: NodeId) -> Self {
+        SimConnector { recorder, gate, late, races, node, host: REDIS_HOST, connections: Arc::default() }
     }
 
     /// The same node's streams to `host` instead.
@@ -46,12 +51,13 @@ impl SimConnector {
 
 impl election::Connector for SimConnector {
     fn connect(&self) -> election::BoxFuture<'static, io::Result<election::BoxStream>> {
-        let (recorder, gate, late) = (self.recorder.clone(), self.gate.clone(), self.late.clone());
-        let conn = self.connections.fetch_add(1, Ordering::Relaxed);
+        let (recorder, gate) = (self.recorder.clone(), self.gate.clone());
         let host = self.host;
+        let lateness = Lateness { late: self.late.clone(), host, races: self.races.clone(), node: self.node.clone() };
+        let conn = self.connections.fetch_add(1, Ordering::Relaxed);
         Box::pin(async move {
             let stream = turmoil::net::TcpStream::connect((host, REDIS_PORT)).await?;
-            let stream = RecordingStream::new(stream, conn, recorder, gate).late_from(late, host);
+            let stream = RecordingStream::new(stream, conn, recorder, gate).late_from(lateness);
             Ok(Box::new(stream) as election::BoxStream)
         })
     }

@@ -12,6 +12,7 @@ use tokio_util::sync::CancellationToken;
 use crate::clock::SimClock;
 use crate::gate::NodeSpawner;
 use crate::net::SimConnector;
+use crate::race::Races;
 use crate::recorder::Recorder;
 use crate::seed::SimRng;
 
@@ -36,6 +37,10 @@ pub struct NodeContext {
     pub shutdown: CancellationToken,
     /// Records this node's events in the run's history.
     pub recorder: Recorder,
+    /// The world's requests to race another node's late read of the source (a
+    /// `source-late-reply`): the cache workload answers one by writing the key; a program
+    /// of one's own may ignore them.
+    pub races: Races,
 }
 
 /// A node program.

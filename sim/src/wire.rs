@@ -24,8 +24,10 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
 use crate::gate::Gate;
 use crate::late::LateReply;
+use crate::net::SOURCE_HOST;
+use crate::race::Races;
 use check::fault::{is_read, Moment};
-use check::EventKind;
+use check::{EventKind, NodeId};
 
 use crate::recorder::Recorder;
 
@@ -46,16 +48,27 @@ pub struct RecordingStream<S> {
     broken: bool,
     /// The server's end is closed (recorded once).
     ended: bool,
-    /// Where the node's late reply is armed, and the host this stream reaches.
-    late: Option<(Arc<LateReply>, &'static str)>,
+    /// Where the node's late reply is armed, the host this stream reaches, and the run's
+    /// races.
+    late: Option<Lateness>,
     /// A reply held back ([`LateReply`]): its bytes and the moment they may go on.
     held: Option<Held>,
 }
 
-/// Bytes from the server held back until `until` elapses.
+/// What a stream needs to hold a reply late and have the read it answers raced.
+pub(crate) struct Lateness {
+    pub(crate) late: Arc<LateReply>,
+    pub(crate) host: &'static str,
+    pub(crate) races: Races,
+    pub(crate) node: NodeId,
+}
+
+/// Bytes from the server held back until `until` elapses; the source key of the read they
+/// answer, raced meanwhile.
 struct Held {
     bytes: BytesMut,
     until: Pin<Box<tokio::time::Sleep>>,
+    raced: Option<String>,
 }
 
 impl<S> RecordingStream<S> {
@@ -77,21 +90,19 @@ impl<S> RecordingStream<S> {
         }
     }
 
-    /// The same stream, reaching `host`, delaying the reply the node's `late` is armed for.
-    pub(crate) fn late_from(self, late: Arc<LateReply>, host: &'static str) -> Self {
-        RecordingStream { late: Some((late, host)), ..self }
+    /// The same stream, delaying the reply the node's late reply is armed for.
+    pub(crate) fn late_from(self, lateness: Lateness) -> Self {
+        RecordingStream { late: Some(lateness), ..self }
     }
 
-    /// Whether the next reply due answers a read or a write, and a late reply is armed for
-    /// it: then it is taken, and its delay returned.
-    fn late_reply_due(&self) -> Option<u64> {
-        let (late, host) = self.late.as_ref()?;
-        let answers = self.pending.front().is_some_and(|p| p.read.is_some());
-        if answers && !self.broken {
-            late.take(host)
-        } else {
-            None
-        }
+    /// If the next reply due answers a read or a write and a late reply is armed for it,
+    /// takes it: the delay, and the source key to race if it answers a read of the source.
+    fn late_reply_due(&self) -> Option<(u64, Option<String>)> {
+        let lateness = self.late.as_ref()?;
+        let pending = self.pending.front().filter(|p| p.read.is_some() && !self.broken)?;
+        let delay_ms = lateness.late.take(lateness.host)?;
+        let raced = if lateness.host == SOURCE_HOST && pending.read == Some(true) { pending.key.clone() } else { None };
+        Some((delay_ms, raced))
     }
 
     fn sent(&mut self, bytes: &[u8]) {
@@ -114,7 +125,9 @@ impl<S> RecordingStream<S> {
             };
             let op = self.next_op;
             self.next_op += 1;
-            self.pending.push_back(Pending { op, read, name, protocol });
+            // A read's key: the one a late reply to it has raced.
+            let key = if read == Some(true) { args.get(1).map(|k| check::unquote(k)) } else { None };
+            self.pending.push_back(Pending { op, read, name, protocol, key });
             self.recorder.record(EventKind::RedisInvoke { conn: self.conn, op, args });
         }
     }
@@ -223,6 +236,8 @@ struct Pending {
     name: Option<String>,
     /// The protocol its reply and all after come in, for `HELLO`.
     protocol: Option<u8>,
+    /// A read's first key, as sent.
+    key: Option<String>,
 }
 
 impl Pending {
@@ -315,7 +330,10 @@ impl<S> RecordingStream<S> {
         ready!(held.until.as_mut().poll(cx));
         let bytes = held.bytes.split_to(held.bytes.len().min(buf.remaining()));
         if held.bytes.is_empty() {
-            self.held = None;
+            let held = self.held.take().expect("a reply is held");
+            if let (Some(key), Some(lateness)) = (held.raced, &self.late) {
+                lateness.races.close(&lateness.node, &key);
+            }
         }
         buf.put_slice(&bytes);
         self.received(&bytes);
@@ -340,12 +358,15 @@ impl<S: AsyncRead + Unpin> AsyncRead for RecordingStream<S> {
             self.closed();
         }
         if filled > 0 {
-            if let Some(delay_ms) = self.late_reply_due() {
+            if let Some((delay_ms, raced)) = self.late_reply_due() {
                 // Taken back out of the caller's buffer: to the client, they have not come yet.
                 let bytes = BytesMut::from(&buf.filled()[before..]);
                 buf.set_filled(before);
                 let until = Box::pin(tokio::time::sleep(std::time::Duration::from_millis(delay_ms)));
-                self.held = Some(Held { bytes, until });
+                if let (Some(key), Some(lateness)) = (&raced, &self.late) {
+                    lateness.races.post(&lateness.node, key);
+                }
+                self.held = Some(Held { bytes, until, raced });
                 return self.poll_held(cx, buf);
             }
         }

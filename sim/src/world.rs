@@ -20,6 +20,7 @@ use crate::clock::{SimClock, TrueTime, EPOCH_UNIX_MS};
 use crate::config::{SimConfig, SimError};
 use crate::gate::{Gate, Gated, NodeSpawner};
 use crate::late::LateReply;
+use crate::race::Races;
 use crate::net::{SimConnector, TurmoilListener, REDIS_HOST, REDIS_PORT, SOURCE_HOST};
 use crate::program::{NodeContext, NodeProgram};
 use crate::recorder::{Journal, Recorder};
@@ -96,6 +97,8 @@ struct World<'a> {
     faults_started: u64,
     /// For nodes added while running.
     program: NodeProgram,
+    /// Late source reads raced by another node ([`Races`]).
+    races: Races,
 }
 
 impl<'a> World<'a> {
@@ -127,6 +130,7 @@ impl<'a> World<'a> {
             holds: BTreeMap::new(),
             faults_started: 0,
             program: program.clone(),
+            races: Races::default(),
         };
         world.add_server_host(REDIS_HOST, world.redis.clone());
         if config.source_db {
@@ -165,6 +169,7 @@ impl<'a> World<'a> {
         let host_incarnation = incarnation.clone();
         let (history, seed) = (self.history.clone(), self.config.seed);
         let late = Arc::new(LateReply::default());
+        let races = self.races.clone();
         let (host_name, host_gate, host_late, host_clock, host_shutdown) =
             (name.clone(), gate.clone(), late.clone(), clock.clone(), shutdown.clone());
         self.sim.host(name.as_str(), move || {
@@ -173,7 +178,8 @@ impl<'a> World<'a> {
             let token = CancellationToken::new();
             *host_shutdown.borrow_mut() = token.clone();
             let recorder = Recorder::new(history.clone(), host_name.clone(), inc, host_clock.clone());
-            let connector = SimConnector::new(recorder.clone(), host_gate.clone(), host_late.clone());
+            let connector =
+                SimConnector::new(recorder.clone(), host_gate.clone(), host_late.clone(), races.clone(), host_name.clone());
             let ctx = NodeContext {
                 name: host_name.clone(),
                 incarnation: inc,
@@ -184,6 +190,7 @@ impl<'a> World<'a> {
                 rng: SimRng::new(seed, &format!("{host_name}#{inc}")),
                 shutdown: token,
                 recorder,
+                races: races.clone(),
             };
             // Every log line of the node's tasks carries its name and incarnation.
             let span = tracing::info_span!("host", node = %host_name, inc);

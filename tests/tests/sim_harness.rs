@@ -1,6 +1,7 @@
 //! The simulation harness proves its faults do what they say, and that a seed is a run:
 //! the production elector (TTL 3 s, renewal every 1 s, retry every 250 ms) on 3 nodes.
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use election::ElectorConfig;
@@ -483,6 +484,39 @@ fn cache_run(faults: Vec<Fault>) -> Run {
         Workload::none().with_cache(sim::CacheLoad::new()),
     );
     simulate(&config, program).expect("the simulation runs")
+}
+
+#[test]
+fn a_late_source_read_is_raced_by_another_nodes_write_of_its_key() {
+    let node = Target::Node("node-1".into());
+    let run = cache_run(vec![fault(3_000, 2_000, FaultKind::SourceLateReply { node, delay_ms: 300 })]);
+    // Each of a node's commands that names a cache key: (connection, op) -> (sent µs, args).
+    let sent = |name: &str| -> BTreeMap<(u64, u64), (u64, Vec<String>)> {
+        of(&run, name)
+            .filter_map(|e| match &e.kind {
+                EventKind::RedisInvoke { conn, op, args } if args.iter().any(|a| a.starts_with("\"cache:")) => {
+                    Some(((*conn, *op), (e.at_us, args.clone())))
+                }
+                _ => None,
+            })
+            .collect()
+    };
+    let reads = sent("node-1");
+    let late: Vec<(u64, u64, String)> = of(&run, "node-1")
+        .filter_map(|e| match &e.kind {
+            EventKind::RedisComplete { conn, op, .. } => {
+                let (at, args) = reads.get(&(*conn, *op))?;
+                (args[0] == "\"GET\"" && e.at_us - at >= ms(300)).then(|| (*at, e.at_us, args[1].clone()))
+            }
+            _ => None,
+        })
+        .collect();
+    assert_eq!(late.len(), 1, "one source read answered late: {late:?}");
+    let (read_us, answered_us, key) = &late[0];
+    let raced = sent("node-2").into_values().any(|(at, args)| {
+        args[0] != "\"GET\"" && args.contains(key) && at > *read_us && at < read_us + ms(100)
+    });
+    assert!(raced, "node-2 wrote {key} while node-1's read of it (sent {read_us} µs, answered {answered_us} µs) was late");
 }
 
 #[test]
