@@ -372,6 +372,12 @@ impl Node {
                 _ => self.script(|n| &n.acquire, &keys, &args).await,
             };
             if let Some(Value::Int(epoch)) = acquired {
+                if self.too_late(sent, sent_wall_ms) {
+                    // As the production elector: the lease ran out before its reply was read
+                    // (paused, or the reply late, in between); a newer epoch may be out.
+                    tracing::warn!(epoch, "acquired too late: the lease had run out before the reply was read");
+                    continue;
+                }
                 let (value, epoch) = (format!("{prefix}{epoch}"), epoch as u64);
                 self.extend(sent, sent_wall_ms);
                 self.belief.leading.set(true);
@@ -389,6 +395,19 @@ impl Node {
                 }
             }
             self.sleep_until(self.now() + self.t.retry.as_micros() as i64).await;
+        }
+    }
+
+    /// Whether a grant requested at `sent` (local µs; `sent_wall_ms` on the wall clock) came
+    /// too late to lead on: its lease, counted as this elector counts it, ran out before the
+    /// reply was read. A deadline counted from the reply is never too late, and the
+    /// missed-heartbeats mutant has no deadline: each leads on whatever it is given.
+    fn too_late(&self, sent: i64, sent_wall_ms: i64) -> bool {
+        let lease = self.t.ttl.saturating_sub(self.t.margin);
+        match self.bug {
+            Bug::DeadlineFromReply | Bug::DeadlineWithoutMargin => false,
+            Bug::WallClockDeadline => self.ctx.clock.wall_ms() >= sent_wall_ms + lease.as_millis() as i64,
+            _ => self.now() >= sent + lease.as_micros() as i64,
         }
     }
 
