@@ -190,11 +190,12 @@ fn faults(families: &[Family], cache: bool, per_minute: u64, rng: &mut SimRng, a
         let node = target(rng, aim);
         let kind = fault_on(family, cache, rng, aim, ttl_ms, node);
         if let FaultKind::Stop { node } = &kind {
-            // Half the graceful stops stall on the way out (shutdown hooks, a GC): the node
-            // freezes within its hand-over, after a read or before a write.
-            if rng.chance(0.5) {
+            // Three graceful stops in four stall on the way out (shutdown hooks, a GC): the
+            // node freezes within its hand-over, after a read or before a write.
+            if rng.chance(0.75) {
                 let stall_ms = rng.between(ttl_ms / 5, 3 * ttl_ms).min(phase_ms - at_ms);
-                let moment = *rng.pick(&[Moment::AfterRead, Moment::BeforeWrite, Moment::AfterWrite]);
+                // Not after a write: a hand-over's window is between its check and its act.
+                let moment = *rng.pick(&[Moment::AfterRead, Moment::BeforeWrite]);
                 faults.push(Fault {
                     at_ms,
                     duration_ms: stall_ms,
