@@ -38,21 +38,21 @@ macro_rules! mutants {
 // docs/zoo.md has every stream.
 mutants! {
     plain_del_release: Bug::PlainDelRelease, 8, [Property::StrictExclusivity];
-    get_then_del_release: Bug::GetThenDelRelease, 110, [Property::StrictExclusivity];
-    plain_pexpire_renew: Bug::PlainPexpireRenew, 36, [Property::StrictExclusivity];
-    get_then_pexpire_renew: Bug::GetThenPexpireRenew, 100, [Property::StrictExclusivity];
+    get_then_del_release: Bug::GetThenDelRelease, 118, [Property::StrictExclusivity];
+    plain_pexpire_renew: Bug::PlainPexpireRenew, 84, [Property::StrictExclusivity];
+    get_then_pexpire_renew: Bug::GetThenPexpireRenew, 118, [Property::StrictExclusivity];
     renew_failure_only_logged: Bug::RenewFailureOnlyLogged, 8, [Property::StrictExclusivity];
-    wall_clock_deadline: Bug::WallClockDeadline, 34, [Property::StrictExclusivity, Property::FencedEpochs];
-    unchecked_fencing_token: Bug::UncheckedFencingToken, 12, [Property::FencedEpochs];
+    wall_clock_deadline: Bug::WallClockDeadline, 76, [Property::StrictExclusivity, Property::FencedEpochs];
+    unchecked_fencing_token: Bug::UncheckedFencingToken, 34, [Property::FencedEpochs];
     unpersisted_fencing_counter: Bug::UnpersistedFencingCounter, 8, [Property::Epochs];
     release_before_jobs_stop: Bug::ReleaseBeforeJobsStop, 8, [Property::LeaderOnlyJobs];
     no_campaign_after_loss: Bug::NoCampaignAfterLoss, 12, [Property::Liveness];
     noscript_as_success: Bug::NoscriptAsSuccess, 8, [Property::StrictExclusivity];
-    deadline_without_margin: Bug::DeadlineWithoutMargin, 8, [Property::StrictExclusivity];
+    deadline_without_margin: Bug::DeadlineWithoutMargin, 8, [Property::StrictExclusivity, Property::Epochs];
     cache_no_flush_on_reconnect: Bug::CacheNoFlushOnReconnect, 10, [Property::CacheStaleness];
     cache_publish_before_commit: Bug::CachePublishBeforeCommit, 8, [Property::CacheStaleness];
     get_then_set_acquire: Bug::GetThenSetAcquire, 8, [Property::StrictExclusivity];
-    deadline_from_reply: Bug::DeadlineFromReply, 110, [Property::StrictExclusivity];
+    deadline_from_reply: Bug::DeadlineFromReply, 8, [Property::StrictExclusivity, Property::Epochs];
     cache_fill_after_invalidation: Bug::CacheFillAfterInvalidation, 20, [Property::CacheStaleness];
 }
 
