@@ -154,8 +154,7 @@ fn requested_us(events: &[Event], term: &Term) -> u64 {
     const LOOK_BACK_EVENTS: usize = 256;
     let granted = &term.acquired;
     let at = events.partition_point(|e| (e.at_us, e.seq) < (granted.at_us, granted.seq));
-    let mut own =
-        events[..at].iter().rev().filter(|e| e.node == granted.node && e.incarnation == granted.incarnation);
+    let mut own = events[..at].iter().rev().filter(|e| e.node == granted.node && e.incarnation == granted.incarnation);
     let reply = own.by_ref().take(LOOK_BACK_EVENTS).find_map(|e| match e.kind {
         EventKind::RedisComplete { conn, op, .. } => Some((conn, op)),
         _ => None,

@@ -31,7 +31,8 @@ struct Race {
 impl Races {
     /// Opens a race on `reader`'s read of `key`, replacing one still open.
     pub(crate) fn post(&self, reader: &NodeId, key: &str) {
-        *self.open.lock().expect("race lock") = Some(Race { reader: reader.clone(), key: key.to_owned(), taken: false });
+        *self.open.lock().expect("race lock") =
+            Some(Race { reader: reader.clone(), key: key.to_owned(), taken: false });
         self.posted.notify_waiters();
     }
 

@@ -20,9 +20,9 @@ use crate::clock::{SimClock, TrueTime, EPOCH_UNIX_MS};
 use crate::config::{SimConfig, SimError};
 use crate::gate::{Gate, Gated, NodeSpawner};
 use crate::late::LateReply;
-use crate::race::Races;
 use crate::net::{SimConnector, TurmoilListener, REDIS_HOST, REDIS_PORT, SOURCE_HOST};
 use crate::program::{NodeContext, NodeProgram};
+use crate::race::Races;
 use crate::recorder::{Journal, Recorder};
 use crate::run::Run;
 use crate::seed::SimRng;
@@ -178,8 +178,13 @@ impl<'a> World<'a> {
             let token = CancellationToken::new();
             *host_shutdown.borrow_mut() = token.clone();
             let recorder = Recorder::new(history.clone(), host_name.clone(), inc, host_clock.clone());
-            let connector =
-                SimConnector::new(recorder.clone(), host_gate.clone(), host_late.clone(), races.clone(), host_name.clone());
+            let connector = SimConnector::new(
+                recorder.clone(),
+                host_gate.clone(),
+                host_late.clone(),
+                races.clone(),
+                host_name.clone(),
+            );
             let ctx = NodeContext {
                 name: host_name.clone(),
                 incarnation: inc,

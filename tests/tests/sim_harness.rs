@@ -425,7 +425,8 @@ fn traffic(run: &Run, node: &str, from_us: u64) -> Vec<(u64, String)> {
 #[test]
 fn pause_at_freezes_a_node_right_after_a_read_before_a_write_or_after_a_write() {
     let node = Target::Node("node-1".into());
-    let moments = [(Moment::AfterRead, "GET", "SET"), (Moment::BeforeWrite, "GET", "SET"), (Moment::AfterWrite, "SET", "GET")];
+    let moments =
+        [(Moment::AfterRead, "GET", "SET"), (Moment::BeforeWrite, "GET", "SET"), (Moment::AfterWrite, "SET", "GET")];
     for (moment, before, after) in moments {
         let faults = vec![fault(1_050, 2_000, FaultKind::PauseAt { node: node.clone(), moment })];
         let run = simulate(&config(Seed(3), 10, 2, faults), read_then_write()).expect("the simulation runs");
@@ -513,10 +514,13 @@ fn a_late_source_read_is_raced_by_another_nodes_write_of_its_key() {
         .collect();
     assert_eq!(late.len(), 1, "one source read answered late: {late:?}");
     let (read_us, answered_us, key) = &late[0];
-    let raced = sent("node-2").into_values().any(|(at, args)| {
-        args[0] != "\"GET\"" && args.contains(key) && at > *read_us && at < read_us + ms(100)
-    });
-    assert!(raced, "node-2 wrote {key} while node-1's read of it (sent {read_us} µs, answered {answered_us} µs) was late");
+    let raced = sent("node-2")
+        .into_values()
+        .any(|(at, args)| args[0] != "\"GET\"" && args.contains(key) && at > *read_us && at < read_us + ms(100));
+    assert!(
+        raced,
+        "node-2 wrote {key} while node-1's read of it (sent {read_us} µs, answered {answered_us} µs) was late"
+    );
 }
 
 #[test]
