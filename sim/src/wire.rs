@@ -91,8 +91,9 @@ impl<S> RecordingStream<S> {
     }
 
     /// The same stream, delaying the reply the node's late reply is armed for.
-    pub(crate) fn late_from(self, lateness: Lateness) -> Self {
-        RecordingStream { late: Some(lateness), ..self }
+    pub(crate) fn late_from(mut self, lateness: Lateness) -> Self {
+        self.late = Some(lateness);
+        self
     }
 
     /// If the next reply due answers a read or a write and a late reply is armed for it,
@@ -319,6 +320,16 @@ impl<S> RecordingStream<S> {
         if !self.ended {
             self.ended = true;
             self.recorder.record(EventKind::RedisClosed { conn: self.conn });
+        }
+    }
+}
+
+impl<S> Drop for RecordingStream<S> {
+    /// A stream dropped with a raced read still held (the node crashed, the client gave up)
+    /// closes its race: no writer should race a read that will never be answered.
+    fn drop(&mut self) {
+        if let (Some(Held { raced: Some(key), .. }), Some(lateness)) = (&self.held, &self.late) {
+            lateness.races.close(&lateness.node, key);
         }
     }
 }
