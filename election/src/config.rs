@@ -143,8 +143,9 @@ impl ElectorConfig {
     }
 }
 
-/// 1% of the TTL plus 2 ms, as Redlock's drift factor.
-fn default_drift_margin(ttl: Duration) -> Duration {
+/// The drift margin a TTL gets unless configured: 1% of the TTL plus 2 ms, as Redlock's drift
+/// factor.
+pub fn default_drift_margin(ttl: Duration) -> Duration {
     ttl / 100 + Duration::from_millis(2)
 }
 

@@ -69,7 +69,7 @@ pub use cache::{
     SOURCE_COMMIT,
 };
 pub use clock::{timeout, Clock, Instant, TokioClock};
-pub use config::{ConfigError, ElectorConfig};
+pub use config::{default_drift_margin, ConfigError, ElectorConfig};
 pub use connection::{connect, connect_with, Connection};
 pub use connector::{BoxStream, Connector, RedisStream, TcpConnector};
 pub use elector::{Elector, ElectorBuilder};

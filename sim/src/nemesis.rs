@@ -307,10 +307,16 @@ fn source(node: Target, rng: &mut SimRng) -> FaultKind {
     }
 }
 
+/// The elector's default drift margin for a TTL (ms): what a reply must be later than for
+/// deadline arithmetic to matter.
+fn margin_ms(ttl_ms: u64) -> u64 {
+    election::default_drift_margin(Duration::from_millis(ttl_ms)).as_millis() as u64
+}
+
 /// How late a `late-reply` comes: from the elector's drift margin (1 % of the TTL + 2 ms) to
 /// three quarters of the default 500 ms request limit — late, and still answered.
 fn late_reply_ms(rng: &mut SimRng, ttl_ms: u64) -> u64 {
-    let margin_ms = ttl_ms / 100 + 2;
+    let margin_ms = margin_ms(ttl_ms);
     rng.between(margin_ms, (3 * SLOW_BUT_ANSWERED_MS).max(margin_ms + 1))
 }
 
@@ -323,7 +329,7 @@ fn latency(node: Target, rng: &mut SimRng, ttl_ms: u64) -> FaultKind {
     let latency_ms = if rng.chance(0.5) {
         rng.between(ttl_ms / 10, ttl_ms)
     } else {
-        let margin_ms = ttl_ms / 100 + 2;
+        let margin_ms = margin_ms(ttl_ms);
         rng.between(margin_ms, (SLOW_BUT_ANSWERED_MS).max(margin_ms + 1))
     };
     FaultKind::Latency { node, latency_ms }

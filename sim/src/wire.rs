@@ -102,8 +102,7 @@ impl<S> RecordingStream<S> {
         let lateness = self.late.as_ref()?;
         let pending = self.pending.front().filter(|p| p.read.is_some() && !self.broken)?;
         let delay_ms = lateness.late.take(lateness.host)?;
-        let raced = if lateness.host == SOURCE_HOST && pending.read == Some(true) { pending.key.clone() } else { None };
-        Some((delay_ms, raced))
+        Some((delay_ms, pending.key.clone()))
     }
 
     fn sent(&mut self, bytes: &[u8]) {
@@ -126,8 +125,10 @@ impl<S> RecordingStream<S> {
             };
             let op = self.next_op;
             self.next_op += 1;
-            // A read's key: the one a late reply to it has raced.
-            let key = if read == Some(true) { args.get(1).map(|k| check::unquote(k)) } else { None };
+            // A source read's key: the one a late reply to it has raced (kept only where a
+            // race can be posted, so that the Redis connections' reads allocate nothing).
+            let raceable = read == Some(true) && self.late.as_ref().is_some_and(|l| l.host == SOURCE_HOST);
+            let key = if raceable { args.get(1).map(|k| check::unquote(k)) } else { None };
             self.pending.push_back(Pending { op, read, name, protocol, key });
             self.recorder.record(EventKind::RedisInvoke { conn: self.conn, op, args });
         }

@@ -403,12 +403,17 @@ impl Node {
     /// reply was read. A deadline counted from the reply is never too late, and the
     /// missed-heartbeats mutant has no deadline: each leads on whatever it is given.
     fn too_late(&self, sent: i64, sent_wall_ms: i64) -> bool {
-        let lease = self.t.ttl.saturating_sub(self.t.margin);
+        let lease = self.lease();
         match self.bug {
             Bug::DeadlineFromReply | Bug::DeadlineWithoutMargin => false,
             Bug::WallClockDeadline => self.ctx.clock.wall_ms() >= sent_wall_ms + lease.as_millis() as i64,
             _ => self.now() >= sent + lease.as_micros() as i64,
         }
+    }
+
+    /// The lease as this elector counts it: the TTL less its margin.
+    fn lease(&self) -> Duration {
+        self.t.ttl.saturating_sub(self.t.margin)
     }
 
     /// The get-then-set mutant's acquire: "is it free? then it is mine" in three round trips;
@@ -437,7 +442,7 @@ impl Node {
             Bug::DeadlineFromReply => (self.now(), self.ctx.clock.wall_ms()),
             _ => (sent, sent_wall_ms),
         };
-        let lease = self.t.ttl.saturating_sub(self.t.margin);
+        let lease = self.lease();
         let until = sent + lease.as_micros() as i64;
         self.belief.until_local.set(self.belief.until_local.get().max(until));
         let until_wall = sent_wall_ms + lease.as_millis() as i64;
