@@ -43,23 +43,69 @@ pub struct Coverage {
 }
 
 /// One window of one node incarnation: its class, its stretch of true time, and the keys the
-/// node touched in it.
-struct Window {
-    class: String,
-    node: NodeId,
+/// node touched in it. Borrowed from the events: a run has tens of thousands of windows.
+struct Window<'a> {
+    class: Class,
+    node: &'a NodeId,
     incarnation: u64,
     from_us: u64,
     to_us: u64,
-    keys: Vec<String>,
+    keys: Vec<&'a str>,
 }
 
-/// One concurrent event: its kind, when, by whom, on which key (if any), and to whom it was
-/// delivered (a push).
-struct Concurrent {
-    kind: String,
+/// One concurrent event: its kind, when, by whom, on which key (if any).
+struct Concurrent<'a> {
+    kind: Kind,
     at_us: u64,
-    by: NodeId,
-    key: Option<String>,
+    by: &'a NodeId,
+    key: Option<&'a str>,
+}
+
+/// A window class: the fixed ones, or a command in flight (by its verb).
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Class {
+    ReadThenWrite,
+    NearDeadline,
+    AfterRestart,
+    AfterReconnect,
+    HandOver,
+    /// The index of the verb among the run's parsed commands' verbs.
+    InFlight(usize),
+}
+
+/// A concurrent event's kind: the fixed ones, or a fault of a family (by its name).
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Kind {
+    OtherNodeWrite,
+    PushDelivered,
+    OtherNodeGrant,
+    /// The index of the fault's name among the run's fault names.
+    Fault(usize),
+}
+
+impl Kind {
+    /// The table's name of a kind, `faults` the run's fault names.
+    fn name(self, faults: &[String]) -> String {
+        match self {
+            Kind::OtherNodeWrite => CONCURRENT_KINDS[0].to_owned(),
+            Kind::PushDelivered => CONCURRENT_KINDS[1].to_owned(),
+            Kind::OtherNodeGrant => CONCURRENT_KINDS[2].to_owned(),
+            Kind::Fault(name) => format!("fault {}", faults[name]),
+        }
+    }
+}
+
+/// A command of the history, parsed once: its verb, its keys, whether it reads or writes.
+struct Parsed {
+    verb: usize,
+    keys: Vec<String>,
+    read: Option<bool>,
+}
+
+/// The run's commands parsed once: per event, its command (for a `RedisInvoke`); the verbs.
+struct Commands {
+    of_event: Vec<Option<Parsed>>,
+    verbs: Vec<String>,
 }
 
 /// The kinds of concurrent event every table has a column for, fault families apart.
@@ -68,35 +114,39 @@ pub const CONCURRENT_KINDS: [&str; 3] = ["other-node-write", "push-delivered", "
 impl Coverage {
     /// The coverage of one run's `events` (sorted by true time).
     pub fn of(events: &[Event]) -> Coverage {
-        let windows = windows(events);
-        let concurrent = concurrent(events);
-        // Counted under borrowed names, turned into the table's own strings once at the end.
-        let mut seen_windows: BTreeMap<&str, u64> = BTreeMap::new();
-        let mut hits: BTreeMap<(&str, &str), u64> = BTreeMap::new();
-        let mut kinds: Vec<&str> = Vec::new();
+        let commands = Commands::of(events);
+        let windows = windows(events, &commands);
+        let (concurrent, faults) = concurrent(events, &commands);
+        let mut seen_windows: BTreeMap<Class, u64> = BTreeMap::new();
+        let mut hits: BTreeMap<(Class, Kind), u64> = BTreeMap::new();
+        let mut kinds: Vec<Kind> = Vec::new();
         for window in &windows {
-            *seen_windows.entry(&window.class).or_default() += 1;
+            *seen_windows.entry(window.class).or_default() += 1;
             let first = concurrent.partition_point(|c| c.at_us <= window.from_us);
             kinds.clear();
             for c in concurrent[first..].iter().take_while(|c| c.at_us < window.to_us) {
-                if kinds.contains(&c.kind.as_str()) || !c.concerns(window) {
+                if kinds.contains(&c.kind) || !c.concerns(window) {
                     continue;
                 }
-                kinds.push(&c.kind);
-                *hits.entry((&window.class, &c.kind)).or_default() += 1;
+                kinds.push(c.kind);
+                *hits.entry((window.class, c.kind)).or_default() += 1;
             }
         }
+        // The table's own strings, made once per class and kind.
         let mut coverage = Coverage { runs: 1, ..Coverage::default() };
         for (class, n) in seen_windows {
-            coverage.windows.insert(class.to_owned(), n);
-            coverage.hits.entry(class.to_owned()).or_default();
+            coverage.windows.insert(commands.class_name(class), n);
+            coverage.hits.entry(commands.class_name(class)).or_default();
         }
         for ((class, kind), n) in hits {
-            coverage.hits.get_mut(class).expect("a window of the class").insert(kind.to_owned(), n);
+            coverage
+                .hits
+                .get_mut(&commands.class_name(class))
+                .expect("a window of the class")
+                .insert(kind.name(&faults), n);
         }
         coverage
     }
-
     /// Adds another measurement in.
     pub fn merge(&mut self, other: &Coverage) {
         self.runs += other.runs;
@@ -142,15 +192,48 @@ impl Coverage {
     }
 }
 
-impl Concurrent {
+impl Concurrent<'_> {
     /// Whether this event concerns `window`: another actor's, and for a write, on a key the
     /// window's node touched (a push is delivered to the window's node itself).
     fn concerns(&self, window: &Window) -> bool {
-        match self.kind.as_str() {
-            "push-delivered" => self.by == window.node,
-            "other-node-write" => self.by != window.node && self.key.as_ref().is_some_and(|k| window.keys.contains(k)),
-            "other-node-grant" => self.by != window.node,
-            _ => true,
+        match self.kind {
+            Kind::PushDelivered => self.by == window.node,
+            Kind::OtherNodeWrite => self.by != window.node && self.key.is_some_and(|k| window.keys.contains(&k)),
+            Kind::OtherNodeGrant => self.by != window.node,
+            Kind::Fault(_) => true,
+        }
+    }
+}
+
+impl Commands {
+    /// Every `RedisInvoke` of `events` parsed.
+    fn of(events: &[Event]) -> Commands {
+        let mut verbs: Vec<String> = Vec::new();
+        let of_event = events
+            .iter()
+            .map(|e| {
+                let EventKind::RedisInvoke { args, .. } = &e.kind else { return None };
+                let (verb, keys) = verb_and_keys(args);
+                let read = is_read(verb.as_bytes());
+                let index = verbs.iter().position(|v| *v == verb).unwrap_or_else(|| {
+                    verbs.push(verb);
+                    verbs.len() - 1
+                });
+                Some(Parsed { verb: index, keys, read })
+            })
+            .collect();
+        Commands { of_event, verbs }
+    }
+
+    /// The table's name of a class.
+    fn class_name(&self, class: Class) -> String {
+        match class {
+            Class::ReadThenWrite => "read-then-write".to_owned(),
+            Class::NearDeadline => "near-deadline".to_owned(),
+            Class::AfterRestart => "after-restart".to_owned(),
+            Class::AfterReconnect => "after-reconnect".to_owned(),
+            Class::HandOver => "hand-over".to_owned(),
+            Class::InFlight(verb) => format!("in-flight {}", self.verbs[verb]),
         }
     }
 }
@@ -169,85 +252,76 @@ fn verb_and_keys(args: &[String]) -> (String, Vec<String>) {
 }
 
 /// Every window of the run, from the events each node recorded.
-fn windows(events: &[Event]) -> Vec<Window> {
+fn windows<'a>(events: &'a [Event], commands: &'a Commands) -> Vec<Window<'a>> {
     let mut out = Vec::new();
-    requests(events, &mut out);
+    requests(events, commands, &mut out);
     lifecycle(events, &mut out);
-    working_sets(events, &mut out);
+    working_sets(events, commands, &mut out);
     out
 }
 
 /// Fills the keys of the windows that are about the node's working set (those built
 /// without keys): every key the node incarnation named in a command before the window ended.
-fn working_sets(events: &[Event], out: &mut [Window]) {
+fn working_sets<'a>(events: &'a [Event], commands: &'a Commands, out: &mut [Window<'a>]) {
     // Per node incarnation: each key with the first time it was named, in order.
-    let mut touched: BTreeMap<(NodeId, u64), Vec<(u64, String)>> = BTreeMap::new();
-    for e in events {
-        if let EventKind::RedisInvoke { args, .. } = &e.kind {
-            let keys = touched.entry((e.node.clone(), e.incarnation)).or_default();
-            for key in verb_and_keys(args).1 {
-                if !keys.iter().any(|(_, k)| *k == key) {
-                    keys.push((e.at_us, key));
-                }
+    let mut touched: BTreeMap<(&NodeId, u64), Vec<(u64, &str)>> = BTreeMap::new();
+    for (e, parsed) in events.iter().zip(&commands.of_event) {
+        let Some(parsed) = parsed else { continue };
+        let keys = touched.entry((&e.node, e.incarnation)).or_default();
+        for key in &parsed.keys {
+            if !keys.iter().any(|(_, k)| k == key) {
+                keys.push((e.at_us, key));
             }
         }
     }
     for window in out.iter_mut().filter(|w| w.keys.is_empty()) {
-        let Some(keys) = touched.get(&(window.node.clone(), window.incarnation)) else { continue };
-        window.keys = keys.iter().take_while(|(at_us, _)| *at_us < window.to_us).map(|(_, k)| k.clone()).collect();
+        let Some(keys) = touched.get(&(window.node, window.incarnation)) else { continue };
+        window.keys = keys.iter().take_while(|(at_us, _)| *at_us < window.to_us).map(|(_, k)| *k).collect();
     }
 }
 
-/// A command being sent, as the window builders track it.
-struct Sent {
-    at_us: u64,
-    verb: String,
-    keys: Vec<String>,
-}
-
 /// In-flight and read-then-write windows, and reconnects, from the Redis traffic.
-fn requests(events: &[Event], out: &mut Vec<Window>) {
-    let mut pending: BTreeMap<(NodeId, u64, u64, u64), Sent> = BTreeMap::new();
+fn requests<'a>(events: &'a [Event], commands: &'a Commands, out: &mut Vec<Window<'a>>) {
+    // Per request: when it was sent, and its command.
+    let mut pending: BTreeMap<(&NodeId, u64, u64, u64), (u64, &Parsed)> = BTreeMap::new();
     // Per connection: when the last read's reply came, with its keys.
-    let mut read: BTreeMap<(NodeId, u64, u64), (u64, Vec<String>)> = BTreeMap::new();
+    let mut read: BTreeMap<(&NodeId, u64, u64), (u64, &[String])> = BTreeMap::new();
     // Per node incarnation: when the server last closed one of its connections.
-    let mut closed: BTreeMap<(NodeId, u64), u64> = BTreeMap::new();
-    for e in events {
-        let node = (e.node.clone(), e.incarnation);
-        match &e.kind {
-            EventKind::RedisInvoke { conn, op, args } => {
-                let (verb, keys) = verb_and_keys(args);
-                let window = |class: String, from_us: u64, keys: Vec<String>| Window {
-                    class,
-                    node: e.node.clone(),
-                    incarnation: e.incarnation,
-                    from_us,
-                    to_us: e.at_us,
-                    keys,
-                };
-                if is_read(verb.as_bytes()) == Some(false) {
-                    if let Some((from_us, read_keys)) = read.remove(&(e.node.clone(), e.incarnation, *conn)) {
-                        out.push(window("read-then-write".to_owned(), from_us, [read_keys, keys.clone()].concat()));
+    let mut closed: BTreeMap<(&NodeId, u64), u64> = BTreeMap::new();
+    for (e, parsed) in events.iter().zip(&commands.of_event) {
+        let node = (&e.node, e.incarnation);
+        let window = |class: Class, from_us: u64, keys: Vec<&'a str>| Window {
+            class,
+            node: &e.node,
+            incarnation: e.incarnation,
+            from_us,
+            to_us: e.at_us,
+            keys,
+        };
+        match (&e.kind, parsed) {
+            (EventKind::RedisInvoke { conn, op, .. }, Some(parsed)) => {
+                if parsed.read == Some(false) {
+                    if let Some((from_us, read_keys)) = read.remove(&(&e.node, e.incarnation, *conn)) {
+                        let keys = read_keys.iter().chain(&parsed.keys).map(String::as_str).collect();
+                        out.push(window(Class::ReadThenWrite, from_us, keys));
                     }
                 }
                 if let Some(from_us) = closed.remove(&node) {
                     // About the working set: the first command back is often the client's
                     // own handshake, which names no key of the program's.
-                    out.push(window("after-reconnect".to_owned(), from_us, Vec::new()));
+                    out.push(window(Class::AfterReconnect, from_us, Vec::new()));
                 }
-                pending.insert((e.node.clone(), e.incarnation, *conn, *op), Sent { at_us: e.at_us, verb, keys });
+                pending.insert((&e.node, e.incarnation, *conn, *op), (e.at_us, parsed));
             }
-            EventKind::RedisComplete { conn, op, .. } => {
-                let Some(sent) = pending.remove(&(e.node.clone(), e.incarnation, *conn, *op)) else { continue };
-                if is_read(sent.verb.as_bytes()) == Some(true) {
-                    read.insert((e.node.clone(), e.incarnation, *conn), (e.at_us, sent.keys.clone()));
+            (EventKind::RedisComplete { conn, op, .. }, _) => {
+                let Some((sent_us, sent)) = pending.remove(&(&e.node, e.incarnation, *conn, *op)) else { continue };
+                if sent.read == Some(true) {
+                    read.insert((&e.node, e.incarnation, *conn), (e.at_us, &sent.keys));
                 }
-                let class = format!("in-flight {}", sent.verb);
-                let node = e.node.clone();
-                let incarnation = e.incarnation;
-                out.push(Window { class, node, incarnation, from_us: sent.at_us, to_us: e.at_us, keys: sent.keys });
+                let keys = sent.keys.iter().map(String::as_str).collect();
+                out.push(window(Class::InFlight(sent.verb), sent_us, keys));
             }
-            EventKind::RedisClosed { .. } => {
+            (EventKind::RedisClosed { .. }, _) => {
                 closed.insert(node, e.at_us);
             }
             _ => {}
@@ -257,13 +331,13 @@ fn requests(events: &[Event], out: &mut Vec<Window>) {
 
 /// Near-deadline, after-restart and hand-over windows, from the elector's and the node's
 /// transitions.
-fn lifecycle(events: &[Event], out: &mut Vec<Window>) {
-    let mut stopping: BTreeMap<(NodeId, u64), u64> = BTreeMap::new();
-    let mut started: BTreeMap<NodeId, u64> = BTreeMap::new();
+fn lifecycle<'a>(events: &'a [Event], out: &mut Vec<Window<'a>>) {
+    let mut stopping: BTreeMap<(&NodeId, u64), u64> = BTreeMap::new();
+    let mut started: BTreeMap<&NodeId, u64> = BTreeMap::new();
     for e in events {
-        let window = |class: &str, from_us: u64, to_us: u64| Window {
-            class: class.to_owned(),
-            node: e.node.clone(),
+        let window = |class: Class, from_us: u64, to_us: u64| Window {
+            class,
+            node: &e.node,
             incarnation: e.incarnation,
             from_us,
             to_us,
@@ -273,18 +347,18 @@ fn lifecycle(events: &[Event], out: &mut Vec<Window>) {
             EventKind::Acquired { deadline_true_us, .. } | EventKind::Renewed { deadline_true_us, .. } => {
                 let validity = deadline_true_us.saturating_sub(e.at_us);
                 let from_us = deadline_true_us.saturating_sub(validity / NEAR_DEADLINE_PARTS);
-                out.push(window("near-deadline", from_us.max(e.at_us), *deadline_true_us));
+                out.push(window(Class::NearDeadline, from_us.max(e.at_us), *deadline_true_us));
             }
             // A node's first start is not a restart.
-            EventKind::ElectionStarted if started.insert(e.node.clone(), e.incarnation).is_some() => {
-                out.push(window("after-restart", e.at_us, e.at_us + AFTER_RESTART_US));
+            EventKind::ElectionStarted if started.insert(&e.node, e.incarnation).is_some() => {
+                out.push(window(Class::AfterRestart, e.at_us, e.at_us + AFTER_RESTART_US));
             }
             EventKind::StopRequested => {
-                stopping.insert((e.node.clone(), e.incarnation), e.at_us);
+                stopping.insert((&e.node, e.incarnation), e.at_us);
             }
             EventKind::Exited => {
-                if let Some(from_us) = stopping.remove(&(e.node.clone(), e.incarnation)) {
-                    out.push(window("hand-over", from_us, e.at_us));
+                if let Some(from_us) = stopping.remove(&(&e.node, e.incarnation)) {
+                    out.push(window(Class::HandOver, from_us, e.at_us));
                 }
             }
             _ => {}
@@ -292,36 +366,39 @@ fn lifecycle(events: &[Event], out: &mut Vec<Window>) {
     }
 }
 
-/// Every concurrent event of the run, in true-time order.
-fn concurrent(events: &[Event]) -> Vec<Concurrent> {
+/// Every concurrent event of the run, in true-time order, and the names of its faults.
+fn concurrent<'a>(events: &'a [Event], commands: &'a Commands) -> (Vec<Concurrent<'a>>, Vec<String>) {
     let mut out = Vec::new();
-    for e in events {
+    let mut faults: Vec<String> = Vec::new();
+    for (e, parsed) in events.iter().zip(&commands.of_event) {
         let (kind, key) = match &e.kind {
-            EventKind::RedisInvoke { args, .. } => {
-                let (verb, keys) = verb_and_keys(args);
-                if is_read(verb.as_bytes()) != Some(false) {
+            EventKind::RedisInvoke { .. } => {
+                let parsed = parsed.as_ref().expect("every invoke is parsed");
+                if parsed.read != Some(false) {
                     continue;
                 }
                 // One event per key written: a window on any of them is hit.
-                for key in keys {
-                    out.push(Concurrent {
-                        kind: "other-node-write".into(),
-                        at_us: e.at_us,
-                        by: e.node.clone(),
-                        key: Some(key),
-                    });
+                for key in &parsed.keys {
+                    out.push(Concurrent { kind: Kind::OtherNodeWrite, at_us: e.at_us, by: &e.node, key: Some(key) });
                 }
                 continue;
             }
-            EventKind::RedisPush { .. } => ("push-delivered".to_owned(), None),
-            EventKind::Acquired { .. } => ("other-node-grant".to_owned(), None),
-            EventKind::FaultInjected { fault, .. } => (format!("fault {}", fault.kind.name()), None),
+            EventKind::RedisPush { .. } => (Kind::PushDelivered, None),
+            EventKind::Acquired { .. } => (Kind::OtherNodeGrant, None),
+            EventKind::FaultInjected { fault, .. } => {
+                let name = fault.kind.name();
+                let index = faults.iter().position(|f| *f == name).unwrap_or_else(|| {
+                    faults.push(name);
+                    faults.len() - 1
+                });
+                (Kind::Fault(index), None)
+            }
             _ => continue,
         };
-        out.push(Concurrent { kind, at_us: e.at_us, by: e.node.clone(), key });
+        out.push(Concurrent { kind, at_us: e.at_us, by: &e.node, key });
     }
     debug_assert!(out.windows(2).all(|w| w[0].at_us <= w[1].at_us), "concurrent events in order");
-    out
+    (out, faults)
 }
 
 #[cfg(test)]

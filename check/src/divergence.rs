@@ -5,17 +5,36 @@ use crate::event::Event;
 /// FNV-1a, 64 bits: a stable hash of bytes (the standard library's hashers may change between
 /// releases; trace hashes are compared across machines and kept in files).
 pub fn fnv1a(bytes: &[u8]) -> u64 {
-    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, b| (h ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3))
+    bytes.iter().fold(FNV_OFFSET, |h, b| (h ^ u64::from(*b)).wrapping_mul(FNV_PRIME))
 }
 
 /// The hash of a history: FNV-1a over each event's JSON. Equal histories, equal hashes.
 pub fn trace_hash(events: &[Event]) -> u64 {
     let mut hash = 0xcbf2_9ce4_8422_2325u64;
     for event in events {
-        let line = serde_json::to_string(event).expect("events serialize");
-        hash = (hash ^ fnv1a(line.as_bytes())).wrapping_mul(0x0100_0000_01b3);
+        // The line's FNV-1a folded as it is written: no line is allocated.
+        let mut line = Fnv1a(FNV_OFFSET);
+        serde_json::to_writer(&mut line, event).expect("events serialize");
+        hash = (hash ^ line.0).wrapping_mul(FNV_PRIME);
     }
     hash
+}
+
+const FNV_OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
+const FNV_PRIME: u64 = 0x0100_0000_01b3;
+
+/// A writer that keeps only the FNV-1a hash of what it was given.
+struct Fnv1a(u64);
+
+impl std::io::Write for Fnv1a {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0 = bytes.iter().fold(self.0, |h, b| (h ^ u64::from(*b)).wrapping_mul(FNV_PRIME));
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
 }
 
 /// Where two histories of the same seed first differ.

@@ -56,7 +56,7 @@ impl FailureFile {
     pub fn new(scenario: &Scenario, seed: Seed, subject: Subject, outcome: &Outcome) -> FailureFile {
         let verdict = outcome.failures().first().map(|v| (*v).clone()).unwrap_or_else(|| outcome.verdicts[0].clone());
         let verdict = serde_json::from_str(&verdict.to_json()).expect("verdicts are JSON");
-        let trace_hash = format!("{:016x}", outcome.run.trace_hash);
+        let trace_hash = format!("{:016x}", outcome.run.trace_hash());
         FailureFile::of(scenario, seed, subject, outcome.run.schedule.clone(), verdict, trace_hash)
     }
 

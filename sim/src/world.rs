@@ -14,7 +14,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
 use check::fault::{Fault, FaultKind, PersistenceMode, Target};
-use check::{believed_leaders, trace_hash, EventKind, NodeId};
+use check::{believed_leaders, EventKind, NodeId};
 
 use crate::clock::{SimClock, TrueTime, EPOCH_UNIX_MS};
 use crate::config::{SimConfig, SimError};
@@ -287,7 +287,6 @@ impl<'a> World<'a> {
         Run {
             seed: self.config.seed,
             schedule: self.config.schedule.clone(),
-            trace_hash: trace_hash(&events),
             events,
             nodes: self.nodes.iter().filter(|n| !n.client).map(|n| n.name.clone()).collect(),
             liveness_from_us: safety_us,

@@ -229,14 +229,14 @@ fn a_seed_is_a_run_in_one_process() {
     let first = check_determinism(&config, production_elector).unwrap_or_else(|e| panic!("{e}"));
     let mut other = config.clone();
     other.seed = Seed(9);
-    assert_ne!(run(&other).trace_hash, first.trace_hash, "a different seed is a different run");
+    assert_ne!(run(&other).trace_hash(), first.trace_hash(), "a different seed is a different run");
 }
 
 /// Run by `a_seed_is_a_run_across_processes` in a child process.
 #[test]
 fn child_prints_its_trace_hash() {
     if let Ok(seed) = std::env::var("SPLITBRAIN_CHILD_SEED") {
-        println!("trace-hash {:016x}", run(&all_profile(seed.parse().unwrap(), 60)).trace_hash);
+        println!("trace-hash {:016x}", run(&all_profile(seed.parse().unwrap(), 60)).trace_hash());
     }
 }
 
@@ -250,7 +250,7 @@ fn all_profile(seed: Seed, safety_s: u64) -> SimConfig {
 #[test]
 fn a_seed_is_a_run_across_processes() {
     let seed = Seed(0xfeed);
-    let here = format!("trace-hash {:016x}", run(&all_profile(seed, 60)).trace_hash);
+    let here = format!("trace-hash {:016x}", run(&all_profile(seed, 60)).trace_hash());
     let child = std::process::Command::new(std::env::current_exe().unwrap())
         .args(["--exact", "child_prints_its_trace_hash", "--nocapture"])
         .env("SPLITBRAIN_CHILD_SEED", seed.to_string())

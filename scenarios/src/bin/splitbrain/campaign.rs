@@ -17,7 +17,7 @@ use crate::args::FuzzArgs;
 use crate::exit::Exit;
 use crate::pool::Pool;
 use crate::progress::{Progress, Total};
-use crate::totals::{summary, Listed, Report, Totals, TotalsWithSummary};
+use crate::totals::{summary, Listed, Report, Totals, TotalsWithSummary, Undecided};
 use sim::check::Coverage;
 
 /// A campaign, checked: what it runs, how much, where its findings go.
@@ -268,7 +268,15 @@ impl Plan {
         for verdict in &failed {
             match verdict.outcome {
                 Decided::Violated => *totals.violations.entry(format!("{:?}", verdict.property)).or_default() += 1,
-                _ => totals.unknown += 1,
+                _ => {
+                    totals.unknown += 1;
+                    totals.keep_undecided(Undecided {
+                        seed: ran.seed.to_string(),
+                        property: format!("{:?}", verdict.property),
+                        explanation: verdict.explanation.clone(),
+                        replay: crate::replay_command(&scenario.name, ran.seed, self.subject),
+                    });
+                }
             }
         }
         if !failed.iter().any(|v| v.outcome == Decided::Violated) {

@@ -76,7 +76,7 @@ pub fn warn_if_other_version(failure: &Failure) {
 
 /// The exit of a replay: not reproduced when the hash differs (said on stdout), else its verdict.
 pub fn reproduced(failure: &Failure, outcome: &Outcome) -> Exit {
-    let hash = format!("{:016x}", outcome.run.trace_hash);
+    let hash = format!("{:016x}", outcome.run.trace_hash());
     if hash != failure.file.trace_hash {
         println!("the replay DIVERGED: trace hash {hash}, the failure file recorded {}", failure.file.trace_hash);
         return Exit::NotReproduced;

@@ -21,7 +21,7 @@ pub fn run(args: RunArgs) -> Result<Exit, String> {
         outcome.history.save(path).map_err(|e| e.to_string())?;
         println!("history: {} ({} events)", path.display(), outcome.history.events.len());
     }
-    println!("{} under seed {seed}: trace hash {:016x}", scenario.name, outcome.run.trace_hash);
+    println!("{} under seed {seed}: trace hash {:016x}", scenario.name, outcome.run.trace_hash());
     println!("schedule: {}", serde_json::to_string(&outcome.run.schedule).expect("schedules serialize"));
     crate::print_verdicts(&outcome);
     if let Some((min, median, p99, max)) = outcome.failovers.summary() {

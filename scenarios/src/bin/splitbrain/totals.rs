@@ -15,6 +15,9 @@ pub struct Totals {
     pub violations: BTreeMap<String, u64>,
     /// Verdicts that could not be decided.
     pub unknown: u64,
+    /// The [`UNDECIDED_KEPT_MAX`] of them with the lowest seeds, with their seeds and why.
+    #[serde(default)]
+    pub undecided: Vec<Undecided>,
     /// Every failover time measured, seconds (kept so that shards merge exactly).
     #[serde(rename = "failover_samples_s")]
     pub failovers: Vec<f64>,
@@ -27,11 +30,30 @@ pub struct Totals {
     pub families: BTreeMap<String, u64>,
 }
 
+/// How many undecided verdicts a scenario's totals keep with their seeds (the count goes on).
+pub const UNDECIDED_KEPT_MAX: usize = 100;
+
+/// A verdict a campaign could not decide: its seed, why, and how to run it again.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Undecided {
+    /// The seed.
+    pub seed: String,
+    /// The property (its name in the history format).
+    pub property: String,
+    /// Why it is not known.
+    pub explanation: String,
+    /// The command that runs it again.
+    pub replay: String,
+}
+
 impl Totals {
     /// Adds `other`'s figures to these.
     pub fn add(&mut self, other: &Totals) {
         self.runs += other.runs;
         self.unknown += other.unknown;
+        for undecided in &other.undecided {
+            self.keep_undecided(undecided.clone());
+        }
         for (property, n) in &other.violations {
             *self.violations.entry(property.clone()).or_default() += n;
         }
@@ -40,6 +62,18 @@ impl Totals {
         for (family, n) in &other.families {
             *self.families.entry(family.clone()).or_default() += n;
         }
+    }
+
+    /// Keeps an undecided verdict among the [`UNDECIDED_KEPT_MAX`] lowest seeds: the same
+    /// campaign keeps the same ones whatever order its workers finish in.
+    pub fn keep_undecided(&mut self, undecided: Undecided) {
+        let key = |u: &Undecided| (u.seed.clone(), u.property.clone());
+        let at = self.undecided.partition_point(|u| key(u) < key(&undecided));
+        if at < UNDECIDED_KEPT_MAX {
+            self.undecided.insert(at, undecided);
+            self.undecided.truncate(UNDECIDED_KEPT_MAX);
+        }
+        debug_assert!(self.undecided.len() <= UNDECIDED_KEPT_MAX);
     }
 
     /// Counts the families of `schedule`'s faults, once each.
@@ -135,6 +169,9 @@ pub fn quantiles(samples: &[f64]) -> Option<(f64, f64, f64, f64)> {
     sim::check::Failovers { samples_s: samples.to_vec() }.summary()
 }
 
+/// How many undecided verdicts the summary prints per scenario (the report keeps more).
+const UNDECIDED_PRINTED_MAX: usize = 5;
+
 /// The summary table: a row per scenario, a line per violated property.
 pub fn summary(totals: &BTreeMap<String, Totals>) {
     println!(
@@ -149,6 +186,20 @@ pub fn summary(totals: &BTreeMap<String, Totals>) {
         println!("{name:<18} {:>6} {violations:>10} {:>8}              {figures}", t.runs, t.unknown);
         for (property, n) in &t.violations {
             println!("{:<18}   {n} × {property}", "");
+        }
+        for u in t.undecided.iter().take(UNDECIDED_PRINTED_MAX) {
+            println!(
+                "{:<18}   unknown {} under {}: {}\n{:<18}     replay: {}",
+                "", u.property, u.seed, u.explanation, "", u.replay
+            );
+        }
+        if t.unknown > UNDECIDED_PRINTED_MAX as u64 {
+            println!(
+                "{:<18}   ({} more unknown verdicts; the report lists {} in all)",
+                "",
+                t.unknown - UNDECIDED_PRINTED_MAX as u64,
+                t.undecided.len()
+            );
         }
         if !t.families.is_empty() {
             let runs: Vec<String> = t.families.iter().map(|(family, n)| format!("{family} {n}")).collect();
