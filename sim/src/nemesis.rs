@@ -188,8 +188,15 @@ fn faults(families: &[Family], cache: bool, per_minute: u64, rng: &mut SimRng, a
         let at_ms = rng.between(ttl_ms, phase_ms - ttl_ms / 2);
         let duration_ms = rng.between(ttl_ms / 5, 3 * ttl_ms).min(phase_ms - at_ms);
         let node = target(rng, aim);
-        let kind = fault_on(family, cache, rng, aim, ttl_ms, node);
-        if let FaultKind::Stop { node } = &kind {
+        let mut kind = fault_on(family, cache, rng, aim, ttl_ms, node);
+        if let FaultKind::Stop { node } = &mut kind {
+            // A follower's hand-over has nothing to hand over: a stop drawn for "a follower"
+            // stops the leader (a named node still stops followers). Without a draw of its
+            // own, so that the rest of the schedule is what it was.
+            if *node == Target::Follower {
+                *node = Target::Leader;
+            }
+            let node = &*node;
             // Three graceful stops in four stall on the way out (shutdown hooks, a GC): the
             // node freezes within its hand-over, after a read or before a write.
             if rng.chance(0.75) {
