@@ -38,8 +38,8 @@ macro_rules! mutants {
 // docs/zoo.md has every stream.
 mutants! {
     plain_del_release: Bug::PlainDelRelease, 8, [Property::StrictExclusivity];
-    get_then_del_release: Bug::GetThenDelRelease, 118, [Property::StrictExclusivity];
-    plain_pexpire_renew: Bug::PlainPexpireRenew, 84, [Property::StrictExclusivity];
+    get_then_del_release: Bug::GetThenDelRelease, 146, [Property::StrictExclusivity];
+    plain_pexpire_renew: Bug::PlainPexpireRenew, 64, [Property::StrictExclusivity];
     get_then_pexpire_renew: Bug::GetThenPexpireRenew, 118, [Property::StrictExclusivity];
     renew_failure_only_logged: Bug::RenewFailureOnlyLogged, 8, [Property::StrictExclusivity];
     wall_clock_deadline: Bug::WallClockDeadline, 76, [Property::StrictExclusivity, Property::FencedEpochs];
