@@ -44,6 +44,13 @@ pub fn suite(history: &History) -> Verdicts {
 /// linearizability checker does not know natively on `replay`. Leader-only job slots are
 /// judged when the bounds give a slot period; cache staleness when they give cache bounds.
 pub fn suite_with(history: &History, replay: &dyn Replayer) -> Verdicts {
+    suite_with_budget(history, replay, linear::DEFAULT_BUDGET)
+}
+
+/// [`suite_with`], the linearizability search allowed `budget` steps per lease object (at
+/// most [`crate::LINEAR_BUDGET_MAX`]) before it answers unknown.
+pub fn suite_with_budget(history: &History, replay: &dyn Replayer, budget: u64) -> Verdicts {
+    assert!((1..=crate::LINEAR_BUDGET_MAX).contains(&budget), "a search budget within its limit");
     let events = &history.events;
     let bounds = &history.header.bounds;
     let (healed_us, end_us) = (history.liveness_from_us(), history.end_us());
@@ -52,7 +59,6 @@ pub fn suite_with(history: &History, replay: &dyn Replayer) -> Verdicts {
         Exclusivity::Strict => strict_exclusivity(events),
         Exclusivity::UnlessExplained => unexplained_overlaps(events),
     };
-    let budget = linear::DEFAULT_BUDGET;
     let redis_clock = history.redis_clock();
     let mut verdicts = vec![
         epochs(events),

@@ -67,7 +67,7 @@ pub use program::{alongside, program, NodeContext, NodeProgram};
 pub use race::Races;
 pub use recorder::{Journal, Recorder};
 pub use replayer::ModelReplayer;
-pub use run::{judge, Run};
+pub use run::{judge, judge_with_budget, Run};
 pub use seed::{fnv1a, Seed, SeedError, SimRng};
 pub use workload::{elector, Workload, FENCED_RESOURCE, SLOT_CLAIMS, SLOT_JOB};
 pub use world::{simulate, simulate_with_clients};

@@ -64,3 +64,8 @@ impl Run {
 pub fn judge(history: &History) -> Verdicts {
     check::suite_with(history, &crate::ModelReplayer::new())
 }
+
+/// [`judge`] with the linearizability search allowed `budget` steps per lease object.
+pub fn judge_with_budget(history: &History, budget: u64) -> Verdicts {
+    check::suite_with_budget(history, &crate::ModelReplayer::new(), budget)
+}

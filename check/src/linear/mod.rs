@@ -83,6 +83,10 @@ impl LeaseKeys {
 /// How many search steps a lease object may take before the checker answers unknown.
 pub const DEFAULT_BUDGET: u64 = 2_000_000;
 
+/// The most search steps a caller may allow (`splitbrain check --linear-budget`): about ten
+/// minutes of search, with the memo's few gigabytes.
+pub const BUDGET_MAX: u64 = 200_000_000;
+
 /// Checks that each lease object's operations are linearizable, with at most `budget` search
 /// steps per object, with no Redis to replay scripts on (see [`linearizability_with`]).
 pub fn linearizability(events: &[Event], objects: &[LeaseKeys], redis_clock: &ClockTrace, budget: u64) -> Verdict {
@@ -127,5 +131,72 @@ pub fn linearizability_with(
     match unknown {
         Some(explanation) => Verdict::unknown(Property::Linearizability, explanation),
         None => Verdict::pass(Property::Linearizability, format!("linearizable: {}", summary.join("; "))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::event::EventKind;
+    use crate::fault::FaultKind;
+    use crate::fixtures::{ev, healed, history, injected};
+    use crate::Outcome;
+
+    fn invoke(ms: u64, node: &str, op: u64, args: &[&str]) -> Event {
+        let args = args.iter().map(|a| format!("{a:?}")).collect();
+        ev(ms, node, 1, EventKind::RedisInvoke { conn: 1, op, args })
+    }
+
+    fn complete(ms: u64, node: &str, op: u64, reply: &str) -> Event {
+        ev(ms, node, 1, EventKind::RedisComplete { conn: 1, op, reply: reply.into() })
+    }
+
+    fn verdict(events: &[Event]) -> Verdict {
+        linearizability(events, &[LeaseKeys::of_election("leader")], &ClockTrace::default(), DEFAULT_BUDGET)
+    }
+
+    #[test]
+    fn a_request_unanswered_when_redis_went_down_takes_effect_before_it_or_never() {
+        // a's SET is never answered; Redis is down from 100 ms to 500 ms; at 5 s b reads a's
+        // value, which a SET run before the crash (TTL 3 s) cannot explain.
+        let set_a = invoke(0, "a", 0, &["SET", "leader", "a", "NX", "PX", "3000"]);
+        let restart = FaultKind::RedisRestart { persistence: None };
+        let read = |at_ms: u64| vec![invoke(at_ms, "b", 0, &["GET", "leader"]), complete(at_ms + 5, "b", 0, "\"a\"")];
+        let late = history(
+            [vec![set_a.clone(), injected(100, 1, restart.clone(), &[]), healed(500, 1)], read(5_000)].concat(),
+        );
+        assert_eq!(verdict(&late).outcome, Outcome::Violated, "{}", verdict(&late).explanation);
+        // Read within its TTL of the crash, it is explained.
+        let early = history(
+            [vec![set_a.clone(), injected(100, 1, restart.clone(), &[]), healed(500, 1)], read(2_000)].concat(),
+        );
+        assert!(verdict(&early).passed(), "{}", verdict(&early).explanation);
+        // Sent while Redis was down, it never runs.
+        let down = history(
+            [
+                vec![
+                    injected(0, 1, restart.clone(), &[]),
+                    invoke(100, "a", 0, &["SET", "leader", "a", "NX", "PX", "3000"]),
+                ],
+                vec![healed(500, 1)],
+                read(1_000),
+            ]
+            .concat(),
+        );
+        assert_eq!(verdict(&down).outcome, Outcome::Violated, "{}", verdict(&down).explanation);
+        // Restarts overlap: the first heal starts Redis, and what is sent after it runs.
+        let overlapping = history(vec![
+            injected(0, 1, restart.clone(), &[]),
+            injected(50, 2, restart.clone(), &[]),
+            healed(80, 1),
+            invoke(100, "a", 0, &["SET", "leader", "a", "NX", "PX", "3000"]),
+            healed(900, 2),
+            invoke(1_000, "b", 0, &["GET", "leader"]),
+            complete(1_005, "b", 0, "\"a\""),
+        ]);
+        assert!(verdict(&overlapping).passed(), "{}", verdict(&overlapping).explanation);
+        // Without the restart, a's SET may have run at any time: the late read is explained.
+        let no_restart = history([vec![set_a], read(5_000)].concat());
+        assert!(verdict(&no_restart).passed(), "{}", verdict(&no_restart).explanation);
     }
 }

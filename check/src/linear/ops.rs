@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use super::LeaseKeys;
 use crate::clock_trace::ClockTrace;
 use crate::event::{unquote, Event, EventKind};
+use crate::fault::FaultKind;
 
 /// Interns strings: values, replies, commands are compared by number.
 #[derive(Debug, Clone, Default)]
@@ -80,8 +81,9 @@ pub(super) struct Op {
     pub(super) raw: Option<u32>,
     pub(super) inv_us: u64,
     pub(super) ret_us: Option<u64>,
-    /// For an open operation: when the client saw the server close its connection, after
-    /// which it cannot take effect.
+    /// For an open operation: when the client saw the server close its connection, or Redis
+    /// went down, after which it cannot take effect. (One sent while Redis was down is not
+    /// an operation at all.)
     pub(super) closed_us: Option<u64>,
     /// The Redis wall times (µs) the operation could have seen.
     pub(super) wall: (i64, i64),
@@ -114,9 +116,16 @@ impl ObjectHistory {
             command_ids: BTreeMap::new(),
         };
         let mut pending: BTreeMap<(&str, u64, u64, u64), usize> = BTreeMap::new();
+        // While Redis is down (from a restart fault's injection, which crashes it, to the
+        // next heal of one, which starts it: restarts may overlap), what is sent reaches no
+        // server; a crash ends every connection, so nothing sent before it runs after it.
+        let mut down = false;
+        let mut restarts: Vec<u64> = Vec::new();
         for (index, event) in events.iter().enumerate() {
             let node = (event.node.as_str(), event.incarnation);
             match &event.kind {
+                // Sent while Redis is down, it reaches no server: it never runs.
+                EventKind::RedisInvoke { .. } if down => {}
                 EventKind::RedisInvoke { conn, op, args } => {
                     let args: Vec<String> = args.iter().map(|a| unquote(a)).collect();
                     if let Some(call) = history.classify(args, keys, &sources) {
@@ -134,13 +143,24 @@ impl ObjectHistory {
                         });
                     }
                 }
+                EventKind::FaultInjected { id, fault, .. } if matches!(fault.kind, FaultKind::RedisRestart { .. }) => {
+                    down = true;
+                    restarts.push(*id);
+                    // Still pending: a reply Redis sent before it went down may yet arrive.
+                    for &i in pending.values() {
+                        let op = &mut history.ops[i];
+                        op.closed_us = Some(op.closed_us.map_or(event.at_us, |c| c.min(event.at_us)));
+                    }
+                }
+                EventKind::FaultHealed { id } if restarts.contains(id) => down = false,
                 EventKind::RedisClosed { conn } => {
                     let cut: Vec<_> = pending
                         .range((node.0, node.1, *conn, 0)..=(node.0, node.1, *conn, u64::MAX))
                         .map(|(k, i)| (*k, *i))
                         .collect();
                     for (key, i) in cut {
-                        history.ops[i].closed_us = Some(event.at_us);
+                        let op = &mut history.ops[i];
+                        op.closed_us = Some(op.closed_us.map_or(event.at_us, |c| c.min(event.at_us)));
                         pending.remove(&key);
                     }
                 }

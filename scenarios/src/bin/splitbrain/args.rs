@@ -61,7 +61,7 @@ pub enum Verb {
     #[command(after_help = examples!("splitbrain coverage chaos-all --seeds 200 --campaign-seed 0x0"))]
     Coverage(Box<CoverageArgs>),
     /// Judges a history file on every property: verdicts, exit 0 or 1.
-    #[command(after_help = examples!("splitbrain check run.jsonl\n  splitbrain check run.jsonl --html run.html --json"))]
+    #[command(after_help = examples!("splitbrain check run.jsonl\n  splitbrain check run.jsonl --html run.html --json\n  splitbrain check run.jsonl --linear-budget 50000000   # an unknown linearizability verdict, tried harder"))]
     Check(CheckArgs),
     /// Replays a failure file (or reads a history file, *.jsonl) and draws it as one HTML page.
     #[command(after_help = examples!("splitbrain report F.min.json --html f.html"))]
@@ -126,6 +126,10 @@ pub struct CheckArgs {
     /// Print the verdicts as JSON instead of lines.
     #[arg(long)]
     pub json: bool,
+    /// Steps the linearizability search may take per lease object before it answers
+    /// unknown (a fuzz campaign allows 2,000,000).
+    #[arg(long, default_value = "2000000", value_parser = linear_budget)]
+    pub linear_budget: u64,
 }
 
 /// `fuzz`.
@@ -273,6 +277,10 @@ fn stream_count(s: &str) -> Result<u64, String> {
 
 fn budget(s: &str) -> Result<u64, String> {
     bounded(s, "seed budget", BUDGET_MAX)
+}
+
+fn linear_budget(s: &str) -> Result<u64, String> {
+    bounded(s, "search budget", sim::check::LINEAR_BUDGET_MAX)
 }
 
 fn job_count(s: &str) -> Result<usize, String> {

@@ -1,4 +1,4 @@
-//! `splitbrain check FILE [--html PAGE] [--json]`: judges a history file, from any recorder,
+//! `splitbrain check FILE [--html PAGE] [--json] [--linear-budget STEPS]`: judges a history file, from any recorder,
 //! on every property, with the Redis model to replay scripts on.
 
 use scenarios::report::Page;
@@ -12,7 +12,7 @@ pub fn check(args: CheckArgs) -> Result<Exit, String> {
         crate::output::check_file(page, "page")?;
     }
     let history = History::load(&args.file).map_err(|e| e.to_string())?;
-    let verdicts = sim::judge(&history);
+    let verdicts = sim::judge_with_budget(&history, args.linear_budget);
     if args.json {
         println!("{}", serde_json::to_string_pretty(&verdicts).expect("verdicts serialize"));
     } else {
