@@ -36,14 +36,19 @@ impl LocalClocks {
     /// The true instant at which `event`'s node incarnation's clock reached `local_us`,
     /// interpolated between the two of its events around it (exact when the clock's rate
     /// changed only at its own events — a pause, a resume — and within the rate change
-    /// between two events otherwise). `fallback_us` when no later event of the node shows
-    /// its clock at or past `local_us`: the conversion the node made itself.
+    /// between two events otherwise). Past its last event, from that event at the true
+    /// rate: what the clock did after it is not seen, and it is the latest reading (the
+    /// conversion the node made when it set the deadline is older: a drift that began after
+    /// it, as in a pause, moved the deadline; chaos-all 0xd926a884254ea47d). `fallback_us`
+    /// when the history has no reading of the node's clock.
     pub fn true_at(&self, event: &Event, local_us: i64, fallback_us: u64) -> u64 {
         let line = self.samples.get(event.node.as_str()).and_then(|node| node.get(&event.incarnation));
         let Some(line) = line else { return fallback_us };
         let after = line.partition_point(|&(_, l)| l < local_us);
         if after == line.len() {
-            return fallback_us;
+            let Some(&(t_last, l_last)) = line.last() else { return fallback_us };
+            debug_assert!(l_last < local_us, "past the last reading");
+            return t_last.saturating_add(local_us.abs_diff(l_last));
         }
         let (t1, l1) = line[after];
         if after == 0 {
@@ -80,7 +85,10 @@ mod tests {
         let clocks = LocalClocks::of(&events);
         assert_eq!(clocks.true_at(&events[0], 21_940_000, 0), 22_000_000);
         assert_eq!(clocks.true_at(&events[0], 15_000_000, 0), 15_000_000);
-        // Past its last event: the node's own conversion stands.
-        assert_eq!(clocks.true_at(&events[0], 30_000_000, 31_000_000), 31_000_000);
+        // Past its last event: from it, at the true rate (not the conversion made earlier).
+        assert_eq!(clocks.true_at(&events[0], 30_000_000, 31_000_000), 30_060_000);
+        // No reading at all: the node's own conversion.
+        let other = Event { node: NodeId::replica(2), ..at(0, 0) };
+        assert_eq!(LocalClocks::of(&events).true_at(&other, 5_000_000, 4_900_000), 4_900_000);
     }
 }

@@ -265,6 +265,7 @@ mod tests {
         slow.local_us = Some(2_900_000);
         let slowed = super::terms(&history(vec![acquired(0, "a", 1, 3_000), slow]));
         assert_eq!(slowed[0].lapses, vec![]);
-        assert_eq!(slowed[0].until_us, 6_000_000);
+        // Its clock reads 2.9 s at true 3.5 s, its last reading: it reaches 6 s at true 6.6 s.
+        assert_eq!(slowed[0].until_us, 6_600_000);
     }
 }
