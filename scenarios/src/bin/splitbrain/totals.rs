@@ -69,6 +69,10 @@ impl Totals {
     pub fn keep_undecided(&mut self, undecided: Undecided) {
         let key = |u: &Undecided| (u.seed.clone(), u.property.clone());
         let at = self.undecided.partition_point(|u| key(u) < key(&undecided));
+        // The same verdict twice (a report merged with itself) is kept once.
+        if self.undecided.get(at) == Some(&undecided) {
+            return;
+        }
         if at < UNDECIDED_KEPT_MAX {
             self.undecided.insert(at, undecided);
             self.undecided.truncate(UNDECIDED_KEPT_MAX);
@@ -205,5 +209,41 @@ pub fn summary(totals: &BTreeMap<String, Totals>) {
             let runs: Vec<String> = t.families.iter().map(|(family, n)| format!("{family} {n}")).collect();
             println!("{:<18}   runs with faults of: {}", "", runs.join(", "));
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn undecided(seed: u64) -> Undecided {
+        Undecided {
+            seed: sim::Seed(seed).to_string(),
+            property: "Linearizability".into(),
+            explanation: "the search gave up".into(),
+            replay: format!("run chaos-all --seed {}", sim::Seed(seed)),
+        }
+    }
+
+    #[test]
+    fn undecided_verdicts_keep_the_lowest_seeds_whatever_the_order_they_come_in() {
+        let (mut forward, mut backward) = (Totals::default(), Totals::default());
+        let count = UNDECIDED_KEPT_MAX as u64 + 20;
+        for seed in 0..count {
+            forward.unknown += 1;
+            forward.keep_undecided(undecided(seed * 7));
+            backward.unknown += 1;
+            backward.keep_undecided(undecided((count - 1 - seed) * 7));
+        }
+        assert_eq!(forward.undecided, backward.undecided);
+        assert_eq!(forward.undecided.len(), UNDECIDED_KEPT_MAX);
+        assert_eq!(forward.undecided[0], undecided(0));
+        assert_eq!(forward.undecided.last(), Some(&undecided((UNDECIDED_KEPT_MAX as u64 - 1) * 7)));
+        // Added up, the same list: a verdict seen twice is kept once.
+        let mut merged = Totals::default();
+        merged.add(&backward);
+        merged.add(&forward);
+        assert_eq!(merged.undecided, forward.undecided);
+        assert_eq!(merged.unknown, 2 * count);
     }
 }
