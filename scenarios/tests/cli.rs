@@ -33,6 +33,9 @@ fn bad_input_is_one_line_and_exit_code_2() {
         &["check", "/nonexistent/history.jsonl"],
         &["check", "Cargo.toml"],
         &["check"],
+        &["check", "regressions/plain-del-release-pause.json", "--linear-budget", "0"],
+        &["check", "regressions/plain-del-release-pause.json", "--linear-budget", "200000001"],
+        &["check", "regressions/plain-del-release-pause.json", "--linear-budget", "-5"],
         &["report", "/nonexistent/history.jsonl", "--html", "/tmp/x.html"],
         &[],
     ] {
