@@ -197,6 +197,13 @@ pub fn summary(totals: &BTreeMap<String, Totals>) {
                 "", u.property, u.seed, u.explanation, "", u.replay
             );
         }
+        if !t.undecided.is_empty() {
+            println!(
+                "{:<18}   (to search harder: the replay with --history h.jsonl, then splitbrain check h.jsonl \
+                 --linear-budget 50000000)",
+                ""
+            );
+        }
         if t.unknown > UNDECIDED_PRINTED_MAX as u64 {
             println!(
                 "{:<18}   ({} more unknown verdicts; the report lists {} in all)",
