@@ -405,16 +405,7 @@ fn concurrent<'a>(events: &'a [Event], commands: &'a Commands) -> (Vec<Concurren
 mod tests {
     use super::*;
     use crate::fault::{FaultKind, Target};
-    use crate::fixtures::{acquired, ev, history, injected};
-
-    fn invoke(ms: u64, node: &str, op: u64, args: &[&str]) -> Event {
-        let args = args.iter().map(|a| format!("{a:?}")).collect();
-        ev(ms, node, 1, EventKind::RedisInvoke { conn: 1, op, args })
-    }
-
-    fn complete(ms: u64, node: &str, op: u64, reply: &str) -> Event {
-        ev(ms, node, 1, EventKind::RedisComplete { conn: 1, op, reply: reply.into() })
-    }
+    use crate::fixtures::{acquired, ev, history, injected, redis_complete as complete, redis_invoke as invoke};
 
     #[test]
     fn another_nodes_write_inside_a_read_then_write_window_is_a_hit() {

@@ -5,12 +5,17 @@ use crate::event::Event;
 /// FNV-1a, 64 bits: a stable hash of bytes (the standard library's hashers may change between
 /// releases; trace hashes are compared across machines and kept in files).
 pub fn fnv1a(bytes: &[u8]) -> u64 {
-    bytes.iter().fold(FNV_OFFSET, |h, b| (h ^ u64::from(*b)).wrapping_mul(FNV_PRIME))
+    fnv1a_on(FNV_OFFSET, bytes)
+}
+
+/// FNV-1a of `bytes` continued from `hash`.
+fn fnv1a_on(hash: u64, bytes: &[u8]) -> u64 {
+    bytes.iter().fold(hash, |h, b| (h ^ u64::from(*b)).wrapping_mul(FNV_PRIME))
 }
 
 /// The hash of a history: FNV-1a over each event's JSON. Equal histories, equal hashes.
 pub fn trace_hash(events: &[Event]) -> u64 {
-    let mut hash = 0xcbf2_9ce4_8422_2325u64;
+    let mut hash = FNV_OFFSET;
     for event in events {
         // The line's FNV-1a folded as it is written: no line is allocated.
         let mut line = Fnv1a(FNV_OFFSET);
@@ -28,7 +33,7 @@ struct Fnv1a(u64);
 
 impl std::io::Write for Fnv1a {
     fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-        self.0 = bytes.iter().fold(self.0, |h, b| (h ^ u64::from(*b)).wrapping_mul(FNV_PRIME));
+        self.0 = fnv1a_on(self.0, bytes);
         Ok(bytes.len())
     }
 

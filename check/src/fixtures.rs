@@ -68,3 +68,15 @@ pub fn injected(ms: u64, id: u64, kind: FaultKind, nodes: &[&str]) -> Event {
 pub fn healed(ms: u64, id: u64) -> Event {
     Event { local_us: None, ..ev(ms, NodeId::NEMESIS, 0, EventKind::FaultHealed { id }) }
 }
+
+/// `node` (incarnation 1) sends `args` as request `op` on connection 1, each argument in the
+/// recorder's quoted form.
+pub fn redis_invoke(ms: u64, node: &str, op: u64, args: &[&str]) -> Event {
+    let args = args.iter().map(|a| format!("{a:?}")).collect();
+    ev(ms, node, 1, EventKind::RedisInvoke { conn: 1, op, args })
+}
+
+/// `node` reads `reply` to request `op` on connection 1.
+pub fn redis_complete(ms: u64, node: &str, op: u64, reply: &str) -> Event {
+    ev(ms, node, 1, EventKind::RedisComplete { conn: 1, op, reply: reply.into() })
+}

@@ -137,19 +137,9 @@ pub fn linearizability_with(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::event::EventKind;
     use crate::fault::FaultKind;
-    use crate::fixtures::{ev, healed, history, injected};
+    use crate::fixtures::{healed, history, injected, redis_complete as complete, redis_invoke as invoke};
     use crate::Outcome;
-
-    fn invoke(ms: u64, node: &str, op: u64, args: &[&str]) -> Event {
-        let args = args.iter().map(|a| format!("{a:?}")).collect();
-        ev(ms, node, 1, EventKind::RedisInvoke { conn: 1, op, args })
-    }
-
-    fn complete(ms: u64, node: &str, op: u64, reply: &str) -> Event {
-        ev(ms, node, 1, EventKind::RedisComplete { conn: 1, op, reply: reply.into() })
-    }
 
     fn verdict(events: &[Event]) -> Verdict {
         linearizability(events, &[LeaseKeys::of_election("leader")], &ClockTrace::default(), DEFAULT_BUDGET)

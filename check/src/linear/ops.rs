@@ -92,6 +92,13 @@ pub(super) struct Op {
     pub(super) complete: Option<usize>,
 }
 
+impl Op {
+    /// It cannot take effect after `at_us` (nor after any earlier bound it had).
+    fn close_by(&mut self, at_us: u64) {
+        self.closed_us = Some(self.closed_us.map_or(at_us, |c| c.min(at_us)));
+    }
+}
+
 /// A command to replay: its arguments (a script called by SHA1 rewritten to `EVAL` with its
 /// source), or why it cannot be replayed.
 pub(super) type Command = Result<Vec<String>, String>;
@@ -148,8 +155,7 @@ impl ObjectHistory {
                     restarts.push(*id);
                     // Still pending: a reply Redis sent before it went down may yet arrive.
                     for &i in pending.values() {
-                        let op = &mut history.ops[i];
-                        op.closed_us = Some(op.closed_us.map_or(event.at_us, |c| c.min(event.at_us)));
+                        history.ops[i].close_by(event.at_us);
                     }
                 }
                 EventKind::FaultHealed { id } if restarts.contains(id) => down = false,
@@ -159,8 +165,7 @@ impl ObjectHistory {
                         .map(|(k, i)| (*k, *i))
                         .collect();
                     for (key, i) in cut {
-                        let op = &mut history.ops[i];
-                        op.closed_us = Some(op.closed_us.map_or(event.at_us, |c| c.min(event.at_us)));
+                        history.ops[i].close_by(event.at_us);
                         pending.remove(&key);
                     }
                 }

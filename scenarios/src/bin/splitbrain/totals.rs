@@ -67,7 +67,9 @@ impl Totals {
     /// Keeps an undecided verdict among the [`UNDECIDED_KEPT_MAX`] lowest seeds: the same
     /// campaign keeps the same ones whatever order its workers finish in.
     pub fn keep_undecided(&mut self, undecided: Undecided) {
-        let key = |u: &Undecided| (u.seed.clone(), u.property.clone());
+        fn key(u: &Undecided) -> (&str, &str) {
+            (&u.seed, &u.property)
+        }
         let at = self.undecided.partition_point(|u| key(u) < key(&undecided));
         // The same verdict twice (a report merged with itself) is kept once.
         if self.undecided.get(at) == Some(&undecided) {
