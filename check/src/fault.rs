@@ -364,16 +364,39 @@ impl FaultKind {
 /// One fault: what, and when, in milliseconds of true time.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Fault {
-    /// When it begins.
+    /// When it begins (with a trigger: when the trigger is armed).
     pub at_ms: u64,
     /// How long it lasts (ignored by instantaneous faults).
     pub duration_ms: u64,
     /// What it does.
     #[serde(flatten)]
     pub kind: FaultKind,
+    /// With a trigger the fault waits, from `at_ms` to the end of the safety phase, for a
+    /// moment of one node's own work, and begins there; if the moment never comes, nothing
+    /// happens.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trigger: Option<Trigger>,
+}
+
+/// A moment of one node's own work that starts a fault: any fault, on any node or on Redis,
+/// lands inside that node's window — a request in flight, a read not yet acted on — where a
+/// fault at a fixed time almost never does. (A `pause-at` is the same idea for a pause of
+/// the node itself.)
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Trigger {
+    /// Whose moment; resolved when the trigger is armed.
+    pub node: Target,
+    /// Which moment: the fault begins right after it (a write's reply read and the node's
+    /// next command sent in the same instant, as after a `NOSCRIPT`, is in flight then).
+    pub moment: Moment,
 }
 
 impl Fault {
+    /// A fault that begins at `at_ms`, with no trigger.
+    pub fn at(at_ms: u64, duration_ms: u64, kind: FaultKind) -> Fault {
+        Fault { at_ms, duration_ms, kind, trigger: None }
+    }
+
     /// When it begins.
     pub fn start(&self) -> Duration {
         Duration::from_millis(self.at_ms)
@@ -480,7 +503,8 @@ impl FaultSchedule {
             swarm.validate().map_err(|problem| ScheduleError::Swarm { problem })?;
         }
         for (index, fault) in self.faults.iter().enumerate() {
-            if let Err(problem) = check_times(fault).and_then(|()| check(&fault.kind, nodes)) {
+            let checked = check_times(fault).and_then(|()| check(&fault.kind, nodes));
+            if let Err(problem) = checked.and_then(|()| check_trigger(fault, nodes)) {
                 let fault = serde_json::to_string(fault).expect("faults serialize");
                 return Err(ScheduleError::Invalid { index, fault, problem });
             }
@@ -498,6 +522,16 @@ fn check_times(fault: &Fault) -> Result<(), String> {
         return Err(format!("duration_ms {} is beyond the limit of {FAULT_DURATION_MS_MAX}", fault.duration_ms));
     }
     Ok(())
+}
+
+/// A trigger on a node of the run, and not on a `pause-at` (which has its own moment).
+fn check_trigger(fault: &Fault, nodes: &[NodeId]) -> Result<(), String> {
+    let Some(trigger) = &fault.trigger else { return Ok(()) };
+    if matches!(fault.kind, FaultKind::PauseAt { .. }) {
+        return Err("a pause-at has its own moment: it takes no trigger".to_owned());
+    }
+    // A trigger is a node's moment: checked as the node of a pause would be.
+    check(&FaultKind::Pause { node: trigger.node.clone() }, nodes).map_err(|e| format!("trigger: {e}"))
 }
 
 fn check(kind: &FaultKind, nodes: &[NodeId]) -> Result<(), String> {
@@ -581,28 +615,43 @@ mod tests {
         let schedule = FaultSchedule {
             swarm: None,
             faults: vec![
-                Fault { at_ms: 1_000, duration_ms: 500, kind: FaultKind::Pause { node: Target::Leader } },
+                Fault::at(1_000, 500, FaultKind::Pause { node: Target::Leader }),
+                Fault::at(2_000, 0, FaultKind::ClockJump { node: Target::Node(NodeId::replica(2)), jump_ms: -300 }),
+                Fault::at(3_000, 4_000, FaultKind::RedisRestart { persistence: Some(PersistenceMode::AofEverysec) }),
+                Fault::at(4_000, 2_000, FaultKind::PauseAt { node: Target::Leader, moment: Moment::AfterRead }),
                 Fault {
-                    at_ms: 2_000,
-                    duration_ms: 0,
-                    kind: FaultKind::ClockJump { node: Target::Node(NodeId::replica(2)), jump_ms: -300 },
-                },
-                Fault {
-                    at_ms: 3_000,
-                    duration_ms: 4_000,
-                    kind: FaultKind::RedisRestart { persistence: Some(PersistenceMode::AofEverysec) },
-                },
-                Fault {
-                    at_ms: 4_000,
-                    duration_ms: 2_000,
-                    kind: FaultKind::PauseAt { node: Target::Leader, moment: Moment::AfterRead },
+                    trigger: Some(Trigger { node: Target::Follower, moment: Moment::AfterWrite }),
+                    ..Fault::at(5_000, 1_000, FaultKind::IsolateSet { count: 2 })
                 },
             ],
         };
         let json = schedule.to_json();
         assert!(json.contains(r#""fault": "pause""#) && json.contains(r#""node": "leader""#), "{json}");
         assert!(json.contains(r#""fault": "pause-at""#) && json.contains(r#""moment": "after-read""#), "{json}");
+        assert_eq!(json.matches("trigger").count(), 1, "only a triggered fault names a trigger: {json}");
         assert_eq!(serde_json::from_str::<FaultSchedule>(&json).unwrap(), schedule);
+    }
+
+    #[test]
+    fn a_trigger_on_no_node_or_on_a_pause_at_is_refused() {
+        let nodes = vec![NodeId::replica(1), NodeId::replica(2)];
+        let triggered = |kind, node| Fault {
+            trigger: Some(Trigger { node, moment: Moment::BeforeWrite }),
+            ..Fault::at(0, 1, kind)
+        };
+        let pause_at = FaultKind::PauseAt { node: Target::Leader, moment: Moment::AfterRead };
+        let restart = FaultKind::RedisRestart { persistence: None };
+        let bad = [
+            (triggered(restart.clone(), Target::Redis), "trigger: redis"),
+            (triggered(restart.clone(), Target::Node(NodeId::replica(7))), "trigger: no node named"),
+            (triggered(pause_at, Target::Leader), "takes no trigger"),
+        ];
+        for (fault, expected) in bad {
+            let err = FaultSchedule { swarm: None, faults: vec![fault] }.validate(&nodes).unwrap_err().to_string();
+            assert!(err.contains(expected) && !err.contains('\n'), "{err}");
+        }
+        let good = FaultSchedule { swarm: None, faults: vec![triggered(restart, Target::Follower)] };
+        assert!(good.validate(&nodes).is_ok());
     }
 
     #[test]
@@ -624,7 +673,7 @@ mod tests {
             FaultKind::SourceLateReply { node: Target::Random, delay_ms: u64::MAX },
         ];
         for kind in bad {
-            let schedule = FaultSchedule { swarm: None, faults: vec![Fault { at_ms: 0, duration_ms: 1, kind }] };
+            let schedule = FaultSchedule { swarm: None, faults: vec![Fault::at(0, 1, kind)] };
             let err = schedule.validate(&nodes).unwrap_err().to_string();
             assert!(err.starts_with("fault 0 (") && !err.contains('\n'), "{err}");
         }
@@ -633,7 +682,7 @@ mod tests {
     #[test]
     fn times_and_sizes_beyond_their_limits_are_refused() {
         let nodes = vec![NodeId::replica(1)];
-        let pause = |at_ms, duration_ms| Fault { at_ms, duration_ms, kind: FaultKind::Pause { node: Target::Leader } };
+        let pause = |at_ms, duration_ms| Fault::at(at_ms, duration_ms, FaultKind::Pause { node: Target::Leader });
         for fault in [pause(u64::MAX, 1), pause(0, u64::MAX), pause(FAULT_AT_MS_MAX + 1, 0)] {
             let err =
                 FaultSchedule { swarm: None, faults: vec![fault.clone()] }.validate(&nodes).unwrap_err().to_string();

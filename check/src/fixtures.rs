@@ -59,7 +59,7 @@ pub fn history(mut events: Vec<Event>) -> Vec<Event> {
 
 /// Fault `id` of `kind`, injected at `ms` on `nodes`.
 pub fn injected(ms: u64, id: u64, kind: FaultKind, nodes: &[&str]) -> Event {
-    let fault = Fault { at_ms: ms, duration_ms: 1_000, kind };
+    let fault = Fault::at(ms, 1_000, kind);
     let nodes = nodes.iter().map(|n| NodeId::from(*n)).collect();
     Event { local_us: None, ..ev(ms, NodeId::NEMESIS, 0, EventKind::FaultInjected { id, fault, nodes }) }
 }

@@ -138,7 +138,7 @@ impl fmt::Display for UnknownScenario {
 impl std::error::Error for UnknownScenario {}
 
 fn at(at_ms: u64, duration_ms: u64, kind: FaultKind) -> Fault {
-    Fault { at_ms, duration_ms, kind }
+    Fault::at(at_ms, duration_ms, kind)
 }
 
 /// A scenario of `plan` with `nodes` instances on `key` with `timings`, scripted `faults`

@@ -10,12 +10,8 @@ use sim::{Fault, FaultKind, FaultSchedule, Seed, Target};
 fn a_pause_with_a_slow_clock_on_the_leader_passes_the_correct_zoo_elector() {
     let scenario = find("chaos-all").expect("in the catalogue");
     let faults = vec![
-        Fault { at_ms: 20_000, duration_ms: 2_000, kind: FaultKind::Pause { node: Target::Leader } },
-        Fault {
-            at_ms: 20_000,
-            duration_ms: 2_000,
-            kind: FaultKind::ClockDrift { node: Target::Leader, drift_ppm: -30_000 },
-        },
+        Fault::at(20_000, 2_000, FaultKind::Pause { node: Target::Leader }),
+        Fault::at(20_000, 2_000, FaultKind::ClockDrift { node: Target::Leader, drift_ppm: -30_000 }),
     ];
     let schedule = FaultSchedule { faults, swarm: None };
     for seed in [Seed(1), Seed(2), Seed(3), Seed(0x2a)] {

@@ -6,6 +6,9 @@
 //! [`crate::fault::Moment`]): the node's streams close it right after a read's reply
 //! arrives, right before a write leaves, or right after a write's reply arrives, so that a pause lands inside a check-then-act
 //! window that a pause at a fixed time would almost never hit.
+//!
+//! A gate can also *watch* for a moment without closing: the moment is noted for the world,
+//! which starts a triggered fault there ([`crate::fault::Trigger`]).
 
 use std::future::Future;
 use std::pin::Pin;
@@ -26,6 +29,10 @@ pub struct Gate {
     armed: AtomicU8,
     /// When an armed gate closed itself (true µs); taken by the world.
     fired: Mutex<Option<u64>>,
+    /// The moment watched for a triggered fault (`code`; 0: none).
+    watching: AtomicU8,
+    /// When the watched moment came (true µs); taken by the world.
+    reached: Mutex<Option<u64>>,
 }
 
 impl Gate {
@@ -71,9 +78,41 @@ impl Gate {
         }
     }
 
-    /// The armed moment came, at `at_us` (true time): the gate closes and stays closed until
-    /// resumed. Whether it was armed for `moment`.
+    /// Watches for the node's next `moment`, to start a triggered fault there.
+    pub fn watch(&self, moment: Moment) {
+        let was = self.watching.swap(code(Some(moment)), Ordering::SeqCst);
+        assert_eq!(was, 0, "one watched moment per node at a time");
+    }
+
+    /// Stops watching; whether the gate still was.
+    pub fn unwatch(&self) -> bool {
+        self.watching.swap(0, Ordering::SeqCst) != 0
+    }
+
+    /// Whether a moment is watched.
+    pub fn is_watching(&self) -> bool {
+        self.watching.load(Ordering::SeqCst) != 0
+    }
+
+    /// Whether `moment` is armed or watched: the node's streams look at it on every command.
+    pub(crate) fn awaits(&self, moment: Moment) -> bool {
+        let c = code(Some(moment));
+        self.armed.load(Ordering::SeqCst) == c || self.watching.load(Ordering::SeqCst) == c
+    }
+
+    /// When the watched moment came, if it did since the last call.
+    pub(crate) fn take_reached(&self) -> Option<u64> {
+        self.reached.lock().expect("gate lock").take()
+    }
+
+    /// The node reached `moment`, at `at_us` (true time). Watched: noted for the world, and
+    /// no longer watched. Armed: the gate closes and stays closed until resumed. Whether it
+    /// closed.
     pub(crate) fn fire(&self, moment: Moment, at_us: u64) -> bool {
+        if self.watching.compare_exchange(code(Some(moment)), 0, Ordering::SeqCst, Ordering::SeqCst).is_ok() {
+            let was = self.reached.lock().expect("gate lock").replace(at_us);
+            assert!(was.is_none(), "a watched moment is taken before the next is watched");
+        }
         if self.armed.compare_exchange(code(Some(moment)), 0, Ordering::SeqCst, Ordering::SeqCst).is_err() {
             return false;
         }

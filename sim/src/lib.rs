@@ -49,7 +49,7 @@ pub use cache_load::{cache_workload, production_cache, CacheClient, CacheLoad, C
 pub use check;
 pub use check::fault;
 pub use check::fault::{
-    Fault, FaultKind, FaultSchedule, Moment, PersistenceMode, ScheduleError, Target, DELAY_MS_MAX, FAULTS_MAX,
+    Fault, FaultKind, FaultSchedule, Moment, PersistenceMode, ScheduleError, Target, Trigger, DELAY_MS_MAX, FAULTS_MAX,
     FAULT_AT_MS_MAX, FAULT_DURATION_MS_MAX, JUMP_MS_MAX, NODES_MAX,
 };
 pub use check::{

@@ -6,7 +6,7 @@ use std::fmt;
 use std::str::FromStr;
 use std::time::Duration;
 
-use check::fault::{Fault, FaultKind, FaultSchedule, Moment, Target};
+use check::fault::{Fault, FaultKind, FaultSchedule, Moment, Target, Trigger};
 use check::{Family, NodeId};
 
 use crate::seed::SimRng;
@@ -203,18 +203,21 @@ fn faults(families: &[Family], cache: bool, per_minute: u64, rng: &mut SimRng, a
                 let stall_ms = rng.between(ttl_ms / 5, 3 * ttl_ms).min(phase_ms - at_ms);
                 // Not after a write: a hand-over's window is between its check and its act.
                 let moment = *rng.pick(&[Moment::AfterRead, Moment::BeforeWrite]);
-                faults.push(Fault {
-                    at_ms,
-                    duration_ms: stall_ms,
-                    kind: FaultKind::PauseAt { node: node.clone(), moment },
-                });
+                faults.push(Fault::at(at_ms, stall_ms, FaultKind::PauseAt { node: node.clone(), moment }));
+            }
+            // Half the stops bring a fault at a moment of the hand-over itself (its read of
+            // the lease, its release): what a stopping node meets on its way out.
+            if rng.chance(0.5) {
+                let moment = *rng.pick(&[Moment::AfterRead, Moment::BeforeWrite]);
+                let on = Some(node.clone());
+                faults.extend(triggered(families, cache, rng, aim, at_ms, on, moment));
             }
         }
         if let FaultKind::ClockJump { node: Target::Leader, .. } = &kind {
             // Half the leader's clock steps come as it loses Redis — the moment a step decides
             // how long it goes on believing a lease it can no longer renew.
             if rng.chance(0.5) {
-                faults.push(Fault { at_ms, duration_ms, kind: FaultKind::PartitionRedis { node: Target::Leader } });
+                faults.push(Fault::at(at_ms, duration_ms, FaultKind::PartitionRedis { node: Target::Leader }));
             }
         }
         if let FaultKind::Latency { node: Target::Leader, latency_ms } = &kind {
@@ -225,11 +228,35 @@ fn faults(families: &[Family], cache: bool, per_minute: u64, rng: &mut SimRng, a
                 let cut_ms = at_ms + duration_ms / 2;
                 let cut = rng.between(ttl_ms, 3 * ttl_ms).min(phase_ms.saturating_sub(cut_ms));
                 let kind = FaultKind::PartitionRedis { node: Target::Leader };
-                faults.push(Fault { at_ms: cut_ms, duration_ms: cut, kind });
+                faults.push(Fault::at(cut_ms, cut, kind));
+            }
+        }
+        if let FaultKind::LateReply { node: Target::Leader, .. } = &kind {
+            // Half the leader's late replies are its last: the link is cut right after the
+            // late answer to a write is read (a renewal granted late, and no more renewals).
+            if rng.chance(0.5) {
+                let cut = rng.between(ttl_ms, 3 * ttl_ms).min(phase_ms - at_ms);
+                let trigger = Some(Trigger { node: Target::Leader, moment: Moment::AfterWrite });
+                let kind = FaultKind::PartitionRedis { node: Target::Leader };
+                faults.push(Fault { trigger, ..Fault::at(at_ms, cut, kind) });
             }
         }
         let on_leader = kind.targets().first() == Some(&&Target::Leader);
-        faults.push(Fault { at_ms, duration_ms, kind });
+        let restart = matches!(kind, FaultKind::RedisRestart { .. });
+        faults.push(Fault::at(at_ms, duration_ms, kind));
+        if restart {
+            // A restart brings a fault at a node's first write answered once Redis is back:
+            // the answer is a NOSCRIPT (a restart forgets scripts), and the fault lands while
+            // the node's EVAL with the whole script is in flight — a window of a few
+            // milliseconds that a fault at a fixed time finds once in a thousand runs.
+            let heal_ms = at_ms + duration_ms;
+            faults.extend(triggered(families, cache, rng, aim, heal_ms, None, Moment::AfterWrite));
+        } else if rng.chance(TRIGGERED_SHARE) {
+            // Some faults come with one more, started by a node's own moment rather than the
+            // clock: a request in flight, a read not yet acted on.
+            let moment = *rng.pick(&[Moment::AfterRead, Moment::BeforeWrite, Moment::AfterWrite]);
+            faults.extend(triggered(families, cache, rng, aim, at_ms, None, moment));
+        }
         // Faults come in clusters: a third of those aimed at the leader bring one of another
         // of the seed's families, at the same moment, on the leader too (its clock steps back
         // as it loses Redis; it pauses while partitioned).
@@ -237,11 +264,42 @@ fn faults(families: &[Family], cache: bool, per_minute: u64, rng: &mut SimRng, a
         if on_leader && !others.is_empty() && rng.chance(0.3) {
             let other = *rng.pick(&others);
             let kind = fault_on(other, cache, rng, aim, ttl_ms, Target::Leader);
-            faults.push(Fault { at_ms, duration_ms, kind });
+            faults.push(Fault::at(at_ms, duration_ms, kind));
         }
     }
     faults.sort_by_key(|f| f.at_ms);
     FaultSchedule { faults, swarm: None }
+}
+
+/// The share of drawn faults that bring one more, triggered by a node's moment.
+const TRIGGERED_SHARE: f64 = 0.15;
+
+/// A fault of one of `families` armed at `at_ms` to start at the next `moment` of `on` (a
+/// node drawn if none), on that node where it hits one (or on Redis, or on the deployment);
+/// none when the phase has no room for it. Not a `pause-at`: that has its moment already.
+fn triggered(
+    families: &[Family],
+    cache: bool,
+    rng: &mut SimRng,
+    aim: Aim,
+    at_ms: u64,
+    on: Option<Target>,
+    moment: Moment,
+) -> Option<Fault> {
+    let phase_ms = aim.safety_phase.as_millis() as u64;
+    let ttl_ms = aim.ttl.as_millis().max(1) as u64;
+    let node = on.unwrap_or_else(|| target(rng, aim));
+    let family = *rng.pick(families);
+    let kind = match fault_on(family, cache, rng, aim, ttl_ms, node.clone()) {
+        FaultKind::PauseAt { node, .. } => FaultKind::Pause { node },
+        kind => kind,
+    };
+    let duration_ms = rng.between(ttl_ms / 5, 3 * ttl_ms);
+    if at_ms + ttl_ms / 5 >= phase_ms {
+        return None;
+    }
+    let trigger = Some(Trigger { node, moment });
+    Some(Fault { trigger, ..Fault::at(at_ms, duration_ms.min(phase_ms - at_ms), kind) })
 }
 
 fn target(rng: &mut SimRng, aim: Aim) -> Target {
@@ -420,6 +478,34 @@ mod tests {
             }
         }
         assert!(redis > 20 && source > 20 && after_write > 20, "{redis}, {source}, {after_write}");
+    }
+
+    #[test]
+    fn some_faults_wait_for_a_nodes_moment_and_most_restarts_for_the_eval_after_them() {
+        // Each restart drawn alone; those drawn as a companion, or too late in the phase,
+        // bring none.
+        let (mut restarts, mut after_restart, mut triggered) = (0, 0, 0);
+        for seed in 0..300 {
+            let schedule = schedule(Profile::All, &mut SimRng::new(Seed(seed), "nemesis"), aim());
+            for fault in &schedule.faults {
+                if matches!(fault.kind, FaultKind::RedisRestart { .. }) {
+                    restarts += 1;
+                    let heal_ms = fault.at_ms + fault.duration_ms;
+                    let at_heal = |f: &Fault| {
+                        f.at_ms == heal_ms && f.trigger.as_ref().is_some_and(|t| t.moment == Moment::AfterWrite)
+                    };
+                    after_restart += usize::from(schedule.faults.iter().any(at_heal));
+                }
+                if let Some(trigger) = &fault.trigger {
+                    triggered += 1;
+                    assert!(trigger.node != Target::Redis && trigger.node != Target::Random, "{fault:?}");
+                    assert!(!matches!(fault.kind, FaultKind::PauseAt { .. }), "{fault:?}");
+                }
+            }
+            assert!(schedule.validate(&["node-1".into(), "node-2".into(), "node-3".into()]).is_ok());
+        }
+        assert!(restarts > 50 && after_restart * 2 > restarts, "{after_restart}/{restarts}");
+        assert!(triggered > after_restart + 100, "{triggered} triggered faults");
     }
 
     #[test]

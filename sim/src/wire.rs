@@ -390,7 +390,7 @@ impl<S: AsyncRead + Unpin> AsyncRead for RecordingStream<S> {
 impl<S: AsyncWrite + Unpin> AsyncWrite for RecordingStream<S> {
     fn poll_write(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
         // Armed before a write: the node freezes with the write still in its hands.
-        if self.gate.armed() == Some(Moment::BeforeWrite)
+        if self.gate.awaits(Moment::BeforeWrite)
             && !self.broken
             && self.completes_a_write(buf)
             && self.gate.fire(Moment::BeforeWrite, self.recorder.now_us())

@@ -219,6 +219,7 @@ impl<'a> World<'a> {
             // A gate that closed itself in the last step is counted before anything else
             // acts on the node: a pause starting now then finds it paused, not open.
             self.take_fired(&mut timeline, now_us);
+            self.take_reached(&mut timeline, now_us);
             self.act_on_due(&mut timeline, now_us);
             if !liveness && now_us >= timeline.safety_us {
                 liveness = true;
@@ -240,6 +241,7 @@ impl<'a> World<'a> {
                 break;
             }
             match entry.remove() {
+                Action::Start(fault) if fault.trigger.is_some() => self.watch(timeline, fault, now_us),
                 Action::Start(fault) => {
                     let Some(active) = self.start(&fault) else { continue };
                     if matches!(fault.kind, FaultKind::PauseAt { .. }) {
@@ -252,6 +254,11 @@ impl<'a> World<'a> {
                     }
                 }
                 Action::Heal(active) => self.heal(&active),
+                Action::Unwatch(node) => {
+                    if self.node(&node).gate.unwatch() {
+                        timeline.watching.retain(|(_, n)| *n != node);
+                    }
+                }
                 Action::Disarm(active) => {
                     if self.node(&active.nodes[0]).gate.disarm() {
                         timeline.armed.retain(|(a, _)| a.nodes[0] != active.nodes[0]);
@@ -277,6 +284,40 @@ impl<'a> World<'a> {
         }
     }
 
+    /// Arms a triggered fault: the node whose moment it waits for watches for it until the
+    /// safety phase ends. Nothing is recorded until the moment comes: a trigger that never
+    /// fires leaves no trace in the history.
+    fn watch(&mut self, timeline: &mut Timeline, fault: Fault, now_us: u64) {
+        let trigger = fault.trigger.as_ref().expect("a triggered fault");
+        let Some(node) = self.resolve(&trigger.node) else { return };
+        // One watched moment per node at a time; a later trigger on it is dropped.
+        if now_us >= timeline.safety_us || self.node(&node).gate.is_watching() {
+            return;
+        }
+        assert!(timeline.watching.iter().all(|(_, n)| *n != node), "the timeline agrees with the gate");
+        self.node(&node).gate.watch(trigger.moment);
+        timeline.add(timeline.safety_us, Action::Unwatch(node.clone()));
+        timeline.watching.push((fault, node));
+    }
+
+    /// Triggered faults whose moment came in the last step: each starts now, and heals its
+    /// duration after the moment.
+    fn take_reached(&mut self, timeline: &mut Timeline, now_us: u64) {
+        let mut i = 0;
+        while i < timeline.watching.len() {
+            let Some(reached_us) = self.node(&timeline.watching[i].1).gate.take_reached() else {
+                i += 1;
+                continue;
+            };
+            let (fault, node) = timeline.watching.remove(i);
+            assert!(!self.node(&node).gate.is_watching(), "a moment that came is watched no more");
+            assert!(!matches!(fault.kind, FaultKind::PauseAt { .. }), "validation refuses a trigger on a pause-at");
+            let Some(active) = self.start(&fault) else { continue };
+            let heal_us = reached_us.saturating_add(fault.duration_ms.saturating_mul(1000));
+            timeline.add(heal_us.min(timeline.safety_us).max(now_us), Action::Heal(active));
+        }
+    }
+
     /// The finished run. The liveness phase ran with every fault undone: no link held or
     /// cut, no node paused.
     fn finish(&self, safety_us: u64, total_us: u64) -> Run {
@@ -297,12 +338,14 @@ impl<'a> World<'a> {
     }
 }
 
-/// What the driver will do, in order of true time (ties in order of scheduling), and the
-/// `pause-at` faults armed and not fired yet (with their durations, µs).
+/// What the driver will do, in order of true time (ties in order of scheduling), the
+/// `pause-at` faults armed and not fired yet (with their durations, µs), and the triggered
+/// faults waiting for their node's moment.
 struct Timeline {
     entries: BTreeMap<(u64, u64), Action>,
     scheduled: u64,
     armed: Vec<(Active, u64)>,
+    watching: Vec<(Fault, NodeId)>,
     safety_us: u64,
 }
 
@@ -310,7 +353,8 @@ impl Timeline {
     /// The schedule's faults, each to start at its time.
     fn of(config: &SimConfig) -> Timeline {
         let safety_us = config.safety_phase.as_micros() as u64;
-        let mut timeline = Timeline { entries: BTreeMap::new(), scheduled: 0, armed: Vec::new(), safety_us };
+        let mut timeline =
+            Timeline { entries: BTreeMap::new(), scheduled: 0, armed: Vec::new(), watching: Vec::new(), safety_us };
         for fault in &config.schedule.faults {
             timeline.add(fault.start().as_micros() as u64, Action::Start(fault.clone()));
         }
@@ -346,6 +390,8 @@ enum Action {
     Heal(Active),
     /// The end of a `pause-at` fault's window: disarmed if it has not fired.
     Disarm(Active),
+    /// The end of a triggered fault's wait: the node's watch ends if its moment never came.
+    Unwatch(NodeId),
 }
 
 /// What a reference count in `World::holds` counts: a link fault on one link (partitions

@@ -97,11 +97,7 @@ fn scripted(faults: Vec<sim::Fault>) -> Run {
 
 #[test]
 fn a_redis_restart_that_loses_the_epoch_counter_is_caught() {
-    let restart = sim::Fault {
-        at_ms: 8_000,
-        duration_ms: 1_000,
-        kind: FaultKind::RedisRestart { persistence: Some(PersistenceMode::None) },
-    };
+    let restart = sim::Fault::at(8_000, 1_000, FaultKind::RedisRestart { persistence: Some(PersistenceMode::None) });
     let run = scripted(vec![restart]);
     let verdict = epochs(&run.events);
     assert!(!verdict.passed() && verdict.explanation.contains("was granted a second time"), "{}", verdict.explanation);
@@ -114,9 +110,8 @@ fn a_redis_restart_that_loses_the_epoch_counter_is_caught() {
 fn a_redis_clock_jump_breaks_strict_exclusivity_and_is_named_as_the_cause() {
     // The leader is cut off from Redis, so it cannot learn; Redis's clock then jumps and the
     // lease expires there early, while the leader still counts on its own deadline.
-    let cut =
-        sim::Fault { at_ms: 7_900, duration_ms: 3_000, kind: FaultKind::PartitionRedis { node: sim::Target::Leader } };
-    let jump = sim::Fault { at_ms: 8_000, duration_ms: 0, kind: FaultKind::RedisClockJump { jump_ms: 2_500 } };
+    let cut = sim::Fault::at(7_900, 3_000, FaultKind::PartitionRedis { node: sim::Target::Leader });
+    let jump = sim::Fault::at(8_000, 0, FaultKind::RedisClockJump { jump_ms: 2_500 });
     let run = scripted(vec![cut, jump]);
     let verdict = strict_exclusivity(&run.events);
     assert!(!verdict.passed(), "the old leader still believed when the lease expired early");

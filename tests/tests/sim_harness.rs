@@ -35,7 +35,7 @@ fn config(seed: Seed, safety_s: u64, liveness_s: u64, faults: Vec<Fault>) -> Sim
 }
 
 fn fault(at_ms: u64, duration_ms: u64, kind: FaultKind) -> Fault {
-    Fault { at_ms, duration_ms, kind }
+    Fault::at(at_ms, duration_ms, kind)
 }
 
 fn run(config: &SimConfig) -> Run {
@@ -553,4 +553,53 @@ fn the_caches_resp3_subscriber_connection_is_recorded_throughout() {
     let pongs = answered.iter().filter(|(_, reply)| reply == "PONG").count();
     assert!(pongs >= 5, "PINGs on the subscriber connection recorded: {answered:?}");
     assert!(pushes > 0, "invalidations recorded as pushes");
+}
+
+#[test]
+fn a_triggered_fault_starts_at_its_nodes_moment_inside_the_eval_after_a_restart() {
+    // Redis restarts at 8 s for 1 s; a fault armed at 9 s waits for node-1's first write
+    // answered after that — an EVALSHA answered NOSCRIPT — and isolates a node while node-1's
+    // EVAL is in flight.
+    let trigger = sim::Trigger { node: Target::Node(NodeId::replica(1)), moment: Moment::AfterWrite };
+    let isolate = Fault { trigger: Some(trigger), ..fault(9_000, 2_000, FaultKind::IsolateSet { count: 1 }) };
+    let restart = fault(8_000, 1_000, FaultKind::RedisRestart { persistence: None });
+    let config = config(Seed(3), 20, 10, vec![restart, isolate]);
+    let run = run(&config);
+    let injected_us: Vec<u64> = run
+        .events
+        .iter()
+        .filter(|e| matches!(&e.kind, EventKind::FaultInjected { fault, .. } if fault.trigger.is_some()))
+        .map(|e| e.at_us)
+        .collect();
+    assert_eq!(injected_us.len(), 1, "the trigger fired once");
+    assert!(injected_us[0] > ms(9_000), "not before the moment: {injected_us:?}");
+    let (eval_sent_us, conn, op) = of(&run, "node-1")
+        .filter(|e| e.at_us > ms(9_000))
+        .find_map(|e| match &e.kind {
+            EventKind::RedisInvoke { args, conn, op } if args.first().is_some_and(|a| a == "\"EVAL\"") => {
+                Some((e.at_us, *conn, *op))
+            }
+            _ => None,
+        })
+        .expect("node-1 sent EVAL after the restart");
+    let answered_us = of(&run, "node-1").find_map(|e| match &e.kind {
+        EventKind::RedisComplete { conn: c, op: o, .. } if (*c, *o) == (conn, op) => Some(e.at_us),
+        _ => None,
+    });
+    assert!(
+        injected_us[0] >= eval_sent_us && answered_us.is_none_or(|to| injected_us[0] < to),
+        "the fault began while the EVAL sent at {eval_sent_us} µs was in flight: {injected_us:?}, {answered_us:?}"
+    );
+    assert!(check_determinism(&config, production_elector).is_ok());
+}
+
+#[test]
+fn a_trigger_whose_moment_never_comes_leaves_no_trace() {
+    // node-1 is paused for the whole safety phase: no moment of its own comes.
+    let trigger = sim::Trigger { node: Target::Node(NodeId::replica(1)), moment: Moment::AfterRead };
+    let triggered = Fault { trigger: Some(trigger), ..fault(5_000, 1_000, FaultKind::RedisDropConnections) };
+    let pause = fault(4_000, 16_000, FaultKind::Pause { node: Target::Node(NodeId::replica(1)) });
+    let run = run(&config(Seed(4), 20, 10, vec![pause, triggered]));
+    let injected = run.events.iter().filter(|e| matches!(e.kind, EventKind::FaultInjected { .. })).count();
+    assert_eq!(injected, 1, "only the pause began");
 }
