@@ -38,15 +38,15 @@ macro_rules! mutants {
 // docs/zoo.md has every stream.
 mutants! {
     plain_del_release: Bug::PlainDelRelease, 8, [Property::StrictExclusivity];
-    get_then_del_release: Bug::GetThenDelRelease, 146, [Property::StrictExclusivity];
-    plain_pexpire_renew: Bug::PlainPexpireRenew, 64, [Property::StrictExclusivity];
-    get_then_pexpire_renew: Bug::GetThenPexpireRenew, 118, [Property::StrictExclusivity];
+    get_then_del_release: Bug::GetThenDelRelease, 68, [Property::StrictExclusivity];
+    plain_pexpire_renew: Bug::PlainPexpireRenew, 34, [Property::StrictExclusivity];
+    get_then_pexpire_renew: Bug::GetThenPexpireRenew, 8, [Property::StrictExclusivity];
     renew_failure_only_logged: Bug::RenewFailureOnlyLogged, 8, [Property::StrictExclusivity];
-    wall_clock_deadline: Bug::WallClockDeadline, 76, [Property::StrictExclusivity, Property::FencedEpochs];
-    unchecked_fencing_token: Bug::UncheckedFencingToken, 34, [Property::FencedEpochs];
+    wall_clock_deadline: Bug::WallClockDeadline, 36, [Property::StrictExclusivity, Property::FencedEpochs];
+    unchecked_fencing_token: Bug::UncheckedFencingToken, 30, [Property::FencedEpochs];
     unpersisted_fencing_counter: Bug::UnpersistedFencingCounter, 8, [Property::Epochs];
-    release_before_jobs_stop: Bug::ReleaseBeforeJobsStop, 8, [Property::LeaderOnlyJobs];
-    no_campaign_after_loss: Bug::NoCampaignAfterLoss, 12, [Property::Liveness];
+    release_before_jobs_stop: Bug::ReleaseBeforeJobsStop, 14, [Property::LeaderOnlyJobs];
+    no_campaign_after_loss: Bug::NoCampaignAfterLoss, 8, [Property::Liveness];
     noscript_as_success: Bug::NoscriptAsSuccess, 8, [Property::StrictExclusivity];
     deadline_without_margin: Bug::DeadlineWithoutMargin, 8, [Property::StrictExclusivity, Property::Epochs];
     cache_no_flush_on_reconnect: Bug::CacheNoFlushOnReconnect, 10, [Property::CacheStaleness];
