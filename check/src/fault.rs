@@ -530,22 +530,31 @@ fn check_trigger(fault: &Fault, nodes: &[NodeId]) -> Result<(), String> {
     if matches!(fault.kind, FaultKind::PauseAt { .. }) {
         return Err("a pause-at has its own moment: it takes no trigger".to_owned());
     }
-    // A trigger is a node's moment: checked as the node of a pause would be.
-    check(&FaultKind::Pause { node: trigger.node.clone() }, nodes).map_err(|e| format!("trigger: {e}"))
+    check_node(&trigger.node, nodes).map_err(|e| format!("trigger: {e}"))
 }
 
-fn check(kind: &FaultKind, nodes: &[NodeId]) -> Result<(), String> {
-    let end = |t: &Target| match t {
+/// A target that may be an end of a partition: Redis, or a node of the run.
+fn check_end(target: &Target, nodes: &[NodeId]) -> Result<(), String> {
+    match target {
         Target::Node(name) if !nodes.contains(name) => {
             let names: Vec<&str> = nodes.iter().map(NodeId::as_str).collect();
             Err(format!("no node named {:?} (nodes: {})", name.as_str(), names.join(", ")))
         }
         _ => Ok(()),
-    };
-    let node = |t: &Target| match t {
+    }
+}
+
+/// A target that must be a node (a fault on a node, a trigger's node): not Redis.
+fn check_node(target: &Target, nodes: &[NodeId]) -> Result<(), String> {
+    match target {
         Target::Redis => Err("redis can only be an end of a partition".to_owned()),
-        other => end(other),
-    };
+        other => check_end(other, nodes),
+    }
+}
+
+fn check(kind: &FaultKind, nodes: &[NodeId]) -> Result<(), String> {
+    let end = |t: &Target| check_end(t, nodes);
+    let node = |t: &Target| check_node(t, nodes);
     // Ranges, not `abs`: `i64::MIN.abs()` overflows.
     let drift = |ppm: i64| {
         if (-DRIFT_PPM_MAX..=DRIFT_PPM_MAX).contains(&ppm) {

@@ -137,10 +137,6 @@ impl fmt::Display for UnknownScenario {
 
 impl std::error::Error for UnknownScenario {}
 
-fn at(at_ms: u64, duration_ms: u64, kind: FaultKind) -> Fault {
-    Fault::at(at_ms, duration_ms, kind)
-}
-
 /// A scenario of `plan` with `nodes` instances on `key` with `timings`, scripted `faults`
 /// in a safety phase of `safety_s` seconds: strict exclusivity, no extra expectation yet.
 fn plan(
@@ -236,7 +232,7 @@ fn gateway_plans() -> Vec<Scenario> {
             "3 instances start 3 s apart: exactly one leader, named by the key",
             gateway(1),
             30,
-            vec![at(3_000, 0, FaultKind::AddNode), at(6_000, 0, FaultKind::AddNode)],
+            vec![Fault::at(3_000, 0, FaultKind::AddNode), Fault::at(6_000, 0, FaultKind::AddNode)],
         )
         .expecting([Expect::KeyNamesTheLeader, Expect::OneInstanceReportsLeader])
         .with_requests(secs(1)),
@@ -246,7 +242,7 @@ fn gateway_plans() -> Vec<Scenario> {
             "kill -9 the leader: a new leader within TTL + heartbeat",
             gateway(3),
             60,
-            vec![at(20_000, 40_000, FaultKind::Crash { node: leader() })],
+            vec![Fault::at(20_000, 40_000, FaultKind::Crash { node: leader() })],
         )
         .expecting([Expect::FailoverWithin(GATEWAY.ttl + GATEWAY.renew), Expect::EveryRequestAnswered])
         .figures("within TTL + heartbeat: 20 s")
@@ -260,9 +256,9 @@ fn gateway_plans() -> Vec<Scenario> {
             gateway(3),
             60,
             vec![
-                at(20_000, 20_000, FaultKind::Hold { node: Target::Node("node-1".into()) }),
-                at(20_000, 20_000, FaultKind::Hold { node: Target::Node("node-2".into()) }),
-                at(20_000, 20_000, FaultKind::Hold { node: Target::Node("node-3".into()) }),
+                Fault::at(20_000, 20_000, FaultKind::Hold { node: Target::Node("node-1".into()) }),
+                Fault::at(20_000, 20_000, FaultKind::Hold { node: Target::Node("node-2".into()) }),
+                Fault::at(20_000, 20_000, FaultKind::Hold { node: Target::Node("node-3".into()) }),
             ],
         ),
         plan(
@@ -297,7 +293,7 @@ fn gateway_plans() -> Vec<Scenario> {
             "the periodic health-check job: only the leader runs it, each slot once",
             gateway(3),
             60,
-            vec![at(25_000, 10_000, FaultKind::Crash { node: leader() })],
+            vec![Fault::at(25_000, 10_000, FaultKind::Crash { node: leader() })],
         ),
         plan(
             "MI-08",
@@ -305,7 +301,7 @@ fn gateway_plans() -> Vec<Scenario> {
             "a 4th instance joins: it follows, the leader is undisturbed",
             gateway(3),
             40,
-            vec![at(20_000, 0, FaultKind::AddNode)],
+            vec![Fault::at(20_000, 0, FaultKind::AddNode)],
         )
         .expecting([Expect::LeaderUndisturbedFrom(secs(20))]),
         plan(
@@ -314,7 +310,7 @@ fn gateway_plans() -> Vec<Scenario> {
             "a follower stops: the leader is unchanged, service continues",
             gateway(3),
             40,
-            vec![at(20_000, 0, FaultKind::RemoveNode { node: follower() })],
+            vec![Fault::at(20_000, 0, FaultKind::RemoveNode { node: follower() })],
         )
         .expecting([Expect::LeaderUndisturbedFrom(secs(20))]),
         plan(
@@ -323,7 +319,7 @@ fn gateway_plans() -> Vec<Scenario> {
             "SIGTERM the leader: the key is released at once, a new leader quickly",
             gateway(3),
             40,
-            vec![at(20_000, 0, FaultKind::RemoveNode { node: leader() })],
+            vec![Fault::at(20_000, 0, FaultKind::RemoveNode { node: leader() })],
         )
         .expecting([
             Expect::ReleasedOnStop,
@@ -344,7 +340,7 @@ fn backend_plans() -> Vec<Scenario> {
             "graceful stop of the leader: a new leader within about 2 s",
             backend(3),
             40,
-            vec![at(15_000, 0, FaultKind::RemoveNode { node: leader() })],
+            vec![Fault::at(15_000, 0, FaultKind::RemoveNode { node: leader() })],
         )
         .expecting([Expect::ReleasedOnStop, Expect::FailoverWithin(secs(3))])
         .figures("1 s / 2 s / 3 s"),
@@ -354,7 +350,7 @@ fn backend_plans() -> Vec<Scenario> {
             "hard crash of the leader: a new leader within about 12 s",
             backend(3),
             40,
-            vec![at(15_000, 25_000, FaultKind::Crash { node: leader() })],
+            vec![Fault::at(15_000, 25_000, FaultKind::Crash { node: leader() })],
         )
         .expecting([Expect::FailoverWithin(secs(15))])
         .figures("10 s / 12 s / 15 s"),
@@ -365,9 +361,9 @@ fn backend_plans() -> Vec<Scenario> {
             backend(4),
             60,
             vec![
-                at(15_000, 0, FaultKind::RemoveNode { node: leader() }),
-                at(30_000, 0, FaultKind::RemoveNode { node: leader() }),
-                at(45_000, 0, FaultKind::RemoveNode { node: leader() }),
+                Fault::at(15_000, 0, FaultKind::RemoveNode { node: leader() }),
+                Fault::at(30_000, 0, FaultKind::RemoveNode { node: leader() }),
+                Fault::at(45_000, 0, FaultKind::RemoveNode { node: leader() }),
             ],
         )
         .expecting([Expect::FailoverWithin(secs(3)), Expect::LastStandingLeads])
@@ -378,7 +374,7 @@ fn backend_plans() -> Vec<Scenario> {
             "the old leader re-joins after a failover: it follows",
             backend(3),
             45,
-            vec![at(15_000, 10_000, FaultKind::Stop { node: leader() })],
+            vec![Fault::at(15_000, 10_000, FaultKind::Stop { node: leader() })],
         )
         .expecting([Expect::LeaderUndisturbedFrom(secs(20))]),
         plan(
@@ -387,7 +383,7 @@ fn backend_plans() -> Vec<Scenario> {
             "the leader loses Redis: it steps down, one new leader, a follower on return",
             backend(3),
             50,
-            vec![at(15_000, 20_000, FaultKind::PartitionRedis { node: leader() })],
+            vec![Fault::at(15_000, 20_000, FaultKind::PartitionRedis { node: leader() })],
         )
         .expecting([Expect::FailoverWithin(secs(15)), Expect::LeaderUndisturbedFrom(secs(34))])
         .figures("10 s / 12 s / 15 s"),
@@ -398,8 +394,8 @@ fn backend_plans() -> Vec<Scenario> {
             backend(3),
             40,
             vec![
-                at(15_000, 25_000, FaultKind::Crash { node: leader() }),
-                at(15_000, 25_000, FaultKind::Crash { node: follower() }),
+                Fault::at(15_000, 25_000, FaultKind::Crash { node: leader() }),
+                Fault::at(15_000, 25_000, FaultKind::Crash { node: follower() }),
             ],
         )
         .expecting([Expect::FailoverWithin(secs(15))])
@@ -553,7 +549,7 @@ impl Scenario {
                 while t < end {
                     let down = rng.between(*lo, *hi).min(end - t);
                     let node = Target::Node(NodeId::replica(1 + rng.below(self.nodes as u64) as usize));
-                    faults.push(at(t, down, FaultKind::Crash { node }));
+                    faults.push(Fault::at(t, down, FaultKind::Crash { node }));
                     t += down + rng.between(*lo, *hi);
                 }
                 faults
