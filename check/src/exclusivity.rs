@@ -5,6 +5,7 @@
 use super::{at, terms, Property, Term, Verdict};
 use crate::event::{Event, EventKind};
 use crate::fault::{FaultKind, Overlap};
+use crate::grant::requested_us;
 use crate::node::NodeId;
 
 /// Checks that no two nodes believed they led at the same instant.
@@ -123,17 +124,23 @@ fn exclusivity(events: &[Event], excuse: bool) -> Verdict {
 /// Redis's clock running fast or jumping, and Redis losing the lease. A pause or a wall-clock
 /// jump is named in the verdict, as the likely trigger of the bug, not as its excuse.
 fn cause(events: &[Event], before: &Term, after: &Term, lease_us: u64) -> Cause {
-    let window = |e: &&Event| e.at_us >= before.from_us && e.at_us <= after.from_us;
+    // The lease that ran out behind its holder's back is the one granted first, and epochs
+    // are the order Redis granted them in: a holder that read its grant late (it was paused
+    // with the reply in flight) begins to believe after a node granted a higher epoch since.
+    let (first, second) = if after.epoch < before.epoch { (after, before) } else { (before, after) };
     // From the grant's request on: Redis may have begun the lease any time after it was sent.
-    let faults = active_faults(events, requested_us(events, before), after.from_us);
-    let holder = &before.acquired.node;
+    let requested = requested_us(events, &first.acquired);
+    let until_us = second.from_us.max(first.from_us);
+    let window = |e: &&Event| e.at_us >= requested && e.at_us <= until_us;
+    let faults = active_faults(events, requested, second.from_us);
+    let holder = &first.acquired.node;
     let explaining: Vec<(Overlap, &FaultKind)> =
         faults.iter().filter_map(|(kind, nodes)| kind.explains_overlap(nodes, holder).map(|o| (o, *kind))).collect();
     let hit = |which: Overlap| explaining.iter().any(|(o, _)| *o == which);
     let accounted_us = explaining.iter().map(|(_, kind)| overlap_accounted_us(kind, lease_us)).sum();
     let explained = |why: String| Cause { explained: true, why, accounted_us };
     if hit(Overlap::HolderClockSlow) {
-        return explained(format!("{}'s clock drifted beyond the elector's drift margin", before.holder()));
+        return explained(format!("{}'s clock drifted beyond the elector's drift margin", first.holder()));
     }
     if hit(Overlap::RedisClock) {
         return explained("Redis's clock ran fast or jumped, expiring the lease early".to_owned());
@@ -146,7 +153,7 @@ fn cause(events: &[Event], before: &Term, after: &Term, lease_us: u64) -> Cause 
         format!(
             "{} was paused, but its lease deadline runs on through a pause: it believed a lease it no longer held \
              after the pause — a bug in the elector (acting on what it read before the pause?)",
-            before.holder()
+            first.holder()
         )
     } else if faults.iter().any(|(kind, _)| matches!(kind, FaultKind::ClockJump { .. })) {
         "a node's clock jumped, which moves only its wall clock back (or its monotonic clock forward): a bug in \
@@ -188,29 +195,6 @@ fn overlap_accounted_us(kind: &FaultKind, lease_us: u64) -> u64 {
         FaultKind::RedisClockJump { jump_ms } => jump_ms.unsigned_abs().saturating_mul(1_000).min(lease_us),
         _ => lease_us,
     }
-}
-
-/// When the request whose reply granted `term` was sent (its `from_us` if the history does
-/// not show it): Redis started the lease somewhere between the two, so a jump of its clock
-/// in between bears on the lease as much as one after the grant was read.
-fn requested_us(events: &[Event], term: &Term) -> u64 {
-    /// How far back, in the holder's own events, the grant's reply and request are looked for.
-    const LOOK_BACK_EVENTS: usize = 256;
-    let granted = &term.acquired;
-    let at = events.partition_point(|e| (e.at_us, e.seq) < (granted.at_us, granted.seq));
-    let mut own = events[..at].iter().rev().filter(|e| e.node == granted.node && e.incarnation == granted.incarnation);
-    let reply = own.by_ref().take(LOOK_BACK_EVENTS).find_map(|e| match e.kind {
-        EventKind::RedisComplete { conn, op, .. } => Some((conn, op)),
-        _ => None,
-    });
-    let Some((conn, op)) = reply else { return term.from_us };
-    let sent = own.take(LOOK_BACK_EVENTS).find_map(|e| match &e.kind {
-        EventKind::RedisInvoke { conn: c, op: o, .. } if (*c, *o) == (conn, op) => Some(e.at_us),
-        _ => None,
-    });
-    let sent_us = sent.unwrap_or(term.from_us);
-    debug_assert!(sent_us <= term.from_us, "a request is sent before its reply is read");
-    sent_us
 }
 
 /// The faults in play between `from_us` and `to_us`, with the nodes each hit. A lasting
@@ -410,5 +394,33 @@ mod tests {
         let events = history(vec![acquired(0, "a", 1, 5_000), acquired(4_000, "b", 2, 7_000)]);
         assert!(strict_exclusivity(&events).explanation.contains("a bug in the elector"));
         assert_eq!(unexplained_overlaps(&events).outcome, Outcome::Violated);
+    }
+
+    #[test]
+    fn a_jump_of_redis_clock_under_a_grant_read_late_explains_the_overlap_with_the_next_leader() {
+        // Found by chaos-all 0xab5e2ad96ace76ba: c asks at 29,290 ms and is paused with the
+        // reply in flight; Redis grants epoch 5, then its clock jumps 1,340 ms at 29,371 and
+        // the lease expires; a is granted epoch 6 at 29,600; c reads epoch 5 at 29,680, its
+        // deadline (30,724) counted from its request. The lease cut short is c's, granted first.
+        let jump = FaultKind::RedisClockJump { jump_ms: 1_340 };
+        let read_late = |faults: Vec<Event>| {
+            let mut events = vec![
+                redis_invoke(29_290, "c", 7, &["EVAL"]),
+                acquired(29_600, "a", 6, 31_000),
+                redis_complete(29_680, "c", 7, ":5"),
+                acquired(29_680, "c", 5, 30_724),
+            ];
+            events.extend(faults);
+            history(events)
+        };
+        let jumped = read_late(vec![injected(29_371, 1, jump.clone(), &[])]);
+        let verdict = unexplained_overlaps(&jumped);
+        assert!(verdict.passed(), "{}", verdict.explanation);
+        assert!(verdict.explanation.contains("1 overlaps explained"), "{}", verdict.explanation);
+        // Without the jump nothing explains it; a jump before c asked explains nothing either.
+        let bare = unexplained_overlaps(&read_late(Vec::new()));
+        assert!(bare.explanation.contains("a bug in the elector"), "{}", bare.explanation);
+        let earlier = unexplained_overlaps(&read_late(vec![injected(29_000, 1, jump, &[])]));
+        assert_eq!(earlier.outcome, Outcome::Violated, "{}", earlier.explanation);
     }
 }

@@ -25,6 +25,7 @@ pub mod fault;
 mod fencing;
 #[cfg(test)]
 mod fixtures;
+mod grant;
 mod history;
 mod jobs;
 mod linear;
